@@ -1,0 +1,138 @@
+// The pybind11 module cuts_ext._C: the only code that knows Python. Arrays arrive as the tuples
+// that cuts_ext/_arrays.py builds, (data_pointer, shape, dtype, device, device_index); outputs
+// are allocated by the Python layer (on the input's device, with the input's library) and passed
+// in. Every call releases the GIL while kernels run.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "cuts/array.h"
+#include "cuts/build_info.h"
+#include "cuts/errors.h"
+#include "cuts/pairs.h"
+#include "cuts/patches.h"
+
+namespace py = pybind11;
+using namespace cuts;
+
+namespace {
+
+DType parse_dtype(const std::string& name, const char* argument) {
+  if (name == "float32") return DType::Float32;
+  if (name == "float64") return DType::Float64;
+  if (name == "int32") return DType::Int32;
+  if (name == "int64") return DType::Int64;
+  throw InvalidArgument(std::string(argument) + " has unsupported dtype " + name);
+}
+
+ArrayView to_view(const py::tuple& t, const char* argument) {
+  if (t.size() != 5) throw InvalidArgument(std::string(argument) + ": malformed array descriptor");
+  ArrayView v;
+  v.data = reinterpret_cast<void*>(t[0].cast<uintptr_t>());
+  v.shape = t[1].cast<std::vector<int64_t>>();
+  v.dtype = parse_dtype(t[2].cast<std::string>(), argument);
+  const std::string device = t[3].cast<std::string>();
+  if (device != "cpu" && device != "cuda")
+    throw InvalidArgument(std::string(argument) + " is on unsupported device " + device);
+  v.device = device == "cuda" ? Device::CUDA : Device::CPU;
+  v.device_index = t[4].cast<int>();
+  return v;
+}
+
+std::optional<ArrayView> optional_view(const py::object& o, const char* argument) {
+  if (o.is_none()) return std::nullopt;
+  return to_view(o.cast<py::tuple>(), argument);
+}
+
+StreamHandle to_stream(uintptr_t stream) { return reinterpret_cast<StreamHandle>(stream); }
+
+PairOptions pair_options(int64_t n_anchors, int size, int radius, int attempts, double ssim_min,
+                         double data_range, uint64_t seed) {
+  PairOptions o;
+  o.n_anchors = n_anchors;
+  o.size = size;
+  o.radius = radius;
+  o.attempts = attempts;
+  o.ssim_min = ssim_min;
+  o.data_range = data_range;
+  o.seed = seed;
+  return o;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "cuts_ext compiled core (C++/OpenMP and CUDA kernels)";
+
+  // InvalidArgument (std::invalid_argument) and DeviceError (std::runtime_error) map to ValueError
+  // and RuntimeError by pybind11's defaults; OutOfMemory needs its own translation.
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const OutOfMemory& e) {
+      PyErr_SetString(PyExc_MemoryError, e.what());
+    }
+  });
+
+  m.def("build_info", [] {
+    const CudaStatus cuda = cuda_status();
+    py::dict d;
+    d["version"] = CUTS_VERSION;
+    d["cuda_compiled"] = cuda.compiled;
+#ifdef CUTS_WITH_CUDA
+    d["cuda_version"] = CUTS_CUDA_VERSION;
+    d["cuda_architectures"] = CUTS_CUDA_ARCHS;
+#else
+    d["cuda_version"] = py::none();
+    d["cuda_architectures"] = "";
+#endif
+    d["cuda_device_count"] = cuda.device_count;
+    d["cuda_unavailable_reason"] = cuda.reason;
+#ifdef CUTS_WITH_OPENMP
+    d["openmp"] = true;
+#else
+    d["openmp"] = false;
+#endif
+    d["openmp_max_threads"] = openmp_max_threads();
+    return d;
+  }, "What was compiled in and what is usable now (see cuts_ext.build_info).");
+
+  m.def("require_cuda", [](const std::string& argument) { require_cuda(argument.c_str()); },
+        "Raises RuntimeError naming `argument` unless a CUDA GPU can run kernels now.");
+
+  m.def("extract_patches_shape",
+        [](const py::tuple& images, int size, const py::object& centers) {
+          const auto c = optional_view(centers, "centers");
+          return extract_patches_shape(to_view(images, "images"), size, c ? &*c : nullptr);
+        });
+  m.def("extract_patches",
+        [](const py::tuple& images, int size, const py::object& centers, const py::tuple& out,
+           uintptr_t stream) {
+          const ArrayView in = to_view(images, "images"), o = to_view(out, "out");
+          const auto c = optional_view(centers, "centers");
+          py::gil_scoped_release release;
+          extract_patches(in, size, c ? &*c : nullptr, o, to_stream(stream));
+        });
+
+  m.def("sample_pairs_shape",
+        [](const py::tuple& images, int64_t n_anchors, int size, int radius, int attempts,
+           double ssim_min, double data_range, uint64_t seed) {
+          return sample_pairs_shape(to_view(images, "images"),
+                                    pair_options(n_anchors, size, radius, attempts, ssim_min,
+                                                 data_range, seed));
+        });
+  m.def("sample_pairs",
+        [](const py::tuple& images, int64_t n_anchors, int size, int radius, int attempts,
+           double ssim_min, double data_range, uint64_t seed, const py::tuple& anchors,
+           const py::tuple& positives, uintptr_t stream) {
+          const ArrayView in = to_view(images, "images"), a = to_view(anchors, "anchors"),
+                          p = to_view(positives, "positives");
+          const PairOptions o = pair_options(n_anchors, size, radius, attempts, ssim_min,
+                                             data_range, seed);
+          py::gil_scoped_release release;
+          sample_pairs(in, o, a, p, to_stream(stream));
+        });
+}

@@ -1,0 +1,15 @@
+"""cuts_ext: CUTS unsupervised multi-scale segmentation of medical images, with C++/CUDA kernels.
+
+Public API:
+    extract_patches(images, size=5, centers=None)  pixel-centred patches (2-D and 3-D)
+    sample_pairs(images, n_anchors=8, ...)          anchor / positive pairs of CUTS stage 1
+    build_info()                                    what was compiled in and what runs here
+"""
+
+from .info import build_info
+from .pairs import sample_pairs
+from .patches import extract_patches
+
+__version__ = build_info()["version"]
+
+__all__ = ["build_info", "extract_patches", "sample_pairs", "__version__"]

@@ -1,0 +1,188 @@
+"""The array boundary between Python and the compiled core.
+
+Public functions accept numpy arrays, torch tensors (CPU or CUDA), cupy arrays, and any object
+exposing ``__dlpack__`` or ``__cuda_array_interface__``. Each argument becomes an `Operand`: the
+data in its own library (numpy, torch or cupy), C-contiguous and of an accepted dtype, with no
+copy when it already was. The compiled core receives only a descriptor (data pointer, shape,
+dtype, device) and writes into outputs that `Operand.empty` allocates with the same library on
+the same device, so output lives where input lives.
+"""
+
+from __future__ import annotations
+
+import operator
+import sys
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import _C
+
+FLOAT_DTYPES = ("float32", "float64")
+INDEX_DTYPES = ("int32", "int64")
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One array argument, ready for the compiled core.
+
+    Attributes:
+        value: the C-contiguous array in its library (numpy.ndarray, torch.Tensor, cupy.ndarray).
+        library: "numpy", "torch" or "cupy".
+        device: "cpu" or "cuda".
+        device_index: the CUDA device ordinal (0 on the CPU).
+    """
+
+    value: Any
+    library: str
+    device: str
+    device_index: int
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self.value.shape)
+
+    @property
+    def dtype(self) -> str:
+        return _dtype_name(self.value)
+
+    def descriptor(self) -> tuple:
+        """(data_pointer, shape, dtype, device, device_index), as csrc/bindings expects."""
+        return (_data_pointer(self.value, self.library), list(self.shape), self.dtype,
+                self.device, self.device_index)
+
+    def stream(self) -> int:
+        """The caller's current CUDA stream (0 on the CPU): kernels are ordered on it."""
+        if self.device != "cuda":
+            return 0
+        if self.library == "torch":
+            import torch
+            return int(torch.cuda.current_stream(self.device_index).cuda_stream)
+        import cupy
+        with cupy.cuda.Device(self.device_index):
+            return int(cupy.cuda.get_current_stream().ptr)
+
+    def empty(self, shape: Sequence[int], dtype: str) -> "Operand":
+        """A new uninitialised array of `shape` and `dtype` with this operand's library and device."""
+        shape = tuple(int(s) for s in shape)
+        if self.library == "numpy":
+            value = np.empty(shape, dtype=dtype)
+        elif self.library == "torch":
+            import torch
+            device = torch.device(self.device, self.device_index) if self.device == "cuda" else "cpu"
+            value = torch.empty(shape, dtype=getattr(torch, dtype), device=device)
+        else:
+            import cupy
+            with cupy.cuda.Device(self.device_index):
+                value = cupy.empty(shape, dtype=dtype)
+        return Operand(value, self.library, self.device, self.device_index)
+
+    def astype(self, dtype: str) -> "Operand":
+        """This operand converted to `dtype` (itself when it already has it)."""
+        if self.dtype == dtype:
+            return self
+        if self.library == "torch":
+            import torch
+            value = self.value.to(getattr(torch, dtype))
+        else:
+            value = self.value.astype(dtype)
+        return Operand(value, self.library, self.device, self.device_index)
+
+
+def as_operand(x: Any, name: str, dtypes: Sequence[str]) -> Operand:
+    """Wraps `x` as an `Operand`, copying only to make it C-contiguous or native-endian.
+
+    Raises:
+        ValueError: the dtype is not one of `dtypes` (the message names `name`).
+        RuntimeError: `x` lives on a CUDA device but no CUDA GPU can run cuts_ext kernels here.
+    """
+    operand = _wrap(x, name)
+    if operand.dtype not in dtypes:
+        raise ValueError(f"{name} must be {' or '.join(dtypes)}, got {operand.dtype}")
+    return operand
+
+
+def index_argument(value: Any, name: str) -> int:
+    """An integer argument; TypeError for a float, bool or anything not an integer."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+
+
+def _wrap(x: Any, name: str) -> Operand:
+    torch = sys.modules.get("torch")
+    if torch is not None and isinstance(x, torch.Tensor):
+        return _from_torch(x, name)
+    cupy = sys.modules.get("cupy")
+    if cupy is not None and isinstance(x, cupy.ndarray):
+        return _from_cupy(x, name)
+    if isinstance(x, np.ndarray):
+        return _from_numpy(x)
+    if hasattr(x, "__cuda_array_interface__"):
+        return _from_cuda_object(x, name)
+    if hasattr(x, "__dlpack__") and hasattr(x, "__dlpack_device__"):
+        device_type, _ = x.__dlpack_device__()
+        if int(device_type) in (2, 3, 13):  # kDLCUDA, kDLCUDAHost, kDLCUDAManaged
+            return _from_cuda_object(x, name)
+        return _from_numpy(np.from_dlpack(x))
+    return _from_numpy(np.asarray(x))
+
+
+def _from_numpy(a: np.ndarray) -> Operand:
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    return Operand(np.ascontiguousarray(a), "numpy", "cpu", 0)
+
+
+def _from_torch(t: Any, name: str) -> Operand:
+    t = t.detach()
+    if t.device.type == "cuda":
+        _C.require_cuda(name)
+        return Operand(t.contiguous(), "torch", "cuda", t.device.index or 0)
+    if t.device.type != "cpu":
+        raise ValueError(f"{name} is on torch device {t.device}; cuts_ext runs on cpu and cuda")
+    return Operand(t.contiguous(), "torch", "cpu", 0)
+
+
+def _from_cupy(a: Any, name: str) -> Operand:
+    import cupy
+    _C.require_cuda(name)
+    return Operand(cupy.ascontiguousarray(a), "cupy", "cuda", a.device.id)
+
+
+def _from_cuda_object(x: Any, name: str) -> Operand:
+    """A foreign CUDA array: viewed through torch (or cupy) without a copy."""
+    _C.require_cuda(name)
+    torch = _import_optional("torch")
+    if torch is not None and torch.cuda.is_available():
+        t = torch.from_dlpack(x) if hasattr(x, "__dlpack__") else torch.as_tensor(x, device="cuda")
+        return _from_torch(t, name)
+    cupy = _import_optional("cupy")
+    if cupy is not None:
+        return _from_cupy(cupy.from_dlpack(x) if hasattr(x, "__dlpack__") else cupy.asarray(x), name)
+    raise RuntimeError(f"{name} is a CUDA array of type {type(x).__name__}; cuts_ext needs a "
+                       "CUDA build of torch or cupy installed to hold its CUDA results")
+
+
+def _import_optional(module: str) -> Any:
+    try:
+        return __import__(module)
+    except ImportError:
+        return None
+
+
+def _dtype_name(value: Any) -> str:
+    dtype = value.dtype
+    return str(dtype).rsplit(".", 1)[-1] if not isinstance(dtype, np.dtype) else dtype.name
+
+
+def _data_pointer(value: Any, library: str) -> int:
+    if library == "torch":
+        return int(value.data_ptr())
+    if library == "cupy":
+        return int(value.data.ptr)
+    return int(value.__array_interface__["data"][0])
