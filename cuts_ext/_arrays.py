@@ -48,7 +48,10 @@ class Operand:
         return _dtype_name(self.value)
 
     def descriptor(self) -> tuple:
-        """(data_pointer, shape, dtype, device, device_index), as csrc/bindings expects."""
+        """(data_pointer, shape, dtype, device, device_index), as csrc/bindings expects.
+
+        The descriptor does not own the memory: keep this operand alive until the call returns.
+        """
         return (_data_pointer(self.value, self.library), list(self.shape), self.dtype,
                 self.device, self.device_index)
 
@@ -64,19 +67,36 @@ class Operand:
             return int(cupy.cuda.get_current_stream().ptr)
 
     def empty(self, shape: Sequence[int], dtype: str) -> "Operand":
-        """A new uninitialised array of `shape` and `dtype` with this operand's library and device."""
+        """A new uninitialised array of `shape` and `dtype` with this operand's library and device.
+
+        Raises:
+            MemoryError: the device cannot hold it (torch's and cupy's own out-of-memory errors
+                are re-raised as MemoryError with the size that was asked for).
+        """
         shape = tuple(int(s) for s in shape)
+        try:
+            value = self._allocate(shape, dtype)
+        except MemoryError:
+            raise
+        except Exception as error:
+            if "OutOfMemory" not in type(error).__name__:
+                raise
+            size = int(np.prod(shape, dtype=np.float64)) * np.dtype(dtype).itemsize
+            raise MemoryError(f"out of memory on {self.device}:{self.device_index}: could not "
+                              f"allocate {size:,} bytes for an output of shape {list(shape)}"
+                              ) from error
+        return Operand(value, self.library, self.device, self.device_index)
+
+    def _allocate(self, shape: tuple[int, ...], dtype: str) -> Any:
         if self.library == "numpy":
-            value = np.empty(shape, dtype=dtype)
-        elif self.library == "torch":
+            return np.empty(shape, dtype=dtype)
+        if self.library == "torch":
             import torch
             device = torch.device(self.device, self.device_index) if self.device == "cuda" else "cpu"
-            value = torch.empty(shape, dtype=getattr(torch, dtype), device=device)
-        else:
-            import cupy
-            with cupy.cuda.Device(self.device_index):
-                value = cupy.empty(shape, dtype=dtype)
-        return Operand(value, self.library, self.device, self.device_index)
+            return torch.empty(shape, dtype=getattr(torch, dtype), device=device)
+        import cupy
+        with cupy.cuda.Device(self.device_index):
+            return cupy.empty(shape, dtype=dtype)
 
     def astype(self, dtype: str) -> "Operand":
         """This operand converted to `dtype` (itself when it already has it)."""

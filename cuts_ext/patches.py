@@ -36,10 +36,11 @@ def extract_patches(images: Any, size: int = 5, centers: Any = None) -> Any:
     """
     size = index_argument(size, "size")
     src = as_operand(images, "images", FLOAT_DTYPES)
-    anchors = None
+    # Operands own the memory their descriptors point to: keep them alive across the calls.
+    centre_operand = None
     if centers is not None:
-        anchors = as_operand(centers, "centers", INDEX_DTYPES).astype("int64")
-    centres_descriptor = anchors.descriptor() if anchors is not None else None
+        centre_operand = as_operand(centers, "centers", INDEX_DTYPES).astype("int64")
+    centres_descriptor = centre_operand.descriptor() if centre_operand is not None else None
     shape = _C.extract_patches_shape(src.descriptor(), size, centres_descriptor)
     out = src.empty(shape, src.dtype)
     _C.extract_patches(src.descriptor(), size, centres_descriptor, out.descriptor(), src.stream())

@@ -117,6 +117,11 @@ PYBIND11_MODULE(_C, m) {
           extract_patches(in, size, c ? &*c : nullptr, o, to_stream(stream));
         });
 
+  m.def("_patch_ssim",
+        [](const py::tuple& images, int size, double data_range, const py::tuple& pairs) {
+          return patch_ssim_of_pairs(to_view(images, "images"), size, data_range,
+                                     to_view(pairs, "pairs"));
+        }, "Test hook: the sampler's SSIM of listed patch pairs (CPU only).");
   m.def("sample_pairs_shape",
         [](const py::tuple& images, int64_t n_anchors, int size, int radius, int attempts,
            double ssim_min, double data_range, uint64_t seed) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "cpu/dispatch_float.h"
 #include "cuts/checks.h"
 #include "cuts/errors.h"
 #include "cuts/nvtx.h"
@@ -70,6 +71,36 @@ void sample_pairs(const ArrayView& images, const PairOptions& options, const Arr
     if (!all_finite_cpu(images)) throw InvalidArgument("images must be finite: found NaN or Inf");
     sample_pairs_cpu(images, q, anchors, positives);
   }
+}
+
+std::vector<double> patch_ssim_of_pairs(const ArrayView& images, int size, double data_range,
+                                        const ArrayView& pairs) {
+  check_rank(images, {4, 5}, "images", kImageLayout);
+  check_float(images, "images");
+  const Grid g = image_grid(images);
+  const PatchShape p = checked_patch(size, g, 3, "size");
+  check_rank(pairs, {2}, "pairs", "[M, 1 + 2d]: image index, centre a, centre b");
+  check_dtype(pairs, DType::Int64, "pairs");
+  require(images.device == Device::CPU && pairs.device == Device::CPU,
+          "patch_ssim_of_pairs runs on CPU arrays only");
+  require(pairs.shape[1] == 1 + 2 * g.ndim, "pairs must have 1 + 2d columns");
+  const int64_t* rows = pairs.as<const int64_t>();
+  std::vector<double> result(pairs.shape[0]);
+  for (int64_t m = 0; m < pairs.shape[0]; ++m) {
+    const int64_t* row = rows + m * pairs.shape[1];
+    int64_t a[3] = {0, 0, 0}, b[3] = {0, 0, 0};
+    for (int i = 0; i < g.ndim; ++i) {
+      a[g.first_axis() + i] = row[1 + i];
+      b[g.first_axis() + i] = row[1 + g.ndim + i];
+    }
+    require(row[0] >= 0 && row[0] < images.shape[0], "pairs: image index out of range");
+    dispatch_float(images.dtype, [&](auto zero) {
+      using T = decltype(zero);
+      result[m] = patch_ssim(images.as<const T>() + row[0] * g.image_stride(), g, p, a, b,
+                             ssim_constants(data_range));
+    });
+  }
+  return result;
 }
 
 }  // namespace cuts

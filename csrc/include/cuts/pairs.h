@@ -27,6 +27,11 @@ std::vector<int64_t> sample_pairs_shape(const ArrayView& images, const PairOptio
 void sample_pairs(const ArrayView& images, const PairOptions& options, const ArrayView& anchors,
                   const ArrayView& positives, StreamHandle stream);
 
+// Test hook: SSIM (as the sampler computes it) of the patch pairs listed in `pairs`, a CPU int64
+// array [M, 1 + 2d] of rows (image index, centre a, centre b), on CPU images.
+std::vector<double> patch_ssim_of_pairs(const ArrayView& images, int size, double data_range,
+                                        const ArrayView& pairs);
+
 void sample_pairs_cpu(const ArrayView& images, const PairSamplerParams& params,
                       const ArrayView& anchors, const ArrayView& positives);
 #ifdef CUTS_WITH_CUDA

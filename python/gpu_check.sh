@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# One prepared run for a lent GPU machine (see ARCHITECTURE.md, "Working without a GPU"):
+# builds cuts_ext for sm_90, runs the `cuda` tests (a missing GPU fails them rather than skipping),
+# runs compute-sanitizer memcheck and racecheck on a short CUDA test, runs the GPU side of the
+# benchmarks, and prints one table. Logs go under $OUT when set (the device tool returns them),
+# else under a temporary folder. Each step has its own time limit (120 + 20 + 90 + 60 + 60 s, plus
+# 60 s per benchmark), so with two benchmarks the run ends within 8 minutes. The GPU machine has
+# no network: it builds with what its image holds (torch, pybind11, scikit-build-core, cmake,
+# ninja, scikit-image, pytest).
+#
+#   bash python/gpu_check.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT="${OUT:-$(mktemp -d)}"
+mkdir -p "$OUT"
+PY="${PYTHON:-python3}"
+export CUTS_EXPECT_GPU=1 PYTHONUNBUFFERED=1
+rows=()
+
+# step NAME SECONDS COMMAND...: runs COMMAND with a time limit, logs to $OUT/NAME.log.
+step() {
+  local name=$1 limit=$2
+  shift 2
+  local start=$SECONDS
+  timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+  local rc=$?
+  local status=ok
+  [ $rc -eq 0 ] || status="FAILED (rc $rc)"
+  [ $rc -eq 124 ] && status="TIMED OUT (${limit}s)"
+  rows+=("$(printf '| %-22s | %-18s | %5ds | %s |' "$name" "$status" $((SECONDS - start)) "$(tail -n 1 "$OUT/$name.log" | cut -c1-70)")")
+  return $rc
+}
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >"$OUT/gpu.txt" 2>&1
+step build 120 "$PY" -m pip install --no-build-isolation --no-deps -v \
+  -C cmake.define.CMAKE_CUDA_ARCHITECTURES=90 -C cmake.define.CUTS_CUDA=ON . || {
+  printf '%s\n' "${rows[@]}"; exit 1; }
+step build_info 20 "$PY" -c "import cuts_ext, json; print(json.dumps(cuts_ext.build_info()))"
+step cuda_tests 90 "$PY" -m pytest -q -m cuda tests
+SHORT_TEST="tests/test_extract_patches.py::test_cuda_equals_cpu tests/test_sample_pairs.py::test_cuda_equals_cpu"
+step memcheck 60 compute-sanitizer --tool memcheck --error-exitcode 1 "$PY" -m pytest -q -x $SHORT_TEST
+step racecheck 60 compute-sanitizer --tool racecheck --error-exitcode 1 "$PY" -m pytest -q -x $SHORT_TEST
+for bench in python/bench/bench_*.py; do
+  step "$(basename "$bench" .py)" 60 "$PY" "$bench" --device cuda
+done
+
+echo "GPU: $(cat "$OUT/gpu.txt")   logs: $OUT"
+printf '| %-22s | %-18s | %6s | %s |\n' step status time "last line of its log"
+printf '%s\n' "${rows[@]}"
+for bench in python/bench/bench_*.py; do
+  echo; cat "$OUT/$(basename "$bench" .py).log"
+done

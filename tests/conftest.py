@@ -1,0 +1,56 @@
+"""Shared fixtures. CUDA tests carry the `cuda` marker and are skipped, with the reason, where
+no GPU can run them; with CUTS_EXPECT_GPU=1 (python/gpu_check.sh sets it) a missing GPU is a
+failure instead, so a GPU run can never pass by skipping."""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cuts_ext
+
+sys.path.insert(0, str(Path(__file__).parent))  # the plain reference implementations
+
+SHARED_RETINA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "retina"
+
+
+def _cuda_skip_reason():
+    info = cuts_ext.build_info()
+    if not info["cuda_usable"]:
+        return f"no usable CUDA GPU: {info['cuda_unavailable_reason']}"
+    try:
+        import torch
+    except ImportError:
+        return "the CUDA tests need torch"
+    if not torch.cuda.is_available():
+        return f"torch {torch.__version__} cannot use the GPU"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = _cuda_skip_reason()
+    if reason is None:
+        return
+    if os.environ.get("CUTS_EXPECT_GPU") == "1":
+        raise pytest.UsageError(f"CUTS_EXPECT_GPU=1 but {reason}")
+    skip = pytest.mark.skip(reason=reason)
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def smooth_images(rng, shape, dtype=np.float32):
+    """Random images with spatial structure (a cumulative sum smooths white noise), in [-1, 1]."""
+    x = rng.standard_normal(shape)
+    for axis in range(2, len(shape)):
+        x = np.cumsum(x, axis=axis)
+    x -= x.min()
+    x /= max(x.max(), 1e-12)
+    return (2.0 * x - 1.0).astype(dtype)

@@ -1,0 +1,46 @@
+"""What the build contains, and the `cuts` command."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import cuts_ext
+
+
+def test_build_info_reports_what_was_compiled():
+    info = cuts_ext.build_info()
+    assert info["version"] == cuts_ext.__version__
+    assert info["openmp"] and info["openmp_max_threads"] >= 1
+    if info["cuda_compiled"]:
+        assert info["cuda_architectures"] and info["cuda_version"]
+    assert info["cuda_usable"] == (info["cuda_device_count"] > 0)
+    assert info["cuda_usable"] or info["cuda_unavailable_reason"]
+
+
+def test_cuda_is_compiled_whenever_nvcc_was_there():
+    # The wheel under test was built on this machine: with nvcc present and CUTS_CUDA not OFF,
+    # the CUDA kernels must be in it (that is how CI proves they compile).
+    if shutil.which("nvcc") is None or os.environ.get("CUTS_CUDA", "AUTO").upper() == "OFF":
+        assert cuts_ext.build_info()["cuda_compiled"] in (True, False)
+        return
+    assert cuts_ext.build_info()["cuda_compiled"] is True
+
+
+def _cuts(*args):
+    cuts = shutil.which("cuts", path=os.path.dirname(sys.executable)) or shutil.which("cuts")
+    return subprocess.run([cuts, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_cuts_info_runs_the_self_check():
+    result = _cuts("info")
+    assert result.returncode == 0, result.stderr
+    assert "cuda_compiled" in result.stdout
+    assert "self-check cpu" in result.stdout and ": ok" in result.stdout
+
+
+def test_cuts_help_and_unknown_command():
+    assert _cuts("--help").returncode == 0
+    assert "info" in _cuts("--help").stdout
+    bad = _cuts("no-such-command")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
