@@ -10,6 +10,7 @@ the same device, so output lives where input lives.
 
 from __future__ import annotations
 
+import functools
 import operator
 import sys
 from dataclasses import dataclass
@@ -47,12 +48,13 @@ class Operand:
     def dtype(self) -> str:
         return _dtype_name(self.value)
 
+    @functools.cached_property
     def descriptor(self) -> tuple:
         """(data_pointer, shape, dtype, device, device_index), as csrc/bindings expects.
 
         The descriptor does not own the memory: keep this operand alive until the call returns.
         """
-        return (_data_pointer(self.value, self.library), list(self.shape), self.dtype,
+        return (_data_pointer(self.value, self.library), list(self.value.shape), self.dtype,
                 self.device, self.device_index)
 
     def stream(self) -> int:
@@ -195,9 +197,16 @@ def _import_optional(module: str) -> Any:
         return None
 
 
+_DTYPE_NAMES: dict = {}  # numpy / torch / cupy dtype -> "float32", ...; dtype.name is slow
+
+
 def _dtype_name(value: Any) -> str:
     dtype = value.dtype
-    return str(dtype).rsplit(".", 1)[-1] if not isinstance(dtype, np.dtype) else dtype.name
+    name = _DTYPE_NAMES.get(dtype)
+    if name is None:
+        name = dtype.name if isinstance(dtype, np.dtype) else str(dtype).rsplit(".", 1)[-1]
+        _DTYPE_NAMES[dtype] = name
+    return name
 
 
 def _data_pointer(value: Any, library: str) -> int:
@@ -205,4 +214,4 @@ def _data_pointer(value: Any, library: str) -> int:
         return int(value.data_ptr())
     if library == "cupy":
         return int(value.data.ptr)
-    return int(value.__array_interface__["data"][0])
+    return int(value.ctypes.data)

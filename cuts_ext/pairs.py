@@ -53,8 +53,8 @@ def sample_pairs(images: Any, n_anchors: int = 8, size: int = 5, radius: int = 5
     src = as_operand(images, "images", FLOAT_DTYPES)
     args = (counts["n_anchors"], counts["size"], counts["radius"], counts["attempts"],
             float(ssim_min), float(data_range), seed_bits)
-    shape = _C.sample_pairs_shape(src.descriptor(), *args)
+    shape = _C.sample_pairs_shape(src.descriptor, *args)
     anchors, positives = src.empty(shape, "int64"), src.empty(shape, "int64")
-    _C.sample_pairs(src.descriptor(), *args, anchors.descriptor(), positives.descriptor(),
+    _C.sample_pairs(src.descriptor, *args, anchors.descriptor, positives.descriptor,
                     src.stream())
     return anchors.value, positives.value

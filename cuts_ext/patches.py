@@ -40,8 +40,8 @@ def extract_patches(images: Any, size: int = 5, centers: Any = None) -> Any:
     centre_operand = None
     if centers is not None:
         centre_operand = as_operand(centers, "centers", INDEX_DTYPES).astype("int64")
-    centres_descriptor = centre_operand.descriptor() if centre_operand is not None else None
-    shape = _C.extract_patches_shape(src.descriptor(), size, centres_descriptor)
+    centres_descriptor = centre_operand.descriptor if centre_operand is not None else None
+    shape = _C.extract_patches_shape(src.descriptor, size, centres_descriptor)
     out = src.empty(shape, src.dtype)
-    _C.extract_patches(src.descriptor(), size, centres_descriptor, out.descriptor(), src.stream())
+    _C.extract_patches(src.descriptor, size, centres_descriptor, out.descriptor, src.stream())
     return out.value

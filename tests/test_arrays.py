@@ -11,11 +11,11 @@ from reference import reference_patches
 
 def test_contiguous_numpy_and_torch_inputs_are_not_copied():
     a = np.zeros((2, 3, 8, 8), np.float32)
-    assert as_operand(a, "images", ("float32",)).descriptor()[0] == a.ctypes.data
+    assert as_operand(a, "images", ("float32",)).descriptor[0] == a.ctypes.data
     t = torch.zeros((2, 3, 8, 8), dtype=torch.float64)
-    assert as_operand(t, "images", ("float64",)).descriptor()[0] == t.data_ptr()
+    assert as_operand(t, "images", ("float64",)).descriptor[0] == t.data_ptr()
     g = torch.zeros((2, 3, 8, 8), requires_grad=True)
-    assert as_operand(g, "images", ("float32",)).descriptor()[0] == g.data_ptr()
+    assert as_operand(g, "images", ("float32",)).descriptor[0] == g.data_ptr()
 
 
 def test_output_lives_where_input_lives(rng):
@@ -42,7 +42,7 @@ def test_dlpack_object_is_read_without_copy(rng):
     a = rng.random((2, 1, 7, 7))
     out = cuts_ext.extract_patches(DLPackOnly(a), size=3)
     np.testing.assert_array_equal(out, reference_patches(a, 3))
-    assert as_operand(DLPackOnly(a), "images", ("float64",)).descriptor()[0] == a.ctypes.data
+    assert as_operand(DLPackOnly(a), "images", ("float64",)).descriptor[0] == a.ctypes.data
 
 
 def test_big_endian_and_readonly_inputs(rng):

@@ -18,7 +18,7 @@ def _ssim_hook(images, size, data_range, rows):
     # Descriptors do not own memory: keep both operands alive across the call.
     source = as_operand(images, "images", ("float32", "float64"))
     pairs = as_operand(np.asarray(rows, np.int64), "pairs", ("int64",))
-    return np.array(_C._patch_ssim(source.descriptor(), size, data_range, pairs.descriptor()))
+    return np.array(_C._patch_ssim(source.descriptor, size, data_range, pairs.descriptor))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

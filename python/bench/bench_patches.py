@@ -18,7 +18,8 @@ What is compared (every pair timed in the same run, on the same inputs):
 * With ``--device cuda`` or ``all`` on a machine where CUDA is usable, the same cuts_ext calls
   on torch CUDA tensors (``torch.cuda.synchronize()`` inside the timed region), against torch
   unfold on CUDA; the CUDA sample_pairs rows are compared with the plain CPU sampler and are
-  checked to give the same pairs as the cuts_ext CPU kernel.
+  compared with the cuts_ext CPU kernel's pairs (documented to be identical; a difference is
+  flagged in the check column).
 
 Times are the median of several repeats after one warm-up call; each extract_patches pair is
 timed alternately (cuts_ext, baseline, cuts_ext, ...) so that both see the same machine load. ratio = baseline / cuts_ext,
@@ -43,7 +44,7 @@ import statistics
 import sys
 import time
 import tracemalloc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -200,9 +201,9 @@ def retina_batch(batch: int) -> np.ndarray:
 def smooth_volume(side: int = 64) -> np.ndarray:
     """[1, 1, side, side, side] float32 in [-1, 1]: a Gaussian-smoothed random field."""
     rng = np.random.default_rng(SEED)
-    field_ = gaussian_filter(rng.standard_normal((side, side, side)), sigma=2.5)
-    field_ = (field_ - field_.min()) / (field_.max() - field_.min()) * 2.0 - 1.0
-    return np.ascontiguousarray(field_[None, None].astype(np.float32))
+    noise = gaussian_filter(rng.standard_normal((side, side, side)), sigma=2.5)
+    noise = (noise - noise.min()) / (noise.max() - noise.min()) * 2.0 - 1.0
+    return np.ascontiguousarray(noise[None, None].astype(np.float32))
 
 
 # ----------------------------------------------------------------------------- baselines
@@ -403,8 +404,7 @@ def bench_pairs(label: str, images: np.ndarray, plain: PlainResult, device: str,
     if device == "cuda":
         cpu_anchors, cpu_positives = sample_pairs_call(images)
         same = np.array_equal(anchors, cpu_anchors) and np.array_equal(positives, cpu_positives)
-        assert same, "CUDA sample_pairs differs from the CPU kernel"
-        check = "valid, =cpu"
+        check = "valid, same as cpu" if same else "valid, DIFFERS FROM CPU"
     ssim = f"{mean_pair_ssim(images, anchors, positives):.3f} / {plain.mean_ssim:.3f}"
     baseline = "python+skimage (cpu)" if device == "cuda" else "python+skimage"
     return Row(label, device, shape_text(images), cuts_ms, baseline, plain.ms, check, ssim=ssim)
@@ -471,6 +471,22 @@ def format_table(rows: list[Row]) -> str:
     return "\n".join([line(headers), rule, *(line(c) for c in cells)])
 
 
+def busy_elsewhere(seconds: float = 0.5) -> str:
+    """CPU time used by other processes while this one sleeps, in % of all cores (Linux only)."""
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as stat:
+            ticks = [int(v) for v in stat.readline().split()[1:]]
+        return sum(ticks), ticks[3] + ticks[4]  # total, idle + iowait
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return "unknown"
+    total = max(total1 - total0, 1)
+    return f"{100.0 * (1.0 - (idle1 - idle0) / total):.0f}%"
+
+
 def header(cfg: Config, mode: str, devices: list[str]) -> str:
     info = cuts_ext.build_info()
     cuda = "usable" if info["cuda_usable"] else f"not usable ({info['cuda_unavailable_reason']})"
@@ -479,7 +495,8 @@ def header(cfg: Config, mode: str, devices: list[str]) -> str:
     return "\n".join([
         f"cuts_ext {info['version']} bench_patches ({mode}; devices: {', '.join(devices)})",
         f"machine: {platform.machine()} {platform.processor() or ''}".rstrip()
-        + f", os.cpu_count()={os.cpu_count()}, python {platform.python_version()}",
+        + f", os.cpu_count()={os.cpu_count()}, python {platform.python_version()}, "
+        f"CPU busy with other processes at start: {busy_elsewhere()} (other load skews timings)",
         f"cuts_ext: openmp={info['openmp']} openmp_max_threads={info['openmp_max_threads']}, "
         f"cuda compiled={info['cuda_compiled']} ({info['cuda_version']}), {cuda}",
         f"torch {torch.__version__} (intra-op threads {torch.get_num_threads()}), "
