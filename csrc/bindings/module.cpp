@@ -2,6 +2,7 @@
 // that cuts_ext/_arrays.py builds, (data_pointer, shape, dtype, device, device_index); outputs
 // are allocated by the Python layer (on the input's device, with the input's library) and passed
 // in. Every call releases the GIL while kernels run.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -11,6 +12,7 @@
 
 #include "cuts/array.h"
 #include "cuts/build_info.h"
+#include "cuts/condense.h"
 #include "cuts/errors.h"
 #include "cuts/pairs.h"
 #include "cuts/patches.h"
@@ -48,6 +50,13 @@ std::optional<ArrayView> optional_view(const py::object& o, const char* argument
 }
 
 StreamHandle to_stream(uintptr_t stream) { return reinterpret_cast<StreamHandle>(stream); }
+
+template <class T>
+py::array_t<T> to_numpy(std::vector<T>&& values, std::vector<py::ssize_t> shape) {
+  auto* owner = new std::vector<T>(std::move(values));
+  py::capsule free_when_done(owner, [](void* p) { delete static_cast<std::vector<T>*>(p); });
+  return py::array_t<T>(shape, owner->data(), free_when_done);
+}
 
 PairOptions pair_options(int64_t n_anchors, int size, int radius, int attempts, double ssim_min,
                          double data_range, uint64_t seed) {
@@ -140,4 +149,53 @@ PYBIND11_MODULE(_C, m) {
           py::gil_scoped_release release;
           sample_pairs(in, o, a, p, to_stream(stream));
         });
+
+  // The condensation engine, driven step by step by cuts_ext/condense.py. Every step releases
+  // the GIL; results come back as numpy arrays on the host.
+  py::class_<Condenser>(m, "Condenser")
+      .def(py::init([](const py::tuple& points, double decay, double thresh, uintptr_t stream) {
+             const ArrayView x = to_view(points, "X");
+             py::gil_scoped_release release;
+             return make_condenser(x, decay, thresh, to_stream(stream));
+           }))
+      .def("size", &Condenser::size)
+      .def("dims", &Condenser::dims)
+      .def("adaptive_kernel", &Condenser::adaptive_kernel, py::call_guard<py::gil_scoped_release>())
+      .def("fixed_kernel", &Condenser::fixed_kernel, py::call_guard<py::gil_scoped_release>())
+      .def("diffuse", &Condenser::diffuse, py::call_guard<py::gil_scoped_release>())
+      .def("merge", &Condenser::merge, py::call_guard<py::gil_scoped_release>())
+      .def("smallest_pair_distances", [](Condenser& c, int64_t count) {
+        std::vector<double> d;
+        {
+          py::gil_scoped_release release;
+          d = c.smallest_pair_distances(count);
+        }
+        const py::ssize_t n = static_cast<py::ssize_t>(d.size());
+        return to_numpy(std::move(d), {n});
+      })
+      .def("kernel_graph", [](const Condenser& c) {
+        KernelGraph g;
+        {
+          py::gil_scoped_release release;
+          g = c.kernel_graph();
+        }
+        const py::ssize_t rows = static_cast<py::ssize_t>(g.row_ptr.size());
+        const py::ssize_t edges = static_cast<py::ssize_t>(g.cols.size());
+        return py::make_tuple(to_numpy(std::move(g.row_ptr), {rows}),
+                              to_numpy(std::move(g.cols), {edges}),
+                              to_numpy(std::move(g.values), {edges}));
+      })
+      .def("labels", [](const Condenser& c) {
+        auto l = c.labels();
+        const py::ssize_t n = static_cast<py::ssize_t>(l.size());
+        return to_numpy(std::move(l), {n});
+      })
+      .def("points", [](const Condenser& c) {
+        const py::ssize_t m = c.size(), d = c.dims();
+        return to_numpy(c.points(), {m, d});
+      })
+      .def("weights", [](const Condenser& c) {
+        const py::ssize_t m = c.size();
+        return to_numpy(c.weights(), {m});
+      });
 }

@@ -1,0 +1,307 @@
+// CPU diffusion condensation engine. Neighbour queries sweep the points in order of their first
+// coordinate (the first principal component after PCA): a pair within radius r is within r on
+// that axis too, so each query scans only a window of the sorted order, and distances give up
+// early (common/kernel.h). OpenMP runs the queries, kernel rows and diffusion rows in parallel;
+// every result is independent of the thread count.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <queue>
+#include <vector>
+
+#include "common/kernel.h"
+#include "cpu/dispatch_float.h"
+#include "cuts/condense.h"
+#include "cuts/errors.h"
+
+namespace cuts {
+namespace {
+
+constexpr double kFloat64Eps = std::numeric_limits<double>::epsilon();
+
+// Points sorted by their first coordinate, for windowed neighbour queries.
+struct Sweep {
+  std::vector<int64_t> order;  // point index at each rank
+  std::vector<int64_t> rank;   // rank of each point
+  std::vector<double> key;     // first coordinate at each rank
+
+  Sweep(const std::vector<double>& x, int64_t m, int64_t c) : order(m), rank(m), key(m) {
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int64_t a, int64_t b) { return x[a * c] < x[b * c]; });
+    for (int64_t r = 0; r < m; ++r) {
+      rank[order[r]] = r;
+      key[r] = x[order[r] * c];
+    }
+  }
+};
+
+struct Neighbour {
+  int64_t index;
+  double distance;
+};
+
+class CpuCondenser final : public Condenser {
+ public:
+  CpuCondenser(std::vector<double> x, int64_t n, int64_t c, double decay, double thresh)
+      : n_(n), c_(c), decay_(decay), thresh_(thresh), x_(std::move(x)), w_(n, 1.0), cluster_(n) {
+    std::iota(cluster_.begin(), cluster_.end(), 0);
+  }
+
+  int64_t size() const override { return static_cast<int64_t>(w_.size()); }
+  int64_t dims() const override { return c_; }
+
+  void adaptive_kernel(int64_t k) override {
+    const int64_t m = size();
+    const Sweep sweep(x_, m, c_);
+    std::vector<double> bandwidth(m), support(m);
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t i = 0; i < m; ++i) {
+      bandwidth[i] = std::max(kth_neighbour_distance(sweep, i, k), kFloat64Eps);
+      support[i] = kernel_support(bandwidth[i], decay_, thresh_);
+    }
+    // Directed lists j within i's support; S_ij is nonzero where either direction is.
+    const auto directed = neighbours_within(sweep, support, /*only_greater=*/false);
+    build_graph(directed, [&](int64_t i, int64_t j, double d) {
+      return (alpha_decay(d, bandwidth[i], decay_, thresh_) +
+              alpha_decay(d, bandwidth[j], decay_, thresh_)) / 2.0;
+    });
+  }
+
+  void fixed_kernel(double eps) override {
+    const int64_t m = size();
+    const Sweep sweep(x_, m, c_);
+    const double bandwidth = std::max(eps, kFloat64Eps);
+    const std::vector<double> support(m, kernel_support(bandwidth, decay_, thresh_));
+    const auto directed = neighbours_within(sweep, support, false);
+    build_graph(directed, [&](int64_t i, int64_t j, double d) {
+      const double k = alpha_decay(d, bandwidth, decay_, thresh_);
+      return (k * w_[j] + k * w_[i]) / 2.0;
+    });
+  }
+
+  KernelGraph kernel_graph() const override {
+    if (graph_.row_ptr.empty()) throw InvalidArgument("no kernel built since the last merge");
+    return graph_;
+  }
+
+  void diffuse(int64_t t) override {
+    if (graph_.row_ptr.empty()) throw InvalidArgument("diffuse needs a kernel: build one first");
+    const int64_t m = size();
+    // P_ij = S_ij / D_i, formed once: the reference divides K by its row sums the same way.
+    std::vector<double> p(graph_.values.size());
+#pragma omp parallel for schedule(dynamic, 256)
+    for (int64_t i = 0; i < m; ++i) {
+      double degree = 0.0;
+      for (int64_t e = graph_.row_ptr[i]; e < graph_.row_ptr[i + 1]; ++e) degree += graph_.values[e];
+      for (int64_t e = graph_.row_ptr[i]; e < graph_.row_ptr[i + 1]; ++e)
+        p[e] = graph_.values[e] / degree;
+    }
+    std::vector<double> next(x_.size());
+    for (int64_t step = 0; step < t; ++step) {
+#pragma omp parallel for schedule(dynamic, 256)
+      for (int64_t i = 0; i < m; ++i) {
+        double* out = next.data() + i * c_;
+        std::fill(out, out + c_, 0.0);
+        for (int64_t e = graph_.row_ptr[i]; e < graph_.row_ptr[i + 1]; ++e) {
+          const double* src = x_.data() + graph_.cols[e] * c_;
+          for (int64_t k = 0; k < c_; ++k) out[k] += p[e] * src[k];
+        }
+      }
+      x_.swap(next);
+    }
+  }
+
+  std::vector<double> smallest_pair_distances(int64_t count) override {
+    const int64_t m = size();
+    const int64_t pairs = m * (m - 1) / 2;
+    count = std::min(count, pairs);
+    if (count <= 0) return {};
+    const Sweep sweep(x_, m, c_);
+    // A radius sure to hold `count` pairs: the 2 * count smallest nearest-neighbour distances
+    // belong to 2 * count points, hence to at least `count` distinct pairs.
+    double radius = std::numeric_limits<double>::infinity();
+    if (2 * count <= m) {
+      std::vector<double> nearest(m);
+#pragma omp parallel for schedule(dynamic, 64)
+      for (int64_t i = 0; i < m; ++i) nearest[i] = kth_neighbour_distance(sweep, i, 1);
+      std::nth_element(nearest.begin(), nearest.begin() + (2 * count - 1), nearest.end());
+      radius = nearest[2 * count - 1];
+    }
+    const auto lists = neighbours_within(sweep, std::vector<double>(m, radius), true);
+    std::vector<double> distances;
+    for (const auto& row : lists)
+      for (const auto& nb : row) distances.push_back(nb.distance);
+    std::sort(distances.begin(), distances.end());
+    distances.resize(std::min<int64_t>(count, distances.size()));
+    return distances;
+  }
+
+  int64_t merge(double threshold) override {
+    const int64_t m = size();
+    const Sweep sweep(x_, m, c_);
+    // Pairs closer than the threshold (strictly): the query keeps d <= r, then d < r is checked.
+    const auto lists = neighbours_within(sweep, std::vector<double>(m, threshold), true);
+    std::vector<int64_t> parent(m);
+    std::iota(parent.begin(), parent.end(), 0);
+    auto root = [&](int64_t i) {
+      while (parent[i] != i) i = parent[i] = parent[parent[i]];
+      return i;
+    };
+    for (int64_t i = 0; i < m; ++i)
+      for (const auto& nb : lists[i])
+        if (nb.distance < threshold) {
+          const int64_t a = root(i), b = root(nb.index);
+          if (a != b) parent[std::max(a, b)] = std::min(a, b);
+        }
+    // Groups numbered by their smallest member, which is the order rows are kept in.
+    std::vector<int64_t> group(m, -1), root_group(m, -1);
+    int64_t groups = 0;
+    for (int64_t i = 0; i < m; ++i) {
+      const int64_t r = root(i);
+      if (root_group[r] < 0) root_group[r] = groups++;
+      group[i] = root_group[r];
+    }
+    if (groups != m) {
+      std::vector<double> sums(groups * c_, 0.0), w(groups, 0.0), members(groups, 0.0);
+      for (int64_t i = 0; i < m; ++i) {
+        for (int64_t k = 0; k < c_; ++k) sums[group[i] * c_ + k] += x_[i * c_ + k];
+        members[group[i]] += 1.0;
+        w[group[i]] += w_[i];
+      }
+      for (int64_t g = 0; g < groups; ++g)
+        for (int64_t k = 0; k < c_; ++k) sums[g * c_ + k] /= members[g];
+      x_.swap(sums);
+      w_.swap(w);
+      for (auto& c : cluster_) c = group[c];
+    }
+    graph_ = KernelGraph{};  // the kernel belongs to the points it was built on
+    return groups;
+  }
+
+  std::vector<int32_t> labels() const override {
+    return std::vector<int32_t>(cluster_.begin(), cluster_.end());
+  }
+  std::vector<double> points() const override { return x_; }
+  std::vector<double> weights() const override { return w_; }
+
+ private:
+  // Distance from point i to its k-th nearest other point (infinity when fewer than k exist):
+  // the window around i's rank widens alternately left and right, nearest key first, and stops
+  // once both sides are farther on the first axis than the current k-th distance.
+  double kth_neighbour_distance(const Sweep& s, int64_t i, int64_t k) const {
+    std::priority_queue<double> heap;  // the k smallest squared distances so far
+    const double* xi = x_.data() + i * c_;
+    const double key = s.key[s.rank[i]];
+    int64_t left = s.rank[i] - 1, right = s.rank[i] + 1;
+    const int64_t m = size();
+    while (left >= 0 || right < m) {
+      const double bound = static_cast<int64_t>(heap.size()) == k
+                               ? heap.top() : std::numeric_limits<double>::infinity();
+      const double gap_left = left >= 0 ? key - s.key[left] : std::numeric_limits<double>::infinity();
+      const double gap_right = right < m ? s.key[right] - key : std::numeric_limits<double>::infinity();
+      const bool go_left = gap_left <= gap_right;
+      const double gap = go_left ? gap_left : gap_right;
+      if (gap * gap > bound) break;
+      const int64_t j = s.order[go_left ? left-- : right++];
+      const double d2 = squared_distance_bounded(xi, x_.data() + j * c_, c_, bound);
+      if (static_cast<int64_t>(heap.size()) < k) {
+        heap.push(d2);
+      } else if (d2 < heap.top()) {
+        heap.pop();
+        heap.push(d2);
+      }
+    }
+    return static_cast<int64_t>(heap.size()) == k ? std::sqrt(heap.top())
+                                                  : std::numeric_limits<double>::infinity();
+  }
+
+  // For every point i, the points j != i with d_ij <= radius[i] (only j > i when only_greater),
+  // sorted by index. The radius is widened by a relative 1e-9 so that rounding in d^2 versus
+  // r^2 never loses a pair at the edge; callers apply their exact criterion to the distance.
+  std::vector<std::vector<Neighbour>> neighbours_within(const Sweep& s,
+                                                        const std::vector<double>& radius,
+                                                        bool only_greater) const {
+    const int64_t m = size();
+    std::vector<std::vector<Neighbour>> lists(m);
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t i = 0; i < m; ++i) {
+      const double r = radius[i] * (1.0 + 1e-9), bound = r * r;
+      const double* xi = x_.data() + i * c_;
+      const double key = s.key[s.rank[i]];
+      auto& out = lists[i];
+      auto visit = [&](int64_t rank) {
+        const int64_t j = s.order[rank];
+        if (only_greater && j < i) return;
+        const double d2 = squared_distance_bounded(xi, x_.data() + j * c_, c_, bound);
+        if (d2 <= bound) out.push_back({j, std::sqrt(d2)});
+      };
+      for (int64_t q = s.rank[i] + 1; q < m && s.key[q] - key <= r; ++q) visit(q);
+      for (int64_t q = s.rank[i] - 1; q >= 0 && key - s.key[q] <= r; --q) visit(q);
+      std::sort(out.begin(), out.end(),
+                [](const Neighbour& a, const Neighbour& b) { return a.index < b.index; });
+    }
+    return lists;
+  }
+
+  // The CSR graph of the union of the directed lists plus self-loops, holding the nonzero
+  // affinity(i, j, d) of each pair (the lists are a superset of the kernel's support).
+  template <class Affinity>
+  void build_graph(const std::vector<std::vector<Neighbour>>& directed, Affinity&& affinity) {
+    const int64_t m = size();
+    // Union with the transpose: j lists i wherever i lists j.
+    std::vector<std::vector<Neighbour>> rows(directed);
+    for (int64_t i = 0; i < m; ++i)
+      for (const auto& nb : directed[i]) rows[nb.index].push_back({i, nb.distance});
+    std::vector<std::vector<std::pair<int64_t, double>>> entries(m);
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t i = 0; i < m; ++i) {
+      auto& row = rows[i];
+      row.push_back({i, 0.0});
+      std::sort(row.begin(), row.end(),
+                [](const Neighbour& a, const Neighbour& b) { return a.index < b.index; });
+      for (size_t q = 0; q < row.size(); ++q) {
+        if (q > 0 && row[q].index == row[q - 1].index) continue;
+        const double value = affinity(i, row[q].index, row[q].distance);
+        if (value != 0.0) entries[i].push_back({row[q].index, value});
+      }
+      std::vector<Neighbour>().swap(row);  // release as we go: rows can be large
+    }
+    graph_.row_ptr.assign(m + 1, 0);
+    for (int64_t i = 0; i < m; ++i) graph_.row_ptr[i + 1] = graph_.row_ptr[i] + entries[i].size();
+    graph_.cols.resize(graph_.row_ptr[m]);
+    graph_.values.resize(graph_.row_ptr[m]);
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t i = 0; i < m; ++i) {
+      int64_t e = graph_.row_ptr[i];
+      for (const auto& [col, value] : entries[i]) {
+        graph_.cols[e] = col;
+        graph_.values[e++] = value;
+      }
+    }
+  }
+
+  int64_t n_, c_;
+  double decay_, thresh_;
+  std::vector<double> x_;         // [M, C] current points
+  std::vector<double> w_;         // [M] original points per cluster
+  std::vector<int64_t> cluster_;  // [N] current cluster of each original point
+  KernelGraph graph_;             // the kernel on the current points; empty after a merge
+};
+
+}  // namespace
+
+std::unique_ptr<Condenser> make_condenser_cpu(const ArrayView& points, double decay,
+                                              double thresh) {
+  const int64_t n = points.shape[0], c = points.shape[1];
+  std::vector<double> x(n * c);
+  dispatch_float(points.dtype, [&](auto zero) {
+    using T = decltype(zero);
+    const T* src = points.as<const T>();
+    for (int64_t i = 0; i < n * c; ++i) x[i] = static_cast<double>(src[i]);
+  });
+  return std::make_unique<CpuCondenser>(std::move(x), n, c, decay, thresh);
+}
+
+}  // namespace cuts

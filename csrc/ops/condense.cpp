@@ -1,0 +1,33 @@
+// Front of the condensation engine: validation and the choice of device.
+#include <cmath>
+
+#include "cuts/build_info.h"
+#include "cuts/checks.h"
+#include "cuts/condense.h"
+#include "cuts/errors.h"
+
+namespace cuts {
+
+std::unique_ptr<Condenser> make_condenser(const ArrayView& points, double decay, double thresh,
+                                          StreamHandle stream) {
+  check_rank(points, {2}, "X", "[N, C]: N points of C features");
+  check_float(points, "X");
+  if (points.shape[0] > 0 && points.shape[1] == 0)
+    throw InvalidArgument("X must have at least one feature column, got shape " +
+                          shape_string(points));
+  if (!(std::isfinite(decay) && decay > 0))
+    throw InvalidArgument("decay must be a positive number, got " + std::to_string(decay));
+  if (!(thresh > 0 && thresh < 1))
+    throw InvalidArgument("thresh must be in (0, 1), got " + std::to_string(thresh));
+  check_device_usable(points, "X");
+  if (points.device == Device::CUDA) {
+    // The CUDA engine (csrc/cuda/condense_cuda.cu) is not written yet; until it is, say so
+    // rather than move the data behind the caller's back.
+    throw DeviceError("condensation of CUDA arrays is not implemented yet: pass X on the CPU "
+                      "(or device='cpu')");
+  }
+  (void)stream;
+  return make_condenser_cpu(points, decay, thresh);
+}
+
+}  // namespace cuts

@@ -1,0 +1,191 @@
+"""The diffusion time of condensation: the knee of the von Neumann entropy of P's singular values.
+
+ALGORITHM.md, "Diffusion time", as the authors' code computes it: entry k of the entropy curve
+(k = 0..t_max-1) uses the singular values raised to the power k + 1 (their curve starts at s^1),
+and the knee index k is the diffusion time t.
+
+P = D^-1 S is block diagonal over the connected components of the kernel graph, so its singular
+values are those of its blocks. A block of up to `exact_limit` points is decomposed exactly
+(dense SVD, as the reference does for the whole matrix); a larger block's contribution to the
+entropy curve is estimated by stochastic Lanczos quadrature on P_b^T P_b, which needs only
+sparse products. Isolated points (most of them after the first iterations) contribute exactly 1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+FLOAT64_EPS = float(np.finfo(np.float64).eps)
+
+
+@dataclass
+class TimeChoice:
+    """The chosen diffusion time and how it was found.
+
+    Attributes:
+        t: the diffusion time, >= 1.
+        exact: True when every block's spectrum was computed exactly.
+        largest_block: the size of the largest connected block of P.
+    """
+
+    t: int
+    exact: bool
+    largest_block: int
+
+
+def diffusion_time(row_ptr: np.ndarray, cols: np.ndarray, values: np.ndarray, t_max: int,
+                   exact_limit: int, rng: np.random.Generator) -> TimeChoice:
+    """The knee of the entropy curve of P = D^-1 S, S given as CSR.
+
+    Args:
+        row_ptr, cols, values: CSR of the symmetric kernel S [M, M] (int64, int64, float64).
+        t_max: the length of the entropy curve; t = 1 when it is below 3 (no knee exists).
+        exact_limit: blocks of up to this many points are decomposed exactly.
+        rng: the random source of the stochastic estimate (used only for larger blocks).
+    """
+    m = row_ptr.shape[0] - 1
+    S = csr_matrix((values, cols, row_ptr), shape=(m, m))
+    n_blocks, block = connected_components(S, directed=False)
+    sizes = np.bincount(block, minlength=n_blocks)
+    largest = int(sizes.max()) if m else 0
+    if t_max < 3:
+        return TimeChoice(1, True, largest)
+    P = csr_matrix(S.multiply(1.0 / np.asarray(S.sum(axis=1))))
+    exact_values = _exact_singular_values(P, block, sizes, exact_limit)
+    powers = np.arange(1, t_max + 1)
+    if largest <= exact_limit:
+        return TimeChoice(knee(entropy_curve(exact_values, t_max)), True, largest)
+    # Spectral sums of the exact blocks plus stochastic estimates for the large ones.
+    sums = _power_sums(exact_values, powers)
+    for b in np.flatnonzero(sizes > exact_limit):
+        members = np.flatnonzero(block == b)
+        sums += _lanczos_power_sums(P[members][:, members], powers, rng)
+    total, weighted_log = sums[:, 0], sums[:, 1]
+    curve = np.log(total) - weighted_log / total
+    return TimeChoice(knee(curve), False, largest)
+
+
+def entropy_curve(s: np.ndarray, t_max: int) -> np.ndarray:
+    """H[k] = -sum_i p_i log p_i, p_i = s_i^(k+1) / sum_j s_j^(k+1) + eps64, k = 0..t_max-1.
+
+    Args:
+        s: float64 [n] singular values (n >= 1).
+    Returns:
+        float64 [t_max].
+    """
+    curve = np.empty(t_max)
+    for k in range(t_max):
+        st = s ** (k + 1)
+        p = st / st.sum() + FLOAT64_EPS
+        curve[k] = -np.sum(p * np.log(p))
+    return curve
+
+
+def knee(y: np.ndarray) -> int:
+    """The knee of the curve y over x = 0..n-1 (n >= 3), as ALGORITHM.md defines it.
+
+    For each break b in 1..n-2: a least-squares line through points 0..b and another through
+    points b-1..n-1; the error is the summed absolute residual of the first over 0..b plus that
+    of the second over b..n-1. The least error wins, the first on ties.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    n = y.shape[0]
+    # A shift changes no fit; it makes a flat curve's residuals exactly 0, so that it ties at
+    # every break and the first (t = 1) wins rather than rounding noise.
+    y = y - y[0]
+    x = np.arange(n, dtype=np.float64)
+    errors = np.empty(n - 2)
+    for b in range(1, n - 1):
+        errors[b - 1] = (_line_residuals(x, y, 0, b + 1, 0) +
+                         _line_residuals(x, y, b - 1, n, b))
+    return int(np.argmin(errors)) + 1
+
+
+def _line_residuals(x: np.ndarray, y: np.ndarray, fit_lo: int, hi: int, lo: int) -> float:
+    """Sum of |residuals| over points lo..hi-1 of the line fitted to points fit_lo..hi-1."""
+    xs, ys = x[fit_lo:hi], y[fit_lo:hi]
+    x_mean, y_mean = xs.mean(), ys.mean()
+    slope = np.dot(xs - x_mean, ys - y_mean) / np.dot(xs - x_mean, xs - x_mean)
+    return float(np.abs(y[lo:hi] - (y_mean + slope * (x[lo:hi] - x_mean))).sum())
+
+
+def _exact_singular_values(P: csr_matrix, block: np.ndarray, sizes: np.ndarray,
+                           exact_limit: int) -> np.ndarray:
+    """The singular values of every block of at most `exact_limit` points, block by block in
+    block order (each block's values descending, as numpy's SVD returns them)."""
+    small = sizes <= exact_limit
+    offsets = np.concatenate([[0], np.cumsum(np.where(small, sizes, 0))])
+    s = np.empty(offsets[-1])
+    # Position of every point within its block (members in increasing index).
+    order = np.argsort(block, kind="stable")
+    local = np.empty_like(order)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    local[order] = np.arange(order.shape[0]) - starts[block[order]]
+    coo = P.tocoo()
+    for size in np.unique(sizes[small]):
+        blocks = np.flatnonzero(sizes == size)
+        if size == 1:
+            s[offsets[blocks]] = 1.0  # an isolated point: P_ii = 1
+            continue
+        slot = np.full(sizes.shape[0], -1)
+        slot[blocks] = np.arange(blocks.shape[0])
+        dense = np.zeros((blocks.shape[0], size, size))
+        keep = slot[block[coo.row]] >= 0
+        rows, cols = coo.row[keep], coo.col[keep]
+        dense[slot[block[rows]], local[rows], local[cols]] = coo.data[keep]
+        values = np.linalg.svd(dense, compute_uv=False)
+        s[offsets[blocks][:, None] + np.arange(size)] = values
+    return s
+
+
+def _power_sums(s: np.ndarray, powers: np.ndarray) -> np.ndarray:
+    """[len(powers), 2]: sum_i s_i^p and sum_i s_i^p log s_i^p for each power p."""
+    return _power_terms(s, powers).sum(axis=0)
+
+
+def _power_terms(s: np.ndarray, powers: np.ndarray) -> np.ndarray:
+    """[len(s), len(powers), 2]: s^p and s^p log s^p (0 where s = 0) per value and power."""
+    st = s[:, None] ** powers[None, :]
+    logs = np.log(np.where(st > 0, st, 1.0))
+    return np.stack([st, st * logs], axis=2)
+
+
+def _lanczos_power_sums(P: csr_matrix, powers: np.ndarray, rng: np.random.Generator,
+                        probes: int = 12, steps: int = 40) -> np.ndarray:
+    """Stochastic Lanczos quadrature of `_power_sums` of P's singular values.
+
+    The singular values are the square roots of the eigenvalues of A = P^T P. For Rademacher
+    probes v, a Lanczos run of `steps` on A from v gives nodes theta (Ritz values) and weights
+    tau (squared first components of the Ritz vectors) with v^T f(A) v ~ |v|^2 sum tau f(theta);
+    averaged over probes this estimates trace f(A) (Ubaru, Chen and Saad, 2017). All probes
+    advance together as one block, so each step is two sparse products with an [n, probes] block.
+    """
+    n = P.shape[0]
+    PT = P.T.tocsr()
+    V = rng.choice([-1.0, 1.0], size=(n, probes))
+    norm2 = np.einsum("ij,ij->j", V, V)
+    q_prev, q = np.zeros_like(V), V / np.sqrt(norm2)
+    alphas, betas = np.zeros((steps, probes)), np.zeros((steps, probes))
+    length = np.full(probes, min(steps, n))  # a probe's Krylov space may close early
+    beta = np.zeros(probes)
+    for j in range(min(steps, n)):
+        w = PT @ (P @ q) - beta * q_prev
+        alphas[j] = np.einsum("ij,ij->j", q, w)
+        w -= alphas[j] * q
+        beta = np.linalg.norm(w, axis=0)
+        betas[j] = beta
+        closed = (beta < 1e-10) & (length > j + 1)
+        length[closed] = j + 1
+        q_prev, q = q, w / np.where(beta > 0, beta, 1.0)
+    sums = np.zeros((powers.shape[0], 2))
+    for p in range(probes):
+        k = length[p]
+        T = np.diag(alphas[:k, p]) + np.diag(betas[:k - 1, p], 1) + np.diag(betas[:k - 1, p], -1)
+        theta, vectors = np.linalg.eigh(T)
+        tau = vectors[0] ** 2 * norm2[p]
+        sums += np.einsum("k,kpc->pc", tau, _power_terms(np.sqrt(np.clip(theta, 0.0, None)), powers))
+    return sums / probes
