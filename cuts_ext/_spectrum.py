@@ -54,8 +54,8 @@ def diffusion_time(row_ptr: np.ndarray, cols: np.ndarray, values: np.ndarray, t_
     largest = int(sizes.max()) if m else 0
     if t_max < 3:
         return TimeChoice(1, True, largest)
-    P = csr_matrix(S.multiply(1.0 / np.asarray(S.sum(axis=1))))
-    exact_values = _exact_singular_values(P, block, sizes, exact_limit)
+    degree = np.asarray(S.sum(axis=1)).ravel()
+    exact_values = _exact_singular_values(S, degree, block, sizes, exact_limit)
     powers = np.arange(1, t_max + 1)
     if largest <= exact_limit:
         return TimeChoice(knee(entropy_curve(exact_values, t_max)), True, largest)
@@ -63,7 +63,7 @@ def diffusion_time(row_ptr: np.ndarray, cols: np.ndarray, values: np.ndarray, t_
     sums = _power_sums(exact_values, powers)
     for b in np.flatnonzero(sizes > exact_limit):
         members = np.flatnonzero(block == b)
-        sums += _lanczos_power_sums(P[members][:, members], powers, rng)
+        sums += _lanczos_power_sums(S[members][:, members], degree[members], powers, rng)
     total, weighted_log = sums[:, 0], sums[:, 1]
     curve = np.log(total) - weighted_log / total
     return TimeChoice(knee(curve), False, largest)
@@ -113,10 +113,10 @@ def _line_residuals(x: np.ndarray, y: np.ndarray, fit_lo: int, hi: int, lo: int)
     return float(np.abs(y[lo:hi] - (y_mean + slope * (x[lo:hi] - x_mean))).sum())
 
 
-def _exact_singular_values(P: csr_matrix, block: np.ndarray, sizes: np.ndarray,
-                           exact_limit: int) -> np.ndarray:
-    """The singular values of every block of at most `exact_limit` points, block by block in
-    block order (each block's values descending, as numpy's SVD returns them)."""
+def _exact_singular_values(S: csr_matrix, degree: np.ndarray, block: np.ndarray,
+                           sizes: np.ndarray, exact_limit: int) -> np.ndarray:
+    """The singular values of every block of P = D^-1 S of at most `exact_limit` points, block
+    by block in block order (each block's values descending, as numpy's SVD returns them)."""
     small = sizes <= exact_limit
     offsets = np.concatenate([[0], np.cumsum(np.where(small, sizes, 0))])
     s = np.empty(offsets[-1])
@@ -125,7 +125,8 @@ def _exact_singular_values(P: csr_matrix, block: np.ndarray, sizes: np.ndarray,
     local = np.empty_like(order)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     local[order] = np.arange(order.shape[0]) - starts[block[order]]
-    coo = P.tocoo()
+    coo = S.tocoo()
+    coo.data = coo.data / degree[coo.row]  # P_ij = S_ij / D_i, as the reference divides
     for size in np.unique(sizes[small]):
         blocks = np.flatnonzero(sizes == size)
         if size == 1:
@@ -154,18 +155,20 @@ def _power_terms(s: np.ndarray, powers: np.ndarray) -> np.ndarray:
     return np.stack([st, st * logs], axis=2)
 
 
-def _lanczos_power_sums(P: csr_matrix, powers: np.ndarray, rng: np.random.Generator,
-                        probes: int = 12, steps: int = 40) -> np.ndarray:
-    """Stochastic Lanczos quadrature of `_power_sums` of P's singular values.
+def _lanczos_power_sums(S: csr_matrix, degree: np.ndarray, powers: np.ndarray,
+                        rng: np.random.Generator, probes: int = 12,
+                        steps: int = 40) -> np.ndarray:
+    """Stochastic Lanczos quadrature of `_power_sums` of the singular values of P = D^-1 S.
 
-    The singular values are the square roots of the eigenvalues of A = P^T P. For Rademacher
+    They are the square roots of the eigenvalues of A = P^T P = S D^-2 S (S is symmetric), so
+    a product with A is two products with S and no P or P^T is ever formed. For Rademacher
     probes v, a Lanczos run of `steps` on A from v gives nodes theta (Ritz values) and weights
     tau (squared first components of the Ritz vectors) with v^T f(A) v ~ |v|^2 sum tau f(theta);
     averaged over probes this estimates trace f(A) (Ubaru, Chen and Saad, 2017). All probes
     advance together as one block, so each step is two sparse products with an [n, probes] block.
     """
-    n = P.shape[0]
-    PT = P.T.tocsr()
+    n = S.shape[0]
+    inverse_square_degree = (1.0 / degree**2)[:, None]
     V = rng.choice([-1.0, 1.0], size=(n, probes))
     norm2 = np.einsum("ij,ij->j", V, V)
     q_prev, q = np.zeros_like(V), V / np.sqrt(norm2)
@@ -173,7 +176,7 @@ def _lanczos_power_sums(P: csr_matrix, powers: np.ndarray, rng: np.random.Genera
     length = np.full(probes, min(steps, n))  # a probe's Krylov space may close early
     beta = np.zeros(probes)
     for j in range(min(steps, n)):
-        w = PT @ (P @ q) - beta * q_prev
+        w = S @ ((S @ q) * inverse_square_degree) - beta * q_prev
         alphas[j] = np.einsum("ij,ij->j", q, w)
         w -= alphas[j] * q
         beta = np.linalg.norm(w, axis=0)

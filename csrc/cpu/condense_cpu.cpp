@@ -62,8 +62,8 @@ class CpuCondenser final : public Condenser {
       support[i] = kernel_support(bandwidth[i], decay_, thresh_);
     }
     // Directed lists j within i's support; S_ij is nonzero where either direction is.
-    const auto directed = neighbours_within(sweep, support, /*only_greater=*/false);
-    build_graph(directed, [&](int64_t i, int64_t j, double d) {
+    auto directed = neighbours_within(sweep, support, /*only_greater=*/false);
+    build_graph(directed, /*symmetric=*/false, [&](int64_t i, int64_t j, double d) {
       return (alpha_decay(d, bandwidth[i], decay_, thresh_) +
               alpha_decay(d, bandwidth[j], decay_, thresh_)) / 2.0;
     });
@@ -74,8 +74,9 @@ class CpuCondenser final : public Condenser {
     const Sweep sweep(x_, m, c_);
     const double bandwidth = std::max(eps, kFloat64Eps);
     const std::vector<double> support(m, kernel_support(bandwidth, decay_, thresh_));
-    const auto directed = neighbours_within(sweep, support, false);
-    build_graph(directed, [&](int64_t i, int64_t j, double d) {
+    // One radius for all: the lists are already symmetric.
+    auto lists = neighbours_within(sweep, support, false);
+    build_graph(lists, /*symmetric=*/true, [&](int64_t i, int64_t j, double d) {
       const double k = alpha_decay(d, bandwidth, decay_, thresh_);
       return (k * w_[j] + k * w_[i]) / 2.0;
     });
@@ -245,40 +246,49 @@ class CpuCondenser final : public Condenser {
     return lists;
   }
 
-  // The CSR graph of the union of the directed lists plus self-loops, holding the nonzero
-  // affinity(i, j, d) of each pair (the lists are a superset of the kernel's support).
+  // The CSR graph of the lists plus self-loops (united with their transpose unless already
+  // symmetric), holding the nonzero affinity(i, j, d) of each pair: the lists are a superset of
+  // the kernel's support. Two passes (count, fill) write the CSR arrays directly.
   template <class Affinity>
-  void build_graph(const std::vector<std::vector<Neighbour>>& directed, Affinity&& affinity) {
+  void build_graph(std::vector<std::vector<Neighbour>>& lists, bool symmetric,
+                   Affinity&& affinity) {
     const int64_t m = size();
-    // Union with the transpose: j lists i wherever i lists j.
-    std::vector<std::vector<Neighbour>> rows(directed);
-    for (int64_t i = 0; i < m; ++i)
-      for (const auto& nb : directed[i]) rows[nb.index].push_back({i, nb.distance});
-    std::vector<std::vector<std::pair<int64_t, double>>> entries(m);
+    if (!symmetric) {
+      const std::vector<std::vector<Neighbour>> directed(lists);
+      for (int64_t i = 0; i < m; ++i)
+        for (const auto& nb : directed[i]) lists[nb.index].push_back({i, nb.distance});
+    }
+    std::vector<int64_t> count(m, 0);
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t i = 0; i < m; ++i) {
-      auto& row = rows[i];
+      auto& row = lists[i];
       row.push_back({i, 0.0});
       std::sort(row.begin(), row.end(),
                 [](const Neighbour& a, const Neighbour& b) { return a.index < b.index; });
-      for (size_t q = 0; q < row.size(); ++q) {
-        if (q > 0 && row[q].index == row[q - 1].index) continue;
-        const double value = affinity(i, row[q].index, row[q].distance);
-        if (value != 0.0) entries[i].push_back({row[q].index, value});
+      row.erase(std::unique(row.begin(), row.end(),
+                            [](const Neighbour& a, const Neighbour& b) { return a.index == b.index; }),
+                row.end());
+      // Keep only pairs of nonzero affinity, holding it in place of the distance.
+      int64_t kept = 0;
+      for (const auto& nb : row) {
+        const double value = affinity(i, nb.index, nb.distance);
+        if (value != 0.0) row[kept++] = {nb.index, value};
       }
-      std::vector<Neighbour>().swap(row);  // release as we go: rows can be large
+      row.resize(kept);
+      count[i] = kept;
     }
     graph_.row_ptr.assign(m + 1, 0);
-    for (int64_t i = 0; i < m; ++i) graph_.row_ptr[i + 1] = graph_.row_ptr[i] + entries[i].size();
+    for (int64_t i = 0; i < m; ++i) graph_.row_ptr[i + 1] = graph_.row_ptr[i] + count[i];
     graph_.cols.resize(graph_.row_ptr[m]);
     graph_.values.resize(graph_.row_ptr[m]);
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t i = 0; i < m; ++i) {
       int64_t e = graph_.row_ptr[i];
-      for (const auto& [col, value] : entries[i]) {
-        graph_.cols[e] = col;
-        graph_.values[e++] = value;
+      for (const auto& nb : lists[i]) {
+        graph_.cols[e] = nb.index;
+        graph_.values[e++] = nb.distance;  // the affinity, see above
       }
+      std::vector<Neighbour>().swap(lists[i]);
     }
   }
 
