@@ -268,9 +268,12 @@ def _host_points(X: Any) -> tuple:
     if value.shape[0] > 0 and value.shape[1] == 0:
         raise ValueError("X must have at least one feature column, got shape "
                          f"{list(value.shape)}")
-    if value.dtype.kind == "c" or not np.can_cast(value.dtype, np.float64, "safe"):
-        raise ValueError(f"X must be float (or an integer type that converts to float64 "
-                         f"exactly), got {value.dtype}")
+    if value.dtype.kind not in "fiub" or not np.can_cast(value.dtype, np.float64, "safe"):
+        raise ValueError(f"X must be real: float, or integers that convert to float64 exactly; "
+                         f"got {value.dtype}")
+    if value.dtype.kind in "iu" and value.size and np.abs(value).max() > 2**53:
+        raise ValueError(f"X holds {value.dtype} values beyond 2^53, which float64 cannot "
+                         "represent exactly")
     points = np.ascontiguousarray(value, dtype=np.float64)
     if not np.isfinite(points).all():
         raise ValueError("X must be finite: found NaN or Inf")
