@@ -14,6 +14,7 @@ sparse products. Isolated points (most of them after the first iterations) contr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -37,16 +38,19 @@ class TimeChoice:
     largest_block: int
 
 
-def diffusion_time(row_ptr: np.ndarray, cols: np.ndarray, values: np.ndarray, t_max: int,
+def diffusion_time(graph: tuple, gram_product: Callable[[np.ndarray], np.ndarray], t_max: int,
                    exact_limit: int, rng: np.random.Generator) -> TimeChoice:
-    """The knee of the entropy curve of P = D^-1 S, S given as CSR.
+    """The knee of the entropy curve of P = D^-1 S.
 
     Args:
-        row_ptr, cols, values: CSR of the symmetric kernel S [M, M] (int64, int64, float64).
+        graph: (row_ptr, cols, values), the CSR of the symmetric kernel S [M, M] (int64, int64,
+            float64).
+        gram_product: V [M, p] -> P^T P V (the engine's, for the stochastic estimate).
         t_max: the length of the entropy curve; t = 1 when it is below 3 (no knee exists).
         exact_limit: blocks of up to this many points are decomposed exactly.
         rng: the random source of the stochastic estimate (used only for larger blocks).
     """
+    row_ptr, cols, values = graph
     m = row_ptr.shape[0] - 1
     S = csr_matrix((values, cols, row_ptr), shape=(m, m))
     n_blocks, block = connected_components(S, directed=False)
@@ -59,11 +63,10 @@ def diffusion_time(row_ptr: np.ndarray, cols: np.ndarray, values: np.ndarray, t_
     powers = np.arange(1, t_max + 1)
     if largest <= exact_limit:
         return TimeChoice(knee(entropy_curve(exact_values, t_max)), True, largest)
-    # Spectral sums of the exact blocks plus stochastic estimates for the large ones.
-    sums = _power_sums(exact_values, powers)
-    for b in np.flatnonzero(sizes > exact_limit):
-        members = np.flatnonzero(block == b)
-        sums += _lanczos_power_sums(S[members][:, members], degree[members], powers, rng)
+    # Spectral sums of the exact blocks plus one stochastic estimate over all the large ones:
+    # probes vanish outside them, and P^T P never mixes blocks.
+    sums = _power_sums(exact_values, powers) + _lanczos_power_sums(
+        gram_product, (sizes > exact_limit)[block], powers, rng)
     total, weighted_log = sums[:, 0], sums[:, 1]
     curve = np.log(total) - weighted_log / total
     return TimeChoice(knee(curve), False, largest)
@@ -155,28 +158,28 @@ def _power_terms(s: np.ndarray, powers: np.ndarray) -> np.ndarray:
     return np.stack([st, st * logs], axis=2)
 
 
-def _lanczos_power_sums(S: csr_matrix, degree: np.ndarray, powers: np.ndarray,
-                        rng: np.random.Generator, probes: int = 12,
+def _lanczos_power_sums(gram_product: Callable[[np.ndarray], np.ndarray], support: np.ndarray,
+                        powers: np.ndarray, rng: np.random.Generator, probes: int = 12,
                         steps: int = 40) -> np.ndarray:
-    """Stochastic Lanczos quadrature of `_power_sums` of the singular values of P = D^-1 S.
+    """Stochastic Lanczos quadrature of `_power_sums` of the singular values of P restricted to
+    the points where `support` is True (a union of whole blocks).
 
-    They are the square roots of the eigenvalues of A = P^T P = S D^-2 S (S is symmetric), so
-    a product with A is two products with S and no P or P^T is ever formed. For Rademacher
-    probes v, a Lanczos run of `steps` on A from v gives nodes theta (Ritz values) and weights
+    They are the square roots of the eigenvalues of A = P^T P. For Rademacher probes v on the
+    support, a Lanczos run of `steps` on A from v gives nodes theta (Ritz values) and weights
     tau (squared first components of the Ritz vectors) with v^T f(A) v ~ |v|^2 sum tau f(theta);
     averaged over probes this estimates trace f(A) (Ubaru, Chen and Saad, 2017). All probes
-    advance together as one block, so each step is two sparse products with an [n, probes] block.
+    advance together, one engine product with an [M, probes] block per step.
     """
-    n = S.shape[0]
-    inverse_square_degree = (1.0 / degree**2)[:, None]
-    V = rng.choice([-1.0, 1.0], size=(n, probes))
+    n = int(support.sum())
+    V = np.zeros((support.shape[0], probes))
+    V[support] = rng.choice([-1.0, 1.0], size=(n, probes))
     norm2 = np.einsum("ij,ij->j", V, V)
     q_prev, q = np.zeros_like(V), V / np.sqrt(norm2)
     alphas, betas = np.zeros((steps, probes)), np.zeros((steps, probes))
     length = np.full(probes, min(steps, n))  # a probe's Krylov space may close early
     beta = np.zeros(probes)
     for j in range(min(steps, n)):
-        w = S @ ((S @ q) * inverse_square_degree) - beta * q_prev
+        w = gram_product(np.ascontiguousarray(q)) - beta * q_prev
         alphas[j] = np.einsum("ij,ij->j", q, w)
         w -= alphas[j] * q
         beta = np.linalg.norm(w, axis=0)

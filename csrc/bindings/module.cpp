@@ -185,6 +185,18 @@ PYBIND11_MODULE(_C, m) {
                               to_numpy(std::move(g.cols), {edges}),
                               to_numpy(std::move(g.values), {edges}));
       })
+      .def("gram_product", [](const Condenser& c, py::array_t<double, py::array::c_style> v) {
+        if (v.ndim() != 2 || v.shape(0) != c.size())
+          throw InvalidArgument("gram_product: the block must be [M, columns]");
+        const int64_t columns = v.shape(1);
+        std::vector<double> in(v.data(), v.data() + v.size()), out;
+        {
+          py::gil_scoped_release release;
+          out = c.gram_product(in, columns);
+        }
+        return to_numpy(std::move(out), {static_cast<py::ssize_t>(c.size()),
+                                         static_cast<py::ssize_t>(columns)});
+      })
       .def("labels", [](const Condenser& c) {
         auto l = c.labels();
         const py::ssize_t n = static_cast<py::ssize_t>(l.size());

@@ -87,6 +87,11 @@ class CpuCondenser final : public Condenser {
     return graph_;
   }
 
+  std::vector<double> gram_product(const std::vector<double>& v, int64_t columns) const override {
+    if (graph_.row_ptr.empty()) throw InvalidArgument("gram_product needs a kernel: build one first");
+    return cuts::gram_product(graph_, v, columns);
+  }
+
   void diffuse(int64_t t) override {
     if (graph_.row_ptr.empty()) throw InvalidArgument("diffuse needs a kernel: build one first");
     const int64_t m = size();
@@ -301,6 +306,34 @@ class CpuCondenser final : public Condenser {
 };
 
 }  // namespace
+
+std::vector<double> gram_product(const KernelGraph& graph, const std::vector<double>& v,
+                                 int64_t columns) {
+  const int64_t m = static_cast<int64_t>(graph.row_ptr.size()) - 1;
+  if (m < 0 || static_cast<int64_t>(v.size()) != m * columns)
+    throw InvalidArgument("gram_product: the block must have M * columns values");
+  std::vector<double> inner(v.size()), out(v.size());
+  // inner = D^-2 S V, then out = S inner.
+  for (int pass = 0; pass < 2; ++pass) {
+    const std::vector<double>& src = pass == 0 ? v : inner;
+    std::vector<double>& dst = pass == 0 ? inner : out;
+#pragma omp parallel for schedule(dynamic, 256)
+    for (int64_t i = 0; i < m; ++i) {
+      double* row = dst.data() + i * columns;
+      std::fill(row, row + columns, 0.0);
+      double degree = 0.0;
+      for (int64_t e = graph.row_ptr[i]; e < graph.row_ptr[i + 1]; ++e) {
+        const double s = graph.values[e];
+        const double* x = src.data() + graph.cols[e] * columns;
+        for (int64_t k = 0; k < columns; ++k) row[k] += s * x[k];
+        degree += s;
+      }
+      if (pass == 0)
+        for (int64_t k = 0; k < columns; ++k) row[k] /= degree * degree;
+    }
+  }
+  return out;
+}
 
 std::unique_ptr<Condenser> make_condenser_cpu(const ArrayView& points, double decay,
                                               double thresh) {

@@ -23,6 +23,11 @@ struct KernelGraph {
   std::vector<double> values;    // [E], S_ij
 };
 
+// P^T P V = S D^-2 S V with P = D^-1 S (S symmetric, so no transpose is formed), for a row-major
+// host block V [M, columns]; OpenMP over rows.
+std::vector<double> gram_product(const KernelGraph& graph, const std::vector<double>& v,
+                                 int64_t columns);
+
 class Condenser {
  public:
   virtual ~Condenser() = default;
@@ -37,6 +42,11 @@ class Condenser {
   // before the weighting, w_j the number of original points in cluster j.
   virtual void fixed_kernel(double eps) = 0;
   virtual KernelGraph kernel_graph() const = 0;
+  // P^T P V = S D^-2 S V for a row-major host block V [M, columns]: the product the stochastic
+  // spectrum estimate iterates. By default on a host copy of the kernel graph.
+  virtual std::vector<double> gram_product(const std::vector<double>& v, int64_t columns) const {
+    return cuts::gram_product(kernel_graph(), v, columns);
+  }
   // X <- P^t X with P = D^-1 S, D the row sums of S, applied as t sparse products.
   virtual void diffuse(int64_t t) = 0;
   // The `count` smallest distances over all pairs i < j of the current points, ascending
@@ -58,5 +68,11 @@ std::unique_ptr<Condenser> make_condenser(const ArrayView& points, double decay,
 
 std::unique_ptr<Condenser> make_condenser_cpu(const ArrayView& points, double decay,
                                               double thresh);
+#ifdef CUTS_WITH_CUDA
+// csrc/cuda/condense_cuda.cu: `points` in CUDA memory on device points.device_index; the engine
+// keeps its arrays there and runs every step on `stream`, which must outlive it.
+std::unique_ptr<Condenser> make_condenser_cuda(const ArrayView& points, double decay,
+                                               double thresh, StreamHandle stream);
+#endif
 
 }  // namespace cuts
