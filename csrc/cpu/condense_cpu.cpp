@@ -259,9 +259,14 @@ class CpuCondenser final : public Condenser {
                    Affinity&& affinity) {
     const int64_t m = size();
     if (!symmetric) {
-      const std::vector<std::vector<Neighbour>> directed(lists);
+      // Append the transpose: row j gets (i, d) for each (j, d) of row i's own entries.
+      std::vector<size_t> own(m);
+      for (int64_t i = 0; i < m; ++i) own[i] = lists[i].size();
       for (int64_t i = 0; i < m; ++i)
-        for (const auto& nb : directed[i]) lists[nb.index].push_back({i, nb.distance});
+        for (size_t q = 0; q < own[i]; ++q) {
+          const Neighbour nb = lists[i][q];  // a copy: the push below may move row i
+          lists[nb.index].push_back({i, nb.distance});
+        }
     }
     std::vector<int64_t> count(m, 0);
 #pragma omp parallel for schedule(dynamic, 64)
