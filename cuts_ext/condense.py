@@ -95,8 +95,9 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
     diffuses and merges, until one cluster remains.
 
     Args:
-        X: [N, C] points (pixels x features): numpy, torch (CPU) or cupy / any array object;
+        X: [N, C] points (pixels x features): numpy, torch (CPU or CUDA), cupy or any array;
             float, or integers that convert to float64 exactly. Computation is float64.
+            CUDA input runs on its GPU.
         knn: neighbours of the adaptive bandwidth (>= 1).
         n_pca: PCA dimension, applied (exactly) when N > n_pca and C > n_pca; None: no PCA.
         t: "auto" (knee of the von Neumann entropy of P's singular values) or a fixed int >= 1
@@ -105,7 +106,8 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
         scale: growth of eps per iteration (> 1).
         decay, thresh: the alpha-decay exponent and the affinity below which entries are dropped.
         granularity: multiplies the initial eps.
-        device: "cpu" (or None: where X lives). CUDA arrays are not supported yet.
+        device: "cpu", "cuda" or None (where X lives). Preparation (normalisation, PCA) and
+            the spectrum run on the host; the kernel graph, diffusion and merges on the device.
         seed: seeds the stochastic spectrum estimate (used only for blocks above
             `exact_spectrum_limit`).
         exact_spectrum_limit: connected blocks of P up to this many points get an exact dense
@@ -117,20 +119,23 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
 
     Raises:
         ValueError: X not [N, C], C = 0, NaN / Inf, complex or unsafe integer dtype; a
-            parameter out of range (the message names it).
-        RuntimeError: device="cuda" or CUDA input (not implemented yet).
+            parameter out of range (the message names it); on CUDA, knn > 256 with N > 258.
+        RuntimeError: CUDA requested where no GPU can run.
+        MemoryError: the GPU cannot hold the kernel graph (the message gives the size).
     """
     options = _check_options(knn, n_pca, t, t_max, scale, decay, thresh, granularity, seed,
                              exact_spectrum_limit, max_iterations)
     operand, points = _host_points(X)
-    if device not in (None, "cpu"):
-        raise RuntimeError(f"device={device!r}: condensation runs on the CPU only for now")
+    if device not in (None, "cpu", "cuda"):
+        raise ValueError(f"device must be None, 'cpu' or 'cuda', got {device!r}")
+    on_cuda = device == "cuda" or (device is None and operand.device == "cuda")
     n = points.shape[0]
     if n == 0:
         return _result(np.zeros((0, 0), np.int32), [], [], [], [], [], float("nan"), points, operand)
     prepared = prepare_points(points, n_pca)
-    engine = _C.Condenser(Operand(prepared, "numpy", "cpu", 0).descriptor, float(decay),
-                          float(thresh), 0)
+    # Both engines start from the same float64 points, prepared on the host.
+    source = _engine_points(prepared, operand, on_cuda)  # alive across the constructor
+    engine = _C.Condenser(source.descriptor, float(decay), float(thresh), source.stream())
     rng = np.random.default_rng(options["seed"])
     history, counts, bandwidths, times, exact, seconds = [], [], [], [], [], []
 
@@ -150,24 +155,44 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
         bandwidths.append(float(eps_used))
         seconds.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
-    engine.adaptive_kernel(max(1, min(knn, n - 2)))
-    t0 = pick_time(t_max)
-    engine.diffuse(t0)
-    threshold = merge_threshold(engine)
-    engine.merge(threshold)
-    eps = granularity * 0.1 * float(np.std(engine.points())) * engine.size() ** (1 / 5)
-    record(t0, eps, started)
-    while engine.size() > 1 and (max_iterations is None or len(history) < max_iterations):
+    _C._nvtx_push("cuts_ext.condense")  # the whole run, for Nsight Systems
+    try:
         started = time.perf_counter()
-        eps *= scale
-        engine.fixed_kernel(eps)
-        t_i = pick_time(t0)
-        engine.diffuse(t_i)
+        engine.adaptive_kernel(max(1, min(knn, n - 2)))
+        t0 = pick_time(t_max)
+        engine.diffuse(t0)
+        threshold = merge_threshold(engine)
         engine.merge(threshold)
-        record(t_i, eps, started)
+        eps = granularity * 0.1 * float(np.std(engine.points())) * engine.size() ** (1 / 5)
+        record(t0, eps, started)
+        while engine.size() > 1 and (max_iterations is None or len(history) < max_iterations):
+            started = time.perf_counter()
+            eps *= scale
+            engine.fixed_kernel(eps)
+            t_i = pick_time(t0)
+            engine.diffuse(t_i)
+            engine.merge(threshold)
+            record(t_i, eps, started)
+    finally:
+        _C._nvtx_pop()
     return _result(np.stack(history), counts, bandwidths, times, exact, seconds, threshold,
                    points, operand)
+
+
+def _engine_points(prepared: np.ndarray, operand: Operand, on_cuda: bool) -> Operand:
+    """The prepared points where the engine runs: the host array, or a copy on X's GPU (the
+    current GPU for host input with device="cuda")."""
+    if not on_cuda:
+        return Operand(prepared, "numpy", "cpu", 0)
+    _C.require_cuda("X")
+    if operand.library == "cupy":
+        import cupy
+        with cupy.cuda.Device(operand.device_index):
+            return Operand(cupy.asarray(prepared), "cupy", "cuda", operand.device_index)
+    import torch
+    index = operand.device_index if operand.device == "cuda" else torch.cuda.current_device()
+    return Operand(torch.from_numpy(prepared).to(torch.device("cuda", index)), "torch", "cuda",
+                   index)
 
 
 def prepare_points(X: np.ndarray, n_pca: Optional[int]) -> np.ndarray:

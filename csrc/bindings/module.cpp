@@ -14,6 +14,7 @@
 #include "cuts/build_info.h"
 #include "cuts/condense.h"
 #include "cuts/errors.h"
+#include "cuts/nvtx.h"
 #include "cuts/pairs.h"
 #include "cuts/patches.h"
 
@@ -108,6 +109,10 @@ PYBIND11_MODULE(_C, m) {
     d["openmp_max_threads"] = openmp_max_threads();
     return d;
   }, "What was compiled in and what is usable now (see cuts_ext.build_info).");
+
+  m.def("_nvtx_push", [](const std::string& name) { nvtx_push(name.c_str()); },
+        "Opens an NVTX range (a no-op without CUDA); close it with _nvtx_pop.");
+  m.def("_nvtx_pop", [] { nvtx_pop(); });
 
   m.def("require_cuda", [](const std::string& argument) { require_cuda(argument.c_str()); },
         "Raises RuntimeError naming `argument` unless a CUDA GPU can run kernels now.");

@@ -21,10 +21,12 @@ std::unique_ptr<Condenser> make_condenser(const ArrayView& points, double decay,
     throw InvalidArgument("thresh must be in (0, 1), got " + std::to_string(thresh));
   check_device_usable(points, "X");
   if (points.device == Device::CUDA) {
-    // The CUDA engine (csrc/cuda/condense_cuda.cu) is not written yet; until it is, say so
-    // rather than move the data behind the caller's back.
-    throw DeviceError("condensation of CUDA arrays is not implemented yet: pass X on the CPU "
-                      "(or device='cpu')");
+#ifdef CUTS_WITH_CUDA
+    return make_condenser_cuda(points, decay, thresh, stream);
+#else
+    // Unreachable: check_device_usable rejects CUDA arrays in a CPU-only build.
+    throw DeviceError("X is a CUDA array but cuts_ext was built without CUDA");
+#endif
   }
   (void)stream;
   return make_condenser_cpu(points, decay, thresh);

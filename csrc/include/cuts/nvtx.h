@@ -8,6 +8,15 @@
 
 namespace cuts {
 
+// Explicit push / pop, for ranges opened by the Python layer (cuts_ext.condense).
+#ifdef CUTS_WITH_CUDA
+inline void nvtx_push(const char* name) { nvtxRangePushA(name); }
+inline void nvtx_pop() { nvtxRangePop(); }
+#else
+inline void nvtx_push(const char*) {}
+inline void nvtx_pop() {}
+#endif
+
 class NvtxRange {
  public:
 #ifdef CUTS_WITH_CUDA

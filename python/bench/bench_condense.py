@@ -1,0 +1,150 @@
+"""Benchmark cuts_ext.condense against the dense NumPy/SciPy oracle, in one table.
+
+Inputs have real image structure: the 7 x 7 x 3 pixel-centred patches of scikit-image's fundus
+photograph (``skimage.data.retina``, resized to S x S and scaled to [-1, 1]), projected by a
+fixed random orthogonal map to C = 128 features, for S = 64, 128 and 256 (N = 4,096, 16,384 and
+65,536). Each run happens in its own process, so that its peak resident memory (ru_maxrss) is
+its own. The oracle (tests/condense_oracle.py, dense N x N) runs where it fits: N = 4,096.
+
+Columns: time, peak RSS, iterations, levels, and for N where the oracle ran: its time, the
+speed-up, the agreement per iteration (minimum adjusted Rand index over the iterations both
+have, whether the cluster counts are identical) and how many iterations chose a different t
+(cuts_ext estimates the spectrum of blocks above 2,048 points stochastically).
+
+    python python/bench/bench_condense.py                 # N = 4,096 (+ oracle), 16,384, 65,536
+    python python/bench/bench_condense.py --sizes 64 128  # image sides to run
+    python python/bench/bench_condense.py --device cuda   # the CUDA engine instead of the CPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+FEATURES = 128
+PATCH = 7
+
+
+def embeddings(side: int) -> np.ndarray:
+    """float64 [side^2, 128]: projected pixel-centred patches of the resized fundus image."""
+    import cuts_ext
+    from skimage.data import retina
+    from skimage.transform import resize
+
+    image = resize(retina(), (side, side), anti_aliasing=True).astype(np.float32) * 2 - 1
+    images = np.ascontiguousarray(image.transpose(2, 0, 1)[None])
+    patches = cuts_ext.extract_patches(images, size=PATCH).reshape(side * side, -1)
+    projection, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((patches.shape[1], FEATURES)))
+    return patches.astype(np.float64) @ projection
+
+
+def worker(implementation: str, side: int, device: str, out: Path) -> None:
+    """Runs one condensation and writes its measurements (and hierarchy) to `out`."""
+    X = embeddings(side)
+    if implementation == "oracle":
+        sys.path.insert(0, str(REPO / "tests"))
+        from condense_oracle import condense_oracle
+        started = time.perf_counter()
+        result = condense_oracle(X)
+        seconds = time.perf_counter() - started
+        hierarchy, counts, t = result.labels, result.cluster_counts, result.t
+        levels = result.levels
+    else:
+        import cuts_ext
+        if device == "cuda":
+            import torch
+            X = torch.from_numpy(X).cuda()
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        result = cuts_ext.condense(X)
+        seconds = time.perf_counter() - started
+        hierarchy = np.asarray(result.hierarchy.cpu() if device == "cuda" else result.hierarchy)
+        counts, t, levels = result.cluster_counts, result.t, result.levels
+    np.save(out.with_suffix(".npy"), hierarchy)
+    out.write_text(json.dumps({
+        "seconds": seconds, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "iterations": len(counts), "levels": len(levels), "counts": counts, "t": t}))
+
+
+def run_worker(implementation: str, side: int, device: str, scratch: Path) -> dict:
+    out = scratch / f"{implementation}-{side}-{device}.json"
+    command = [sys.executable, __file__, "--worker", implementation, str(side), device, str(out)]
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=scratch)
+    if completed.returncode != 0:
+        reason = (completed.stderr.strip().splitlines() or ["failed"])[-1]
+        return {"error": reason[:60]}
+    record = json.loads(out.read_text())
+    record["hierarchy"] = np.load(out.with_suffix(".npy"))
+    return record
+
+
+def agreement(ours: dict, oracle: dict) -> tuple[float, bool, int]:
+    """(minimum ARI over common iterations, identical counts, iterations with another t)."""
+    from sklearn.metrics import adjusted_rand_score
+    common = min(len(ours["counts"]), len(oracle["counts"]))
+    aris = [adjusted_rand_score(oracle["hierarchy"][i], ours["hierarchy"][i]) for i in range(common)]
+    other_t = sum(a != b for a, b in zip(ours["t"], oracle["t"]))
+    return min(aris), ours["counts"] == oracle["counts"], other_t
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256],
+                        help="image sides S (N = S^2); default 64 128 256")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--oracle-max", type=int, default=64,
+                        help="largest side the dense oracle runs at (default 64: N = 4,096)")
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        implementation, side, device, out = args.worker
+        worker(implementation, int(side), device, Path(out))
+        return 0
+
+    import tempfile
+    import cuts_ext
+    info = cuts_ext.build_info()
+    if args.device == "cuda" and not info["cuda_usable"]:
+        print(f"bench_condense: skipped, no usable GPU ({info['cuda_unavailable_reason']})")
+        return 0
+    print(f"cuts_ext {info['version']} condense, C = {FEATURES} (7x7x3 patches of "
+          f"skimage.data.retina, projected), PCA 50, float64; {os.cpu_count()} CPUs, "
+          f"{info['openmp_max_threads']} OpenMP threads; device {args.device}")
+    header = ("| N | impl | time s | peak RSS MiB | iterations | levels | oracle s | speed-up "
+              "| min ARI | same counts | other t |")
+    print(header)
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    with tempfile.TemporaryDirectory() as scratch:
+        for side in args.sizes:
+            ours = run_worker("cuts_ext", side, args.device, Path(scratch))
+            oracle = run_worker("oracle", side, "cpu", Path(scratch)) if side <= args.oracle_max else None
+            n = side * side
+            if "error" in ours:
+                print(f"| {n:,} | cuts_ext {args.device} | failed: {ours['error']} |")
+                continue
+            cells = [f"{n:,}", f"cuts_ext {args.device}", f"{ours['seconds']:.2f}",
+                     f"{ours['peak_mib']:.0f}", str(ours["iterations"]), str(ours["levels"])]
+            if oracle and "error" not in oracle:
+                min_ari, same, other_t = agreement(ours, oracle)
+                cells += [f"{oracle['seconds']:.1f}", f"{oracle['seconds'] / ours['seconds']:.1f}x",
+                          f"{min_ari:.4f}", "yes" if same else "no", str(other_t)]
+                print("| " + " | ".join(cells) + " |")
+                print(f"| {n:,} | oracle | {oracle['seconds']:.1f} | {oracle['peak_mib']:.0f} | "
+                      f"{oracle['iterations']} | {oracle['levels']} | | | | | |")
+            else:
+                cells += ["-", "-", "-", "-", "-"]
+                print("| " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
