@@ -53,7 +53,9 @@ def diffusion_time(graph: tuple, gram_product: Callable[[np.ndarray], np.ndarray
     row_ptr, cols, values = graph
     m = row_ptr.shape[0] - 1
     S = csr_matrix((values, cols, row_ptr), shape=(m, m))
-    n_blocks, block = connected_components(S, directed=False)
+    # S is symmetric, so its strong components are its components; asking for those spares
+    # scipy the transpose it builds for undirected ones.
+    n_blocks, block = connected_components(S, directed=True, connection="strong")
     sizes = np.bincount(block, minlength=n_blocks)
     largest = int(sizes.max()) if m else 0
     if t_max < 3:
@@ -66,7 +68,8 @@ def diffusion_time(graph: tuple, gram_product: Callable[[np.ndarray], np.ndarray
     # Spectral sums of the exact blocks plus one stochastic estimate over all the large ones:
     # probes vanish outside them, and P^T P never mixes blocks.
     sums = _power_sums(exact_values, powers) + _lanczos_power_sums(
-        gram_product, (sizes > exact_limit)[block], powers, rng)
+        gram_product, (sizes > exact_limit)[block], powers, rng,
+        steps=_lanczos_steps(values.shape[0]))
     total, weighted_log = sums[:, 0], sums[:, 1]
     curve = np.log(total) - weighted_log / total
     return TimeChoice(knee(curve), False, largest)
@@ -128,19 +131,26 @@ def _exact_singular_values(S: csr_matrix, degree: np.ndarray, block: np.ndarray,
     local = np.empty_like(order)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     local[order] = np.arange(order.shape[0]) - starts[block[order]]
-    coo = S.tocoo()
-    coo.data = coo.data / degree[coo.row]  # P_ij = S_ij / D_i, as the reference divides
-    for size in np.unique(sizes[small]):
+    s[offsets[np.flatnonzero(small & (sizes == 1))]] = 1.0  # an isolated point: P_ii = 1
+    # The entries of blocks of 2..exact_limit points, grouped by block size: one pass over the
+    # graph, however many sizes there are.
+    point_size = sizes[block]
+    members = np.flatnonzero((point_size > 1) & (point_size <= exact_limit))
+    coo = S[members].tocoo()  # only their rows: most edges sit in the large blocks
+    rows, cols = members[coo.row], coo.col
+    entry_size = point_size[rows]
+    values = coo.data / degree[rows]  # P_ij = S_ij / D_i, as the reference divides
+    by_size = np.argsort(entry_size, kind="stable")
+    rows, cols, values, entry_size = rows[by_size], cols[by_size], values[by_size], entry_size[by_size]
+    present = np.unique(entry_size)
+    bounds = np.searchsorted(entry_size, np.append(present, present[-1] + 1) if present.size else [])
+    for size, lo, hi in zip(present, bounds[:-1], bounds[1:]):
         blocks = np.flatnonzero(sizes == size)
-        if size == 1:
-            s[offsets[blocks]] = 1.0  # an isolated point: P_ii = 1
-            continue
         slot = np.full(sizes.shape[0], -1)
         slot[blocks] = np.arange(blocks.shape[0])
         dense = np.zeros((blocks.shape[0], size, size))
-        keep = slot[block[coo.row]] >= 0
-        rows, cols = coo.row[keep], coo.col[keep]
-        dense[slot[block[rows]], local[rows], local[cols]] = coo.data[keep]
+        r = rows[lo:hi]
+        dense[slot[block[r]], local[r], local[cols[lo:hi]]] = values[lo:hi]
         s[offsets[blocks][:, None] + np.arange(size)] = _block_singular_values(dense)
     return s
 
@@ -171,6 +181,16 @@ def _power_terms(s: np.ndarray, powers: np.ndarray) -> np.ndarray:
     st = s[:, None] ** powers[None, :]
     logs = np.log(np.where(st > 0, st, 1.0))
     return np.stack([st, st * logs], axis=2)
+
+
+# Each Lanczos step streams the kernel graph twice, so on graphs of many edges the number of steps
+# is cut to keep a step budget of about 40 steps per 2 million edges, never below 8 (8 nodes
+# still integrate the even powers up to s^30 exactly).
+_LANCZOS_EDGE_BUDGET = 40 * 2_000_000
+
+
+def _lanczos_steps(edges: int) -> int:
+    return int(min(40, max(8, _LANCZOS_EDGE_BUDGET // max(edges, 1))))
 
 
 def _lanczos_power_sums(gram_product: Callable[[np.ndarray], np.ndarray], support: np.ndarray,

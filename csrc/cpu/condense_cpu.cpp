@@ -63,7 +63,7 @@ class CpuCondenser final : public Condenser {
     }
     // Directed lists j within i's support; S_ij is nonzero where either direction is.
     auto directed = neighbours_within(sweep, support, /*only_greater=*/false);
-    build_graph(directed, /*symmetric=*/false, [&](int64_t i, int64_t j, double d) {
+    build_graph(directed, [&](int64_t i, int64_t j, double d) {
       return (alpha_decay(d, bandwidth[i], decay_, thresh_) +
               alpha_decay(d, bandwidth[j], decay_, thresh_)) / 2.0;
     });
@@ -74,12 +74,42 @@ class CpuCondenser final : public Condenser {
     const Sweep sweep(x_, m, c_);
     const double bandwidth = std::max(eps, kFloat64Eps);
     const std::vector<double> support(m, kernel_support(bandwidth, decay_, thresh_));
-    // One radius for all: the lists are already symmetric.
-    auto lists = neighbours_within(sweep, support, false);
-    build_graph(lists, /*symmetric=*/true, [&](int64_t i, int64_t j, double d) {
-      const double k = alpha_decay(d, bandwidth, decay_, thresh_);
-      return (k * w_[j] + k * w_[i]) / 2.0;
-    });
+    // One radius for all makes the kernel symmetric: find each pair once (j > i), value it
+    // once, and write it to both rows.
+    auto forward = neighbours_within(sweep, support, /*only_greater=*/true);
+#pragma omp parallel for schedule(dynamic, 64)
+    for (int64_t i = 0; i < m; ++i) {
+      auto& row = forward[i];
+      int64_t kept = 0;
+      for (const auto& nb : row) {
+        const double k = alpha_decay(nb.distance, bandwidth, decay_, thresh_);
+        if (k != 0.0) row[kept++] = {nb.index, (k * w_[nb.index] + k * w_[i]) / 2.0};
+      }
+      row.resize(kept);
+    }
+    std::vector<int64_t> count(m, 1);  // the self-loop
+    for (int64_t i = 0; i < m; ++i) {
+      count[i] += forward[i].size();
+      for (const auto& nb : forward[i]) ++count[nb.index];
+    }
+    graph_.row_ptr.assign(m + 1, 0);
+    for (int64_t i = 0; i < m; ++i) graph_.row_ptr[i + 1] = graph_.row_ptr[i] + count[i];
+    graph_.cols.resize(graph_.row_ptr[m]);
+    graph_.values.resize(graph_.row_ptr[m]);
+    // In increasing i, row i receives its mirrored entries (from rows < i) before its self-loop
+    // and its own entries (> i): every row comes out sorted by column with no sort.
+    std::vector<int64_t> cursor(graph_.row_ptr.begin(), graph_.row_ptr.end() - 1);
+    for (int64_t i = 0; i < m; ++i) {
+      graph_.cols[cursor[i]] = i;
+      graph_.values[cursor[i]++] = w_[i];  // (k(0) w_i + k(0) w_i) / 2 with k(0) = 1
+      for (const auto& nb : forward[i]) {
+        graph_.cols[cursor[i]] = nb.index;
+        graph_.values[cursor[i]++] = nb.distance;  // the affinity, see above
+        graph_.cols[cursor[nb.index]] = i;
+        graph_.values[cursor[nb.index]++] = nb.distance;
+      }
+      std::vector<Neighbour>().swap(forward[i]);
+    }
   }
 
   KernelGraph kernel_graph() const override {
@@ -95,15 +125,12 @@ class CpuCondenser final : public Condenser {
   void diffuse(int64_t t) override {
     if (graph_.row_ptr.empty()) throw InvalidArgument("diffuse needs a kernel: build one first");
     const int64_t m = size();
-    // P_ij = S_ij / D_i, formed once: the reference divides K by its row sums the same way.
-    std::vector<double> p(graph_.values.size());
+    // P_ij = S_ij / D_i, divided as the reference divides K by its row sums; computed on the
+    // fly rather than stored, which would double the graph's memory.
+    std::vector<double> degree(m, 0.0);
 #pragma omp parallel for schedule(dynamic, 256)
-    for (int64_t i = 0; i < m; ++i) {
-      double degree = 0.0;
-      for (int64_t e = graph_.row_ptr[i]; e < graph_.row_ptr[i + 1]; ++e) degree += graph_.values[e];
-      for (int64_t e = graph_.row_ptr[i]; e < graph_.row_ptr[i + 1]; ++e)
-        p[e] = graph_.values[e] / degree;
-    }
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t e = graph_.row_ptr[i]; e < graph_.row_ptr[i + 1]; ++e) degree[i] += graph_.values[e];
     std::vector<double> next(x_.size());
     for (int64_t step = 0; step < t; ++step) {
 #pragma omp parallel for schedule(dynamic, 256)
@@ -111,8 +138,9 @@ class CpuCondenser final : public Condenser {
         double* out = next.data() + i * c_;
         std::fill(out, out + c_, 0.0);
         for (int64_t e = graph_.row_ptr[i]; e < graph_.row_ptr[i + 1]; ++e) {
+          const double p = graph_.values[e] / degree[i];
           const double* src = x_.data() + graph_.cols[e] * c_;
-          for (int64_t k = 0; k < c_; ++k) out[k] += p[e] * src[k];
+          for (int64_t k = 0; k < c_; ++k) out[k] += p * src[k];
         }
       }
       x_.swap(next);
@@ -251,23 +279,20 @@ class CpuCondenser final : public Condenser {
     return lists;
   }
 
-  // The CSR graph of the lists plus self-loops (united with their transpose unless already
-  // symmetric), holding the nonzero affinity(i, j, d) of each pair: the lists are a superset of
-  // the kernel's support. Two passes (count, fill) write the CSR arrays directly.
+  // The CSR graph of the directed lists united with their transpose, plus self-loops, holding
+  // the nonzero affinity(i, j, d) of each pair: the lists are a superset of the kernel's
+  // support. Two passes (count, fill) write the CSR arrays directly.
   template <class Affinity>
-  void build_graph(std::vector<std::vector<Neighbour>>& lists, bool symmetric,
-                   Affinity&& affinity) {
+  void build_graph(std::vector<std::vector<Neighbour>>& lists, Affinity&& affinity) {
     const int64_t m = size();
-    if (!symmetric) {
-      // Append the transpose: row j gets (i, d) for each (j, d) of row i's own entries.
-      std::vector<size_t> own(m);
-      for (int64_t i = 0; i < m; ++i) own[i] = lists[i].size();
-      for (int64_t i = 0; i < m; ++i)
-        for (size_t q = 0; q < own[i]; ++q) {
-          const Neighbour nb = lists[i][q];  // a copy: the push below may move row i
-          lists[nb.index].push_back({i, nb.distance});
-        }
-    }
+    // Append the transpose: row j gets (i, d) for each (j, d) of row i's own entries.
+    std::vector<size_t> own(m);
+    for (int64_t i = 0; i < m; ++i) own[i] = lists[i].size();
+    for (int64_t i = 0; i < m; ++i)
+      for (size_t q = 0; q < own[i]; ++q) {
+        const Neighbour nb = lists[i][q];  // a copy: the push below may move row i
+        lists[nb.index].push_back({i, nb.distance});
+      }
     std::vector<int64_t> count(m, 0);
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t i = 0; i < m; ++i) {
