@@ -14,6 +14,7 @@
 #include "cpu/dispatch_float.h"
 #include "cuts/condense.h"
 #include "cuts/errors.h"
+#include "cuts/groups.h"
 
 namespace cuts {
 namespace {
@@ -177,26 +178,13 @@ class CpuCondenser final : public Condenser {
     const Sweep sweep(x_, m, c_);
     // Pairs closer than the threshold (strictly): the query keeps d <= r, then d < r is checked.
     const auto lists = neighbours_within(sweep, std::vector<double>(m, threshold), true);
-    std::vector<int64_t> parent(m);
-    std::iota(parent.begin(), parent.end(), 0);
-    auto root = [&](int64_t i) {
-      while (parent[i] != i) i = parent[i] = parent[parent[i]];
-      return i;
-    };
+    std::vector<std::pair<int64_t, int64_t>> close;
     for (int64_t i = 0; i < m; ++i)
       for (const auto& nb : lists[i])
-        if (nb.distance < threshold) {
-          const int64_t a = root(i), b = root(nb.index);
-          if (a != b) parent[std::max(a, b)] = std::min(a, b);
-        }
+        if (nb.distance < threshold) close.emplace_back(i, nb.index);
     // Groups numbered by their smallest member, which is the order rows are kept in.
-    std::vector<int64_t> group(m, -1), root_group(m, -1);
     int64_t groups = 0;
-    for (int64_t i = 0; i < m; ++i) {
-      const int64_t r = root(i);
-      if (root_group[r] < 0) root_group[r] = groups++;
-      group[i] = root_group[r];
-    }
+    const std::vector<int64_t> group = components_by_smallest_member(m, close, &groups);
     if (groups != m) {
       std::vector<double> sums(groups * c_, 0.0), w(groups, 0.0), members(groups, 0.0);
       for (int64_t i = 0; i < m; ++i) {

@@ -26,6 +26,7 @@
 #include "cuda/cuda_utils.h"
 #include "cuts/condense.h"
 #include "cuts/errors.h"
+#include "cuts/groups.h"
 #include "cuts/nvtx.h"
 
 namespace cuts {
@@ -684,26 +685,13 @@ class CudaCondenser final : public Condenser {
       cols = to_host(lists.cols.get(), lists.entries, stream_);
       dist = to_host(lists.dist.get(), lists.entries, stream_);
     }
-    std::vector<int64_t> parent(m);
-    for (int64_t i = 0; i < m; ++i) parent[i] = i;
-    auto root = [&](int64_t i) {
-      while (parent[i] != i) i = parent[i] = parent[parent[i]];
-      return i;
-    };
+    std::vector<std::pair<int64_t, int64_t>> close;
     for (int64_t i = 0; i < m; ++i)
       for (int64_t e = offsets[i]; e < offsets[i + 1]; ++e)
-        if (dist[e] < threshold) {
-          const int64_t a = root(i), b = root(cols[e]);
-          if (a != b) parent[std::max(a, b)] = std::min(a, b);
-        }
+        if (dist[e] < threshold) close.emplace_back(i, cols[e]);
     // Groups numbered by their smallest member, which is the order rows are kept in.
-    std::vector<int64_t> group(m, -1), root_group(m, -1);
     int64_t groups = 0;
-    for (int64_t i = 0; i < m; ++i) {
-      const int64_t r = root(i);
-      if (root_group[r] < 0) root_group[r] = groups++;
-      group[i] = root_group[r];
-    }
+    const std::vector<int64_t> group = components_by_smallest_member(m, close, &groups);
     if (groups != m) {
       // Members of each group in increasing index (a counting sort), for in-order sums.
       std::vector<int64_t> member_offsets(groups + 1, 0), members(m);
