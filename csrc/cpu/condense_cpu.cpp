@@ -3,7 +3,10 @@
 // that axis too, so each query scans only a window of the sorted order, and distances give up
 // early (common/kernel.h). OpenMP runs the queries, kernel rows and diffusion rows in parallel;
 // every result is independent of the thread count.
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -242,13 +245,19 @@ class CpuCondenser final : public Condenser {
   // For every point i, the points j != i with d_ij <= radius[i] (only j > i when only_greater),
   // sorted by index. The radius is widened by a relative 1e-9 so that rounding in d^2 versus
   // r^2 never loses a pair at the edge; callers apply their exact criterion to the distance.
+  // Throws OutOfMemory, before memory runs out, once the lists pass a quarter of this machine's
+  // memory: a kernel that dense (a bandwidth reaching thousands of points each) is refused
+  // rather than left to the kernel's out-of-memory killer.
   std::vector<std::vector<Neighbour>> neighbours_within(const Sweep& s,
                                                         const std::vector<double>& radius,
                                                         bool only_greater) const {
     const int64_t m = size();
+    const int64_t budget = pair_budget();
+    std::atomic<int64_t> found{0};
     std::vector<std::vector<Neighbour>> lists(m);
 #pragma omp parallel for schedule(dynamic, 64)
     for (int64_t i = 0; i < m; ++i) {
+      if (found.load(std::memory_order_relaxed) > budget) continue;  // giving up
       const double r = radius[i] * (1.0 + 1e-9), bound = r * r;
       const double* xi = x_.data() + i * c_;
       const double key = s.key[s.rank[i]];
@@ -263,8 +272,24 @@ class CpuCondenser final : public Condenser {
       for (int64_t q = s.rank[i] - 1; q >= 0 && key - s.key[q] <= r; --q) visit(q);
       std::sort(out.begin(), out.end(),
                 [](const Neighbour& a, const Neighbour& b) { return a.index < b.index; });
+      found.fetch_add(static_cast<int64_t>(out.size()), std::memory_order_relaxed);
     }
+    if (found.load() > budget)
+      throw OutOfMemory("the kernel graph of " + std::to_string(m) + " points needs more than " +
+                        std::to_string(budget) + " neighbour pairs (" +
+                        std::to_string(budget * kBytesPerPair >> 20) +
+                        " MiB), over a quarter of this machine's memory: the kernel is too "
+                        "dense for an explicit graph; condense fewer points");
     return lists;
+  }
+
+  // Bytes a listed pair costs until the graph is built: the list entry and its CSR entry
+  // (twice for a pair stored in both rows).
+  static constexpr int64_t kBytesPerPair = 3 * sizeof(Neighbour);
+
+  static int64_t pair_budget() {
+    const int64_t memory = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
+    return memory / 4 / kBytesPerPair;
   }
 
   // The CSR graph of the directed lists united with their transpose, plus self-loops, holding
