@@ -14,7 +14,7 @@ import functools
 import operator
 import sys
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -112,15 +112,16 @@ class Operand:
         return Operand(value, self.library, self.device, self.device_index)
 
 
-def as_operand(x: Any, name: str, dtypes: Sequence[str]) -> Operand:
+def as_operand(x: Any, name: str, dtypes: Optional[Sequence[str]]) -> Operand:
     """Wraps `x` as an `Operand`, copying only to make it C-contiguous or native-endian.
 
     Raises:
-        ValueError: the dtype is not one of `dtypes` (the message names `name`).
+        ValueError: the dtype is not one of `dtypes` (None accepts any; the message names
+            `name`).
         RuntimeError: `x` lives on a CUDA device but no CUDA GPU can run cuts_ext kernels here.
     """
     operand = _wrap(x, name)
-    if operand.dtype not in dtypes:
+    if dtypes is not None and operand.dtype not in dtypes:
         raise ValueError(f"{name} must be {' or '.join(dtypes)}, got {operand.dtype}")
     return operand
 

@@ -280,7 +280,7 @@ def _to_numpy(array: Any) -> np.ndarray:
 
 def _host_points(X: Any) -> tuple:
     """(operand, float64 [N, C] host copy of X), refusing what cannot become float64 exactly."""
-    operand = as_operand(X, "X", _ANY_DTYPE)
+    operand = as_operand(X, "X", None)  # convertibility is checked below
     value = operand.value
     if operand.library == "torch":
         import torch
@@ -304,16 +304,6 @@ def _host_points(X: Any) -> tuple:
     if not np.isfinite(points).all():
         raise ValueError("X must be finite: found NaN or Inf")
     return operand, points
-
-
-class _AnyDtype(tuple):
-    """Accepts every dtype name: condense checks convertibility itself."""
-
-    def __contains__(self, item) -> bool:
-        return True
-
-
-_ANY_DTYPE = _AnyDtype()
 
 
 def _check_options(knn, n_pca, t, t_max, scale, decay, thresh, granularity, seed,
