@@ -164,6 +164,7 @@ PYBIND11_MODULE(_C, m) {
              return make_condenser(x, decay, thresh, to_stream(stream));
            }))
       .def("size", &Condenser::size)
+      .def("set_weights", &Condenser::set_weights, py::call_guard<py::gil_scoped_release>())
       .def("dims", &Condenser::dims)
       .def("adaptive_kernel", &Condenser::adaptive_kernel, py::call_guard<py::gil_scoped_release>())
       .def("fixed_kernel", &Condenser::fixed_kernel, py::call_guard<py::gil_scoped_release>())

@@ -211,6 +211,12 @@ class CpuCondenser final : public Condenser {
   std::vector<double> points() const override { return x_; }
   std::vector<double> weights() const override { return w_; }
 
+ protected:
+  void assign_weights(const std::vector<double>& weights) override {
+    w_ = weights;
+    graph_ = KernelGraph{};
+  }
+
  private:
   // Distance from point i to its k-th nearest other point (infinity when fewer than k exist):
   // the window around i's rank widens alternately left and right, nearest key first, and stops

@@ -749,6 +749,13 @@ class CudaCondenser final : public Condenser {
     return to_host(w_.get(), m_, stream_);
   }
 
+ protected:
+  void assign_weights(const std::vector<double>& weights) override {
+    DeviceGuard guard(device_);
+    w_ = to_device(weights, stream_, "the weights");
+    graph_ = DeviceGraph{};
+  }
+
  private:
   // The distance from every point to its k-th nearest other point, into out[M].
   void kth_neighbour_distance(int64_t k, double* out) {

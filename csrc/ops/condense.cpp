@@ -8,6 +8,16 @@
 
 namespace cuts {
 
+void Condenser::set_weights(const std::vector<double>& weights) {
+  if (static_cast<int64_t>(weights.size()) != size())
+    throw InvalidArgument("weights must hold one value per point (" + std::to_string(size()) +
+                          "), got " + std::to_string(weights.size()));
+  for (double w : weights)
+    if (!(std::isfinite(w) && w > 0))
+      throw InvalidArgument("weights must be positive and finite, got " + std::to_string(w));
+  assign_weights(weights);
+}
+
 std::unique_ptr<Condenser> make_condenser(const ArrayView& points, double decay, double thresh,
                                           StreamHandle stream) {
   check_rank(points, {2}, "X", "[N, C]: N points of C features");

@@ -33,6 +33,10 @@ class Condenser {
   virtual ~Condenser() = default;
 
   virtual int64_t size() const = 0;  // M, the current number of points (clusters)
+
+  // Sets the cluster sizes of the current points (default 1 each), for pipelines that condense
+  // points that stand for several: [M] positive finite values. Drops the kernel.
+  void set_weights(const std::vector<double>& weights);
   virtual int64_t dims() const = 0;  // C
 
   // S = (K + K^T) / 2 with K_ij = exp(-(d_ij / b_i)^decay), b_i the distance from i to its k-th
@@ -58,6 +62,9 @@ class Condenser {
   virtual std::vector<int32_t> labels() const = 0;   // [N]: the cluster of every original point
   virtual std::vector<double> points() const = 0;    // [M * C], row-major
   virtual std::vector<double> weights() const = 0;   // [M]
+
+ protected:
+  virtual void assign_weights(const std::vector<double>& weights) = 0;  // validated by set_weights
 };
 
 // A condenser holding a copy of `points` ([N, C] float32 / float64, CPU or CUDA), each point

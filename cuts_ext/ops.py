@@ -1,0 +1,90 @@
+"""The low-level steps of diffusion condensation, for pipelines that run their own loop.
+
+Each call builds an engine on the given points as they are (no normalisation, no PCA) on their
+device, runs one step and returns arrays in the input's library. `cuts_ext.condense` is these
+steps plus the choice of t, the merge threshold and the eps schedule.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from . import _C
+from .condense import _engine_points, _host_points, _like_input
+
+
+def diffusion_step(X: Any, *, eps: Optional[float] = None, knn: Optional[int] = None,
+                   weights: Any = None, t: int = 1, decay: float = 40,
+                   thresh: float = 1e-4) -> Any:
+    """X <- P^t X for one of the two kernels of ALGORITHM.md, P = D^-1 (K + K^T) / 2.
+
+    Give exactly one of `eps` (the fixed kernel exp(-(d/eps)^decay), columns weighted by
+    `weights`) or `knn` (the adaptive kernel of iteration 0, bandwidth the distance to the k-th
+    nearest other point). Entries below `thresh` are dropped before symmetrising.
+
+    Args:
+        X: [M, C] points; float (computed in float64), on the CPU or a GPU.
+        weights: [M] positive cluster sizes for the fixed kernel (default 1 each).
+        t: the number of diffusion products (>= 0).
+
+    Returns:
+        float64 [M, C], in X's library and on its device.
+    """
+    if (eps is None) == (knn is None):
+        raise ValueError("give exactly one of eps (fixed kernel) or knn (adaptive kernel)")
+    if int(t) < 0:
+        raise ValueError(f"t must be >= 0, got {t}")
+    operand, engine = _engine(X, decay, thresh, weights)
+    if knn is not None:
+        if int(knn) < 1:
+            raise ValueError(f"knn must be >= 1, got {knn}")
+        engine.adaptive_kernel(int(knn))
+    else:
+        if not (np.isfinite(eps) and eps > 0):
+            raise ValueError(f"eps must be a positive number, got {eps}")
+        engine.fixed_kernel(float(eps))
+    engine.diffuse(int(t))
+    return _like_input(np.ascontiguousarray(engine.points()), operand)
+
+
+def merge(X: Any, threshold: float, *, weights: Any = None) -> tuple:
+    """Joins every pair of rows closer than `threshold` (strictly), transitively.
+
+    Each group becomes the plain mean of its rows; groups are numbered by their smallest row.
+
+    Args:
+        X: [M, C] points.
+        threshold: the merge distance, > 0.
+        weights: [M] positive cluster sizes (default 1 each); a group's weight is their sum.
+
+    Returns:
+        (points float64 [G, C], group int64 [M]: the new index of every row, weights float64
+        [G]), in X's library and on its device. Map original labels with ``group[labels]``.
+    """
+    if not (np.isfinite(threshold) and threshold > 0):
+        raise ValueError(f"threshold must be a positive number, got {threshold}")
+    operand, engine = _engine(X, 40.0, 1e-4, weights)
+    engine.merge(float(threshold))
+    group = engine.labels().astype(np.int64)
+    return tuple(_like_input(np.ascontiguousarray(a), operand)
+                 for a in (engine.points(), group, engine.weights()))
+
+
+def _engine(X: Any, decay: float, thresh: float, weights: Any) -> tuple:
+    operand, points = _host_points(X)
+    source = _engine_points(points, operand, operand.device == "cuda")
+    engine = _C.Condenser(source.descriptor, float(decay), float(thresh), source.stream())
+    if weights is not None:
+        engine.set_weights(_host_vector(weights))  # checks length and positivity
+    return operand, engine
+
+
+def _host_vector(values: Any) -> np.ndarray:
+    """float64 [n] host copy of a numpy / torch / cupy vector or a sequence."""
+    if hasattr(values, "cpu"):
+        values = values.detach().cpu().numpy()
+    elif hasattr(values, "get") and not isinstance(values, np.ndarray):
+        values = values.get()
+    return np.asarray(values, dtype=np.float64).reshape(-1)
