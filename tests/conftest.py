@@ -13,8 +13,6 @@ import cuts_ext
 
 sys.path.insert(0, str(Path(__file__).parent))  # the plain reference implementations
 
-SHARED_RETINA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "retina"
-
 
 def _cuda_skip_reason():
     info = cuts_ext.build_info()
