@@ -3,15 +3,11 @@ no GPU can run them; with CUTS_EXPECT_GPU=1 (python/gpu_check.sh sets it) a miss
 failure instead, so a GPU run can never pass by skipping."""
 
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import cuts_ext
-
-sys.path.insert(0, str(Path(__file__).parent))  # the plain reference implementations
 
 
 def _cuda_skip_reason():
