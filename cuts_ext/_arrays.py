@@ -136,6 +136,15 @@ def index_argument(value: Any, name: str) -> int:
         raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
 
 
+def to_numpy(x: Any) -> np.ndarray:
+    """A host numpy view or copy of a numpy / torch / cupy array or a sequence."""
+    if hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    if hasattr(x, "get") and not isinstance(x, np.ndarray):
+        return x.get()
+    return np.asarray(x)
+
+
 def _wrap(x: Any, name: str) -> Operand:
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(x, torch.Tensor):

@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from . import _C
-from ._arrays import Operand, as_operand, index_argument
+from ._arrays import Operand, as_operand, index_argument, to_numpy
 from ._spectrum import diffusion_time
 
 # The reference keeps the merge threshold at this quantile (numpy percentile 0.0001) of all pair
@@ -52,7 +52,6 @@ class CondensationResult:
     seconds: list
     merge_threshold: float
     _points: Optional[np.ndarray] = field(default=None, repr=False)
-    _operand: Optional[Operand] = field(default=None, repr=False)
 
     @property
     def n_iterations(self) -> int:
@@ -75,7 +74,7 @@ class CondensationResult:
 
     def centroids(self, level: int = 0) -> np.ndarray:
         """float64 [k, C]: the mean of the input points of each cluster at a level."""
-        labels = _to_numpy(self.labels(level)).astype(np.int64)
+        labels = to_numpy(self.labels(level)).astype(np.int64)
         k = int(labels.max()) + 1
         sums = np.zeros((k, self._points.shape[1]))
         np.add.at(sums, labels, self._points)
@@ -258,7 +257,7 @@ def _result(hierarchy, counts, bandwidths, times, exact, seconds, threshold, poi
     return CondensationResult(
         hierarchy=_like_input(hierarchy, operand), levels=levels_from_counts(counts, points.shape[0]),
         cluster_counts=counts, eps=bandwidths, t=times, t_exact=exact, seconds=seconds,
-        merge_threshold=threshold, _points=points, _operand=operand)
+        merge_threshold=threshold, _points=points)
 
 
 def _like_input(array: np.ndarray, operand: Operand) -> Any:
@@ -270,12 +269,6 @@ def _like_input(array: np.ndarray, operand: Operand) -> Any:
         import cupy
         return cupy.asarray(array)
     return array
-
-
-def _to_numpy(array: Any) -> np.ndarray:
-    if isinstance(array, np.ndarray):
-        return array
-    return array.cpu().numpy() if hasattr(array, "cpu") else array.get()
 
 
 def _host_points(X: Any) -> tuple:

@@ -12,6 +12,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _C
+from ._arrays import to_numpy
 from .condense import _engine_points, _host_points, _like_input
 
 
@@ -77,14 +78,7 @@ def _engine(X: Any, decay: float, thresh: float, weights: Any) -> tuple:
     source = _engine_points(points, operand, operand.device == "cuda")
     engine = _C.Condenser(source.descriptor, float(decay), float(thresh), source.stream())
     if weights is not None:
-        engine.set_weights(_host_vector(weights))  # checks length and positivity
+        # set_weights checks the length and positivity.
+        engine.set_weights(np.asarray(to_numpy(weights), dtype=np.float64).reshape(-1))
     return operand, engine
 
-
-def _host_vector(values: Any) -> np.ndarray:
-    """float64 [n] host copy of a numpy / torch / cupy vector or a sequence."""
-    if hasattr(values, "cpu"):
-        values = values.detach().cpu().numpy()
-    elif hasattr(values, "get") and not isinstance(values, np.ndarray):
-        values = values.get()
-    return np.asarray(values, dtype=np.float64).reshape(-1)

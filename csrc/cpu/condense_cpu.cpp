@@ -49,7 +49,7 @@ struct Neighbour {
 class CpuCondenser final : public Condenser {
  public:
   CpuCondenser(std::vector<double> x, int64_t n, int64_t c, double decay, double thresh)
-      : n_(n), c_(c), decay_(decay), thresh_(thresh), x_(std::move(x)), w_(n, 1.0), cluster_(n) {
+      : c_(c), decay_(decay), thresh_(thresh), x_(std::move(x)), w_(n, 1.0), cluster_(n) {
     std::iota(cluster_.begin(), cluster_.end(), 0);
   }
 
@@ -346,7 +346,7 @@ class CpuCondenser final : public Condenser {
     }
   }
 
-  int64_t n_, c_;
+  int64_t c_;
   double decay_, thresh_;
   std::vector<double> x_;         // [M, C] current points
   std::vector<double> w_;         // [M] original points per cluster
