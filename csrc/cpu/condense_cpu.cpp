@@ -41,6 +41,20 @@ struct Sweep {
   }
 };
 
+// Row i of P X: out = sum_e (S_e / degree) x_{col e}, in column order. Cloned for AVX2 (without
+// FMA, so every lane rounds exactly as the scalar code and the CUDA engine do) with a run-time
+// choice, since the wheel itself targets baseline x86-64.
+__attribute__((target_clones("avx2", "default")))
+void diffuse_row(const KernelGraph& graph, int64_t i, double degree, const double* x, int64_t c,
+                 double* out) {
+  std::fill(out, out + c, 0.0);
+  for (int64_t e = graph.row_ptr[i]; e < graph.row_ptr[i + 1]; ++e) {
+    const double p = graph.values[e] / degree;
+    const double* src = x + graph.cols[e] * c;
+    for (int64_t k = 0; k < c; ++k) out[k] += p * src[k];
+  }
+}
+
 struct Neighbour {
   int64_t index;
   double distance;
@@ -138,15 +152,8 @@ class CpuCondenser final : public Condenser {
     std::vector<double> next(x_.size());
     for (int64_t step = 0; step < t; ++step) {
 #pragma omp parallel for schedule(dynamic, 256)
-      for (int64_t i = 0; i < m; ++i) {
-        double* out = next.data() + i * c_;
-        std::fill(out, out + c_, 0.0);
-        for (int64_t e = graph_.row_ptr[i]; e < graph_.row_ptr[i + 1]; ++e) {
-          const double p = graph_.values[e] / degree[i];
-          const double* src = x_.data() + graph_.cols[e] * c_;
-          for (int64_t k = 0; k < c_; ++k) out[k] += p * src[k];
-        }
-      }
+      for (int64_t i = 0; i < m; ++i)
+        diffuse_row(graph_, i, degree[i], x_.data(), c_, next.data() + i * c_);
       x_.swap(next);
     }
   }
@@ -358,29 +365,28 @@ class CpuCondenser final : public Condenser {
 
 namespace {
 
-// One pass of gram_product, dst = S src (scaled by D^-2 when `scale`), for blocks of `kColumns`
-// columns; kColumns = 0 reads the width at run time. A compile-time width keeps each row's
-// accumulators in registers (the spectrum estimate uses 12 probes).
-template <int kColumns>
-void gram_pass(const KernelGraph& graph, const double* src, double* dst, int64_t runtime_columns,
+// Row i of one gram_product pass: dst = S_i. src, divided by D_i^2 when `scale`. Cloned for
+// AVX2 without FMA like diffuse_row.
+__attribute__((target_clones("avx2", "default")))
+void gram_row(const KernelGraph& graph, int64_t i, const double* src, int64_t columns, bool scale,
+              double* dst) {
+  std::fill(dst, dst + columns, 0.0);
+  double degree = 0.0;
+  for (int64_t e = graph.row_ptr[i]; e < graph.row_ptr[i + 1]; ++e) {
+    const double s = graph.values[e];
+    const double* x = src + graph.cols[e] * columns;
+    for (int64_t k = 0; k < columns; ++k) dst[k] += s * x[k];
+    degree += s;
+  }
+  if (scale)
+    for (int64_t k = 0; k < columns; ++k) dst[k] /= degree * degree;
+}
+
+void gram_pass(const KernelGraph& graph, const double* src, double* dst, int64_t columns,
                bool scale) {
-  const int64_t columns = kColumns > 0 ? kColumns : runtime_columns;
   const int64_t m = static_cast<int64_t>(graph.row_ptr.size()) - 1;
 #pragma omp parallel for schedule(dynamic, 256)
-  for (int64_t i = 0; i < m; ++i) {
-    double acc[kColumns > 0 ? kColumns : 1];
-    double* row = kColumns > 0 ? acc : dst + i * columns;
-    std::fill(row, row + columns, 0.0);
-    double degree = 0.0;
-    for (int64_t e = graph.row_ptr[i]; e < graph.row_ptr[i + 1]; ++e) {
-      const double s = graph.values[e];
-      const double* x = src + graph.cols[e] * columns;
-      for (int64_t k = 0; k < columns; ++k) row[k] += s * x[k];
-      degree += s;
-    }
-    for (int64_t k = 0; k < columns; ++k)
-      dst[i * columns + k] = scale ? row[k] / (degree * degree) : row[k];
-  }
+  for (int64_t i = 0; i < m; ++i) gram_row(graph, i, src, columns, scale, dst + i * columns);
 }
 
 }  // namespace
@@ -392,9 +398,8 @@ std::vector<double> gram_product(const KernelGraph& graph, const std::vector<dou
     throw InvalidArgument("gram_product: the block must have M * columns values");
   // inner = D^-2 S V, then out = S inner.
   std::vector<double> inner(v.size()), out(v.size());
-  const auto pass = columns == 12 ? gram_pass<12> : gram_pass<0>;
-  pass(graph, v.data(), inner.data(), columns, true);
-  pass(graph, inner.data(), out.data(), columns, false);
+  gram_pass(graph, v.data(), inner.data(), columns, true);
+  gram_pass(graph, inner.data(), out.data(), columns, false);
   return out;
 }
 
