@@ -84,7 +84,7 @@ class CondensationResult:
 def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
              t: Union[str, int] = "auto", t_max: int = 50, scale: float = 1.025,
              decay: float = 40, thresh: float = 1e-4, granularity: float = 1.0,
-             device: Optional[str] = None, seed: int = 0, exact_spectrum_limit: int = 2048,
+             pos_encoding: Optional[tuple] = None, device: Optional[str] = None, seed: int = 0, exact_spectrum_limit: int = 2048,
              max_iterations: Optional[int] = None) -> CondensationResult:
     """Diffusion condensation of the rows of X, as ALGORITHM.md specifies it.
 
@@ -105,6 +105,11 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
         scale: growth of eps per iteration (> 1).
         decay, thresh: the alpha-decay exponent and the affinity below which entries are dropped.
         granularity: multiplies the initial eps.
+        pos_encoding: None (the reference: off), or (shape, gamma) for X whose rows are the
+            pixels (voxels) of an image (volume) of spatial `shape` in row-major order: appends
+            gamma times a unit-norm sinusoidal encoding of each point's position to its
+            L2-normalised row, before PCA (see `positional_encoding`). gamma > 0 weighs position
+            against appearance (both rows then have norm 1 and gamma).
         device: "cpu", "cuda" or None (where X lives). Preparation (normalisation, PCA) and
             the spectrum run on the host; the kernel graph, diffusion and merges on the device.
         seed: seeds the stochastic spectrum estimate (used only for blocks above
@@ -125,13 +130,14 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
     options = _check_options(knn, n_pca, t, t_max, scale, decay, thresh, granularity, seed,
                              exact_spectrum_limit, max_iterations)
     operand, points = _host_points(X)
+    _check_pos_encoding(pos_encoding, points.shape[0])
     if device not in (None, "cpu", "cuda"):
         raise ValueError(f"device must be None, 'cpu' or 'cuda', got {device!r}")
     on_cuda = device == "cuda" or (device is None and operand.device == "cuda")
     n = points.shape[0]
     if n == 0:
         return _result(np.zeros((0, 0), np.int32), [], [], [], [], [], float("nan"), points, operand)
-    prepared = prepare_points(points, n_pca)
+    prepared = prepare_points(points, n_pca, pos_encoding)
     # Both engines start from the same float64 points, prepared on the host.
     source = _engine_points(prepared, operand, on_cuda)  # alive across the constructor
     engine = _C.Condenser(source.descriptor, float(decay), float(thresh), source.stream())
@@ -194,19 +200,25 @@ def _engine_points(prepared: np.ndarray, operand: Operand, on_cuda: bool) -> Ope
                    index)
 
 
-def prepare_points(X: np.ndarray, n_pca: Optional[int]) -> np.ndarray:
-    """L2-normalised rows, then exact PCA to `n_pca` dimensions when N > n_pca and C > n_pca.
+def prepare_points(X: np.ndarray, n_pca: Optional[int],
+                   pos_encoding: Optional[tuple] = None) -> np.ndarray:
+    """L2-normalised rows, the optional positional encoding appended, then exact PCA to `n_pca`
+    dimensions when N > n_pca and C > n_pca.
 
     PCA centres the columns and projects them on the top right singular vectors, each with its
     sign fixed so that its largest-magnitude entry is positive. Zero rows stay zero.
 
     Args:
         X: float64 [N, C].
+        pos_encoding: None or (shape, gamma), as `condense` takes it.
     Returns:
-        float64 [N, min(C, n_pca)], C-contiguous.
+        float64 [N, min(C', n_pca)], C-contiguous, C' = C plus the encoding's columns.
     """
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     X = X / np.where(norms > 0, norms, 1.0)
+    if pos_encoding is not None:
+        shape, gamma = pos_encoding
+        X = np.concatenate([X, gamma * positional_encoding(shape)], axis=1)
     n, c = X.shape
     if n_pca is None or n <= n_pca or c <= n_pca:
         return np.ascontiguousarray(X)
@@ -216,6 +228,22 @@ def prepare_points(X: np.ndarray, n_pca: Optional[int]) -> np.ndarray:
     largest = np.argmax(np.abs(components), axis=1)
     components = components * np.sign(components[np.arange(n_pca), largest])[:, None]
     return np.ascontiguousarray(centred @ components.T)
+
+
+# Octaves of the positional encoding: wavelengths from twice the image's extent down to a
+# quarter of it, coarse enough that position separates regions, not neighbouring pixels.
+_POSITION_OCTAVES = 4
+
+
+def positional_encoding(shape: Sequence[int]) -> np.ndarray:
+    """float64 [prod(shape), 2 * 4 * d]: sin and cos of pi * 2^f * u for f = 0..3 and each of
+    the d axes, u the coordinate scaled to [0, 1], rows in row-major pixel order, divided by
+    sqrt(4 d) so that every row has norm 1."""
+    axes = [np.linspace(0.0, 1.0, size) if size > 1 else np.zeros(1) for size in shape]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(shape))
+    angles = np.pi * grid[:, :, None] * 2.0 ** np.arange(_POSITION_OCTAVES)  # [N, d, F]
+    features = np.concatenate([np.sin(angles), np.cos(angles)], axis=2).reshape(grid.shape[0], -1)
+    return features / np.sqrt(_POSITION_OCTAVES * len(shape))
 
 
 def merge_threshold(engine: Any) -> float:
@@ -297,6 +325,24 @@ def _host_points(X: Any) -> tuple:
     if not np.isfinite(points).all():
         raise ValueError("X must be finite: found NaN or Inf")
     return operand, points
+
+
+def _check_pos_encoding(pos_encoding: Optional[tuple], n: int) -> None:
+    """ValueError unless pos_encoding is None or (shape, gamma) with prod(shape) = N, gamma > 0."""
+    if pos_encoding is None:
+        return
+    try:
+        shape, gamma = pos_encoding
+        shape = [index_argument(size, "pos_encoding shape") for size in shape]
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"pos_encoding must be None or (shape, gamma), got {pos_encoding!r}: "
+                         f"{error}") from None
+    if not shape or min(shape) < 1 or int(np.prod(shape)) != n:
+        raise ValueError(f"pos_encoding shape {tuple(shape)} must be positive sizes whose product "
+                         f"is the number of points, {n}")
+    if not (isinstance(gamma, (int, float, np.floating, np.integer)) and math.isfinite(gamma)
+            and gamma > 0):
+        raise ValueError(f"pos_encoding gamma must be a finite number > 0, got {gamma!r}")
 
 
 def _check_options(knn, n_pca, t, t_max, scale, decay, thresh, granularity, seed,

@@ -167,12 +167,36 @@ def test_integer_input_that_converts_exactly():
     (np.zeros((5, 2)), dict(exact_spectrum_limit=0), ValueError, ["exact_spectrum_limit"]),
     (np.zeros((5, 2)), dict(max_iterations=0), ValueError, ["max_iterations"]),
     (np.zeros((5, 2)), dict(knn=2.5), TypeError, ["knn"]),
+    (np.zeros((6, 2)), dict(pos_encoding=((2, 2), 1.0)), ValueError, ["pos_encoding", "6"]),
+    (np.zeros((6, 2)), dict(pos_encoding=((2, 3), 0.0)), ValueError, ["pos_encoding gamma"]),
+    (np.zeros((6, 2)), dict(pos_encoding=(2, 3)), ValueError, ["pos_encoding must be"]),
 ])
 def test_bad_input_raises_naming_the_argument(X, kwargs, error, words):
     with pytest.raises(error) as raised:
         cuts_ext.condense(X, **kwargs)
     for word in words:
         assert word in str(raised.value)
+
+
+def test_positional_encoding_rows_are_unit_sinusoids():
+    from cuts_ext.condense import positional_encoding
+    encoding = positional_encoding((3, 5))
+    assert encoding.shape == (15, 16)
+    np.testing.assert_allclose(np.linalg.norm(encoding, axis=1), 1.0, rtol=1e-12)
+    # Pixel (1, 4): u = (0.5, 1.0); the first octave's sines come first for each axis.
+    np.testing.assert_allclose(encoding[9, [0, 4]] * np.sqrt(8), [1.0, 0.0], atol=1e-12)
+
+
+def test_positional_encoding_is_appended_to_the_normalised_rows_before_pca(rng):
+    from cuts_ext.condense import positional_encoding, prepare_points
+    X = rng.normal(size=(6 * 7, 4))
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    expected = np.hstack([unit, 0.5 * positional_encoding((6, 7))])
+    np.testing.assert_array_equal(prepare_points(X, None, ((6, 7), 0.5)), expected)
+    # With PCA the encoding's columns take part in the projection: 4 + 16 columns down to 8.
+    assert prepare_points(X, 8, ((6, 7), 0.5)).shape == (42, 8)
+    result = cuts_ext.condense(X, pos_encoding=((6, 7), 0.5), n_pca=None)
+    assert result.hierarchy.shape[1] == 42 and result.cluster_counts[-1] == 1
 
 
 def test_approximate_spectrum_picks_the_exact_time_within_one():
