@@ -49,8 +49,8 @@ class MultiscaleSegmentation:
 
     @classmethod
     def from_condensation(cls, result: Any, spatial_shape: Sequence[int],
-                          reconstruction: Optional[Any] = None,
-                          source: str = "") -> "MultiscaleSegmentation":
+                          reconstruction: Optional[Any] = None, source: str = "",
+                          auto_method: str = "consensus") -> "MultiscaleSegmentation":
         """Label maps, persistent map and automatic level of a condensation of one image's pixels.
 
         Args:
@@ -59,6 +59,7 @@ class MultiscaleSegmentation:
             spatial_shape: (H, W) or (D, H, W).
             reconstruction: [C, *spatial_shape] array (numpy or torch), or None.
             source: the input's path, recorded in the file.
+            auto_method: the criterion of `granularity.auto_level`.
         """
         shape = tuple(int(s) for s in spatial_shape)
         hierarchy = to_numpy(result.hierarchy).astype(np.int32, copy=False)
@@ -72,10 +73,13 @@ class MultiscaleSegmentation:
             if reconstruction.shape[1:] != shape:
                 raise ValueError(f"reconstruction of shape {list(reconstruction.shape)} is not "
                                  f"[C, {', '.join(map(str, shape))}]")
-        return cls(hierarchy=hierarchy, levels=levels,
-                   cluster_counts=[int(c) for c in result.cluster_counts], spatial_shape=shape,
-                   label_maps=label_maps, persistent=persistent_map(label_maps),
-                   auto_level=auto_level(result), reconstruction=reconstruction, source=source)
+        segmentation = cls(hierarchy=hierarchy, levels=levels,
+                           cluster_counts=[int(c) for c in result.cluster_counts],
+                           spatial_shape=shape, label_maps=label_maps,
+                           persistent=persistent_map(label_maps), auto_level=None,
+                           reconstruction=reconstruction, source=source)
+        segmentation.auto_level = auto_level(segmentation, auto_method)
+        return segmentation
 
     def save(self, path: Any) -> None:
         """Writes the .npz file (compressed; keys and dtypes in README "Output files")."""
