@@ -107,7 +107,8 @@ class MultiscaleSegmentation:
             InputError: not a readable .npz, or a key missing (the message names the file).
         """
         try:
-            with np.load(path, allow_pickle=False) as archive:
+            # An open file, not a path: np.load leaks the file it opens on a damaged archive.
+            with open(path, "rb") as file, np.load(file, allow_pickle=False) as archive:
                 missing = [key for key in _REQUIRED_KEYS if key not in archive]
                 if missing:
                     raise InputError(f"{path}: not a cuts_ext segmentation file (missing "

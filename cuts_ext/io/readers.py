@@ -29,6 +29,7 @@ NaN or infinite values are refused rather than guessed at.
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -155,11 +156,15 @@ def _decode_errors() -> Tuple[type, ...]:
 def _read_pillow(path: Path) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(path) as image:
-        frames = []
-        for index in range(getattr(image, "n_frames", 1)):
-            image.seek(index)
-            frames.append(_pillow_frame(image))
+    # Pillow warns about damaged metadata (EXIF, ICC) it then skips; only the pixels matter
+    # here, and damaged pixel data raises.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with Image.open(path) as image:
+            frames = []
+            for index in range(getattr(image, "n_frames", 1)):
+                image.seek(index)
+                frames.append(_pillow_frame(image))
     if len({frame.shape for frame in frames}) > 1:
         raise InputError(f"{path}: pages of different sizes or modes cannot form a volume")
     # [C, H, W] for one page; pages become the depth axis of [C, D, H, W].
@@ -182,16 +187,18 @@ def _pillow_frame(image: Any) -> np.ndarray:
 
 
 def _read_numpy(path: Path) -> np.ndarray:
-    if path.name.lower().endswith(".npy"):
-        return np.load(path, allow_pickle=False)
-    with np.load(path, allow_pickle=False) as archive:
-        keys = list(archive.keys())
-        if "image" in keys:
-            return archive["image"]
-        if len(keys) != 1:
-            raise InputError(f"{path}: holds {len(keys)} arrays ({', '.join(keys) or 'none'}); "
-                             "expected one, or one named 'image'")
-        return archive[keys[0]]
+    # np.load is given an open file: on a damaged archive it would leak the one it opens.
+    with open(path, "rb") as file:
+        if path.name.lower().endswith(".npy"):
+            return np.load(file, allow_pickle=False)
+        with np.load(file, allow_pickle=False) as archive:
+            keys = list(archive.keys())
+            if "image" in keys:
+                return archive["image"]
+            if len(keys) != 1:
+                raise InputError(f"{path}: holds {len(keys)} arrays ({', '.join(keys) or 'none'});"
+                                 " expected one, or one named 'image'")
+            return archive[keys[0]]
 
 
 def _numpy_layout(array: np.ndarray, path: Path) -> np.ndarray:
