@@ -55,7 +55,8 @@ def evaluate_segmentation(name: str, segmentation: Any, reference: np.ndarray) -
         "best_hausdorff_level": scores.best_hausdorff_level,
         "persistent_dice": dice(persistent, reference),
         "persistent_hausdorff": hausdorff_distance(persistent, reference),
-        "auto_level": auto, "auto_dice": scores.dice[auto], "auto_hausdorff": scores.hausdorff[auto],
+        "auto_level": auto, "auto_dice": scores.dice[auto],
+        "auto_hausdorff": scores.hausdorff[auto],
     }
 
 

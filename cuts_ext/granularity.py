@@ -35,7 +35,8 @@ AUTO_LEVEL_METHODS = ("consensus", "lifetime")
 MIN_CLUSTERS = 8
 
 
-def consensus_level(label_maps: np.ndarray, persistent: Optional[np.ndarray] = None) -> Optional[int]:
+def consensus_level(label_maps: np.ndarray,
+                    persistent: Optional[np.ndarray] = None) -> Optional[int]:
     """The level whose label map has the highest adjusted Rand index with the persistent map
     (ties: the finer level).
 

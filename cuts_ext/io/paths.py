@@ -71,8 +71,10 @@ def _resolve_one(source: PathSpec) -> List[Path]:
         try:
             entries = sorted(path.iterdir())
         except OSError as error:
-            raise InputError(f"{path}: cannot list the folder: {error.strerror or error}") from error
-        files = [p for p in entries if p.is_file() and not p.name.startswith(".") and is_supported(p)]
+            reason = error.strerror or error
+            raise InputError(f"{path}: cannot list the folder: {reason}") from error
+        files = [p for p in entries
+                 if p.is_file() and not p.name.startswith(".") and is_supported(p)]
         if not files:
             raise InputError(f"{path}: no supported file in this folder (looked for "
                              f"{', '.join(SUPPORTED_SUFFIXES)})")
