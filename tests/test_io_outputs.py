@@ -99,6 +99,15 @@ def test_nifti_label_images_keep_the_affine_and_header(tmp_path):
     assert np.issubdtype(written.get_data_dtype(), np.integer)
 
 
+def test_volumes_without_nifti_metadata_get_an_identity_affine(tmp_path):
+    np.save(tmp_path / "stack.npy", np.zeros((3, 4, 5)))
+    labels = np.ones((3, 4, 5), dtype=np.int64)
+    path = write_label_image(tmp_path / "stack_labels", labels, read_image(tmp_path / "stack.npy"))
+    written = nibabel.load(str(path))
+    np.testing.assert_array_equal(np.asanyarray(written.dataobj), labels)
+    np.testing.assert_array_equal(written.affine, np.eye(4))
+
+
 def test_write_outputs_layout_for_2d_and_3d(tmp_path):
     for like, shape, suffix in ((_png_input(tmp_path), (4, 6), ".png"),
                                 (_nifti_input(tmp_path), (2, 4, 4), ".nii.gz")):
