@@ -6,15 +6,26 @@ Public API:
     condense(X, knn=30, n_pca=50, t="auto", ...)     diffusion condensation hierarchy of [N, C]
     build_info()                                    what was compiled in and what runs here
     ops.diffusion_step, ops.merge                   the low-level steps of condensation
+    MultiscaleSegmentation.from_condensation(result, shape)   label maps at every level, the
+                                                    persistent map, the automatic level; .npz
+    persistent_map(label_maps)                      persistent-structures map of [L, *spatial]
+    auto_level(segmentation, method="consensus")    a label-free choice of one level
+    io.read_image, io.resolve_inputs, io.write_outputs, ...   files in and out
+    metrics.dice, metrics.hausdorff_distance, metrics.score_levels   scores against a mask
+    figures.save_figure                             the overview figure of one input
 """
 
-from . import ops
+from . import figures, io, metrics, ops
 from .condense import CondensationResult, condense
+from .granularity import auto_level
 from .info import build_info
+from .multiscale import MultiscaleSegmentation
 from .pairs import sample_pairs
 from .patches import extract_patches
+from .persistence import persistent_map
 
 __version__ = build_info()["version"]
 
-__all__ = ["CondensationResult", "build_info", "condense", "extract_patches", "ops",
+__all__ = ["CondensationResult", "MultiscaleSegmentation", "auto_level", "build_info",
+           "condense", "extract_patches", "figures", "io", "metrics", "ops", "persistent_map",
            "sample_pairs", "__version__"]

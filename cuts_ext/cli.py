@@ -7,6 +7,8 @@ import sys
 
 import numpy as np
 
+from . import evaluate_command
+
 
 def _info(args: argparse.Namespace) -> int:
     from . import build_info, extract_patches, sample_pairs
@@ -42,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "OpenMP threads) and run a short self-check of the kernels.")
     info.add_argument("--seed", type=int, default=0, help="seed of the self-check (default 0)")
     info.set_defaults(run=_info)
+    evaluate_command.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,108 @@
+"""One overview figure per input: the image, its reconstruction, coarse-to-fine levels and the
+persistent map. Headless: a matplotlib Figure drawn by the Agg canvas, no pyplot, no display.
+
+3-D inputs show the middle slice along each axis, one row per axis (D, H, W in the order the
+arrays hold them; for NIfTI that is the file's i, j, k voxel axes).
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+# At most this many levels are drawn, evenly spread from the coarsest to the finest.
+MAX_LEVEL_PANELS = 6
+
+# 20 distinct colours (matplotlib's tab20), for label ids taken modulo 20; id 0 of the
+# persistent map ("no structure") is drawn black by `colorize_labels(..., background=0)`.
+_PALETTE = np.array([
+    (31, 119, 180), (174, 199, 232), (255, 127, 14), (255, 187, 120), (44, 160, 44),
+    (152, 223, 138), (214, 39, 40), (255, 152, 150), (148, 103, 189), (197, 176, 213),
+    (140, 86, 75), (196, 156, 148), (227, 119, 194), (247, 182, 210), (127, 127, 127),
+    (199, 199, 199), (188, 189, 34), (219, 219, 141), (23, 190, 207), (158, 218, 229)],
+    dtype=np.uint8)
+
+
+def colorize_labels(label_map: np.ndarray, background: Optional[int] = None) -> np.ndarray:
+    """uint8 [..., 3] colour rendering of an integer label map (ids modulo 20 colours; the
+    `background` id, if given, black)."""
+    label_map = np.asarray(label_map)
+    colours = _PALETTE[np.mod(label_map, len(_PALETTE))]
+    if background is not None:
+        colours[label_map == background] = 0
+    return colours
+
+
+def choose_levels(n_levels: int, max_panels: int = MAX_LEVEL_PANELS) -> List[int]:
+    """Up to `max_panels` level positions evenly spread over 0..n_levels-1, coarse to fine
+    (levels are stored fine to coarse, so the result is decreasing)."""
+    if n_levels <= 0:
+        return []
+    picks = np.unique(np.round(np.linspace(0, n_levels - 1, min(n_levels, max_panels))))
+    return [int(j) for j in picks[::-1]]
+
+
+def save_figure(path: Any, image: np.ndarray, label_maps: np.ndarray, *,
+                persistent: Optional[np.ndarray] = None,
+                reconstruction: Optional[np.ndarray] = None,
+                cluster_counts: Optional[Sequence[int]] = None,
+                title: str = "", max_levels: int = MAX_LEVEL_PANELS) -> None:
+    """Draws the overview figure and saves it as PNG.
+
+    Args:
+        path: the .png file to write.
+        image: float [C, H, W] or [C, D, H, W] in [-1, 1]; 3 channels are drawn as RGB,
+            otherwise the first channel in gray.
+        label_maps: integer [L, H, W] or [L, D, H, W], fine to coarse.
+        persistent: the persistent map [H, W] or [D, H, W] (0 = no structure), or None.
+        reconstruction: like `image`, or None.
+        cluster_counts: L ints, the clusters of each level, for the panel titles; or None.
+        title: the figure's title (e.g. the input's name).
+        max_levels: at most this many level panels.
+    """
+    from matplotlib.figure import Figure
+
+    spatial_ndim = np.ndim(label_maps) - 1
+    panels: List[Tuple[str, np.ndarray, bool]] = [("image", np.asarray(image), True)]
+    if reconstruction is not None:
+        panels.append(("reconstruction", np.asarray(reconstruction), True))
+    for j in choose_levels(len(label_maps), max_levels):
+        counted = f", {cluster_counts[j]} clusters" if cluster_counts is not None else ""
+        panels.append((f"level {j}{counted}", colorize_labels(label_maps[j]), False))
+    if persistent is not None:
+        panels.append(("persistent", colorize_labels(persistent, background=0), False))
+    rows = 3 if spatial_ndim == 3 else 1
+    figure = Figure(figsize=(2.2 * len(panels), 2.4 * rows + 0.4), layout="constrained")
+    axes = np.asarray(figure.subplots(rows, len(panels), squeeze=False))
+    for column, (name, picture, is_intensity) in enumerate(panels):
+        for row in range(rows):
+            ax = axes[row, column]
+            view = _slice(picture, row, spatial_ndim, is_intensity)
+            if is_intensity:  # gray applies to one channel; RGB draws as it is
+                ax.imshow(_displayable(view), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            else:
+                ax.imshow(view, interpolation="nearest")
+            ax.set_axis_off()
+            if row == 0:
+                ax.set_title(name, fontsize=8)
+    if title:
+        figure.suptitle(title, fontsize=10)
+    figure.savefig(path, format="png", dpi=100)
+
+
+def _slice(picture: np.ndarray, axis: int, spatial_ndim: int, is_intensity: bool) -> np.ndarray:
+    """The 2-D view of a panel: intensity [C, *spatial] or colour [*spatial, 3]; for 3-D, the
+    middle slice across spatial `axis`."""
+    if spatial_ndim == 3:
+        offset = 1 if is_intensity else 0  # intensity arrays lead with channels
+        picture = np.take(picture, picture.shape[axis + offset] // 2, axis=axis + offset)
+    return picture
+
+
+def _displayable(intensity: np.ndarray) -> np.ndarray:
+    """[C, H, W] in [-1, 1] -> [H, W, 3] (3 channels) or [H, W] (first channel), in [0, 1]."""
+    picture = np.moveaxis(intensity[:3] if intensity.shape[0] == 3 else intensity[:1], 0, -1)
+    if picture.shape[-1] == 1:
+        picture = picture[..., 0]
+    return np.clip((picture.astype(np.float32) + 1.0) / 2.0, 0.0, 1.0)

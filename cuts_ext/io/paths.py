@@ -1,0 +1,132 @@
+"""Which files are inputs, what each is called, and which mask belongs to which image."""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Union
+
+from .errors import InputError
+
+PathSpec = Union[str, "os.PathLike[str]"]
+
+# Longest first, so that ".nii.gz" wins over ".gz"-less ".nii" when naming a file.
+SUPPORTED_SUFFIXES = (".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".npz")
+
+# A mask may carry one of these after its image's name (`case1_mask.png` for `case1.png`).
+MASK_NAME_SUFFIXES = ("_mask", "_seg", "_label", "_labels", "_gt")
+
+_GLOB_CHARACTERS = frozenset("*?[")
+
+
+def input_name(path: PathSpec) -> str:
+    """The file name without its format suffix: "brain" for "brain.nii.gz", "10" for "10.png".
+
+    Raises:
+        InputError: the suffix is not one of SUPPORTED_SUFFIXES.
+    """
+    filename = Path(path).name
+    for suffix in SUPPORTED_SUFFIXES:
+        if filename.lower().endswith(suffix) and len(filename) > len(suffix):
+            return filename[: -len(suffix)]
+    raise InputError(f"{path}: unsupported format; expected one of "
+                     f"{', '.join(SUPPORTED_SUFFIXES)}")
+
+
+def is_supported(path: PathSpec) -> bool:
+    """Whether the name ends with a supported suffix (any case)."""
+    name = Path(path).name.lower()
+    return any(name.endswith(suffix) and len(name) > len(suffix) for suffix in SUPPORTED_SUFFIXES)
+
+
+def resolve_inputs(sources: Union[PathSpec, Iterable[PathSpec]]) -> List[Path]:
+    """The input files named by a file, a folder, a glob pattern, or a list of those.
+
+    A folder contributes its supported files (not its subfolders, not hidden files); a pattern
+    (containing *, ? or [, with ** for any depth) contributes the supported files it matches; a
+    file is taken as named, after checking its suffix. The result is sorted by path (plain
+    string order) without duplicates.
+
+    Returns:
+        list of Path.
+    Raises:
+        InputError: a path that does not exist, a folder that cannot be listed, a folder or a
+            pattern with no supported file, a named file of an unsupported format, or two
+            inputs with the same name (their outputs would collide).
+    """
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    found = set()
+    for source in sources:
+        found.update(_resolve_one(source))
+    paths = sorted(found, key=str)
+    _check_unique_names(paths)
+    return paths
+
+
+def _resolve_one(source: PathSpec) -> List[Path]:
+    path = Path(source)
+    if path.is_dir():
+        try:
+            entries = sorted(path.iterdir())
+        except OSError as error:
+            reason = error.strerror or error
+            raise InputError(f"{path}: cannot list the folder: {reason}") from error
+        files = [p for p in entries
+                 if p.is_file() and not p.name.startswith(".") and is_supported(p)]
+        if not files:
+            raise InputError(f"{path}: no supported file in this folder (looked for "
+                             f"{', '.join(SUPPORTED_SUFFIXES)})")
+        return files
+    if path.is_file():
+        input_name(path)  # refuses an unsupported suffix
+        return [path]
+    if _GLOB_CHARACTERS & set(str(source)):
+        files = [Path(p) for p in glob.glob(str(source), recursive=True)
+                 if os.path.isfile(p) and is_supported(p)]
+        if not files:
+            raise InputError(f"{source}: no supported file matches this pattern")
+        return files
+    if path.exists():
+        raise InputError(f"{path}: neither a regular file nor a folder")
+    raise InputError(f"{path}: no such file or folder")
+
+
+def _check_unique_names(paths: List[Path]) -> None:
+    seen: Dict[str, Path] = {}
+    for path in paths:
+        name = input_name(path)
+        if name in seen:
+            raise InputError(f"{path}: same name {name!r} as {seen[name]}; outputs are named "
+                             "after their input, so rename one")
+        seen[name] = path
+
+
+def match_masks(images: Iterable[PathSpec], masks: PathSpec) -> Dict[Path, Optional[Path]]:
+    """Pairs each image with the mask of the same name, if any.
+
+    A mask matches the image `NAME.EXT` when its own name (the file name without its supported
+    suffix, any format) is NAME or NAME followed by one of MASK_NAME_SUFFIXES ("_mask", "_seg",
+    "_label", "_labels", "_gt"). Masks are optional: an image with no match maps to None.
+
+    Args:
+        images: image paths (e.g. from `resolve_inputs`).
+        masks: a mask file, folder or glob, as `resolve_inputs` takes it.
+    Returns:
+        dict image Path -> mask Path or None, in the order of `images`.
+    Raises:
+        InputError: `masks` names nothing usable (see `resolve_inputs`), or two masks match one
+            image.
+    """
+    by_name = {input_name(mask): mask for mask in resolve_inputs(masks)}  # names are unique
+    matches: Dict[Path, Optional[Path]] = {}
+    for image in map(Path, images):
+        name = input_name(image)
+        candidates = [by_name[name + suffix] for suffix in ("",) + MASK_NAME_SUFFIXES
+                      if name + suffix in by_name]
+        if len(candidates) > 1:
+            raise InputError(f"{image}: several masks match it: "
+                             f"{', '.join(str(c) for c in candidates)}")
+        matches[image] = candidates[0] if candidates else None
+    return matches

@@ -1,0 +1,127 @@
+"""A condensation hierarchy turned into an image's segmentations, and its .npz file format."""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from typing import Any, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ._arrays import to_numpy
+from .granularity import auto_level
+from .io.errors import InputError
+from .persistence import persistent_map
+
+# The .npz keys that every file holds; "reconstruction" is optional.
+_REQUIRED_KEYS = ("hierarchy", "levels", "cluster_counts", "spatial_shape", "label_maps",
+                  "persistent", "auto_level", "source")
+
+
+@dataclass
+class MultiscaleSegmentation:
+    """The multi-scale segmentation of one image or volume.
+
+    Attributes:
+        hierarchy: int32 [T, N], the cluster of every pixel after each condensation iteration
+            (pixels in row-major order of `spatial_shape`).
+        levels: L ints, the iterations chosen as levels, fine to coarse.
+        cluster_counts: T ints, clusters after each iteration.
+        spatial_shape: (H, W) or (D, H, W), with H * W (* D) = N.
+        label_maps: int32 [L, H, W] or [L, D, H, W], the labels at each level, fine to coarse.
+        persistent: int32 [H, W] or [D, H, W], the persistent-structures map (id + 1 where a
+            structure is painted, 0 elsewhere; `persistence.persistent_map`).
+        auto_level: the position in `levels` of the automatic granularity
+            (`granularity.auto_level`), None when there is no level.
+        reconstruction: float32 [C, H, W] or [C, D, H, W] in [-1, 1], or None.
+        source: the input's path, "" when unknown.
+    """
+
+    hierarchy: np.ndarray
+    levels: list
+    cluster_counts: list
+    spatial_shape: Tuple[int, ...]
+    label_maps: np.ndarray
+    persistent: np.ndarray
+    auto_level: Optional[int]
+    reconstruction: Optional[np.ndarray] = None
+    source: str = ""
+
+    @classmethod
+    def from_condensation(cls, result: Any, spatial_shape: Sequence[int],
+                          reconstruction: Optional[Any] = None, source: str = "",
+                          auto_method: str = "consensus") -> "MultiscaleSegmentation":
+        """Label maps, persistent map and automatic level of a condensation of one image's pixels.
+
+        Args:
+            result: a `CondensationResult` of N = prod(spatial_shape) points in row-major pixel
+                order (its hierarchy on any device).
+            spatial_shape: (H, W) or (D, H, W).
+            reconstruction: [C, *spatial_shape] array (numpy or torch), or None.
+            source: the input's path, recorded in the file.
+            auto_method: the criterion of `granularity.auto_level`.
+        """
+        shape = tuple(int(s) for s in spatial_shape)
+        hierarchy = to_numpy(result.hierarchy).astype(np.int32, copy=False)
+        if hierarchy.ndim != 2 or hierarchy.shape[1] != int(np.prod(shape)):
+            raise ValueError(f"a hierarchy of shape {list(hierarchy.shape)} does not label the "
+                             f"{int(np.prod(shape))} pixels of shape {list(shape)}")
+        levels = [int(i) for i in result.levels]
+        label_maps = hierarchy[levels].reshape((len(levels),) + shape)
+        if reconstruction is not None:
+            reconstruction = to_numpy(reconstruction).astype(np.float32, copy=False)
+            if reconstruction.shape[1:] != shape:
+                raise ValueError(f"reconstruction of shape {list(reconstruction.shape)} is not "
+                                 f"[C, {', '.join(map(str, shape))}]")
+        segmentation = cls(hierarchy=hierarchy, levels=levels,
+                           cluster_counts=[int(c) for c in result.cluster_counts],
+                           spatial_shape=shape, label_maps=label_maps,
+                           persistent=persistent_map(label_maps), auto_level=None,
+                           reconstruction=reconstruction, source=source)
+        segmentation.auto_level = auto_level(segmentation, auto_method)
+        return segmentation
+
+    def save(self, path: Any) -> None:
+        """Writes the .npz file (compressed; keys and dtypes in README "Output files")."""
+        arrays = {
+            "hierarchy": self.hierarchy.astype(np.int32, copy=False),
+            "levels": np.asarray(self.levels, dtype=np.int64),
+            "cluster_counts": np.asarray(self.cluster_counts, dtype=np.int64),
+            "spatial_shape": np.asarray(self.spatial_shape, dtype=np.int64),
+            "label_maps": self.label_maps.astype(np.int32, copy=False),
+            "persistent": self.persistent.astype(np.int32, copy=False),
+            # -1: no level (npz has no None).
+            "auto_level": np.int64(-1 if self.auto_level is None else self.auto_level),
+            "source": np.str_(self.source),
+        }
+        if self.reconstruction is not None:
+            arrays["reconstruction"] = self.reconstruction.astype(np.float32, copy=False)
+        with open(path, "wb") as file:
+            np.savez_compressed(file, **arrays)
+
+    @classmethod
+    def load(cls, path: Any) -> "MultiscaleSegmentation":
+        """Reads a file written by `save`.
+
+        Raises:
+            InputError: not a readable .npz, or a key missing (the message names the file).
+        """
+        try:
+            # An open file, not a path: np.load leaks the file it opens on a damaged archive.
+            with open(path, "rb") as file, np.load(file, allow_pickle=False) as archive:
+                missing = [key for key in _REQUIRED_KEYS if key not in archive]
+                if missing:
+                    raise InputError(f"{path}: not a cuts_ext segmentation file (missing "
+                                     f"{', '.join(missing)})")
+                data = {key: archive[key] for key in archive.keys()}
+        except InputError:
+            raise
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+            raise InputError(f"{path}: cannot be read: {error}") from error
+        chosen = int(data["auto_level"])
+        return cls(hierarchy=data["hierarchy"], levels=data["levels"].tolist(),
+                   cluster_counts=data["cluster_counts"].tolist(),
+                   spatial_shape=tuple(data["spatial_shape"].tolist()),
+                   label_maps=data["label_maps"], persistent=data["persistent"],
+                   auto_level=None if chosen < 0 else chosen,
+                   reconstruction=data.get("reconstruction"), source=str(data["source"]))

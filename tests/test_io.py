@@ -1,0 +1,234 @@
+"""Reading every input format from real files, resolving inputs and masks, and their errors."""
+
+import os
+
+import nibabel
+import numpy as np
+import pytest
+from PIL import Image
+
+from cuts_ext.io import (InputError, input_name, match_masks, read_image, read_mask,
+                         resolve_inputs)
+
+RETINA = "/work/shared/data/retina"
+
+
+def _gradient(shape, dtype, high):
+    """A deterministic array spanning 0..high, so min and max are known."""
+    values = np.linspace(0, high, int(np.prod(shape))).reshape(shape)
+    return np.round(values).astype(dtype) if np.dtype(dtype).kind in "iu" else values.astype(dtype)
+
+
+def _min_max(array):
+    array = np.asarray(array, dtype=np.float64)
+    return (array - array.min()) / (array.max() - array.min()) * 2 - 1
+
+
+@pytest.mark.parametrize("mode, shape, channels", [
+    ("L", (6, 7), 1), ("RGB", (6, 7, 3), 3), ("RGBA", (6, 7, 4), 3), ("LA", (6, 7, 2), 1)])
+def test_png_8_bit_is_scaled_by_the_dtype_range_and_alpha_is_dropped(tmp_path, mode, shape,
+                                                                      channels):
+    pixels = _gradient(shape, np.uint8, 200)
+    Image.fromarray(pixels, mode=mode).save(tmp_path / "a.png")
+    image = read_image(tmp_path / "a.png")
+    colour = pixels if pixels.ndim == 2 else pixels[..., :channels]
+    expected = np.moveaxis(colour.reshape(6, 7, channels), -1, 0) / 127.5 - 1
+    assert image.data.shape == (channels, 6, 7) and image.data.dtype == np.float32
+    np.testing.assert_allclose(image.data, expected, atol=1e-6)  # 200 stays below 1: no min-max
+    assert image.name == "a" and image.source_dtype == np.uint8 and image.affine is None
+
+
+def test_png_16_bit_and_float_tiff_are_scaled_min_max(tmp_path):
+    deep = _gradient((5, 8), np.uint16, 4000) + 100
+    flat = _gradient((5, 8), np.float32, 3.5) - 7
+    Image.fromarray(deep).save(tmp_path / "deep.png")
+    Image.fromarray(flat).save(tmp_path / "float.tif")
+    for name, stored in (("deep.png", deep), ("float.tif", flat)):
+        data = read_image(tmp_path / name).data
+        assert data.shape == (1, 5, 8)
+        np.testing.assert_allclose(data[0], _min_max(stored), atol=1e-6)
+
+
+def test_jpeg_is_read_as_rgb(tmp_path):
+    pixels = np.full((8, 9, 3), (10, 128, 250), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "photo.JPG", quality=100)
+    image = read_image(tmp_path / "photo.JPG")
+    assert image.data.shape == (3, 8, 9) and image.name == "photo"
+    np.testing.assert_allclose(image.data[:, 4, 4], np.array([10, 128, 250]) / 127.5 - 1,
+                               atol=0.05)  # lossy
+
+
+def test_multipage_tiff_is_a_volume(tmp_path):
+    pages = [Image.fromarray(np.full((4, 5), 10 * k, dtype=np.uint8)) for k in range(3)]
+    pages[0].save(tmp_path / "stack.tiff", save_all=True, append_images=pages[1:])
+    data = read_image(tmp_path / "stack.tiff").data
+    assert data.shape == (1, 3, 4, 5)
+    np.testing.assert_allclose(data[0, :, 0, 0], np.array([0, 10, 20]) / 127.5 - 1, atol=1e-6)
+
+
+@pytest.mark.parametrize("stored, expected_shape", [
+    ((6, 7), (1, 6, 7)),            # [H, W]
+    ((6, 7, 3), (3, 6, 7)),         # [H, W, 3], channels last
+    ((6, 7, 4), (3, 6, 7)),         # [H, W, 4]: alpha dropped
+    ((5, 6, 7), (1, 5, 6, 7)),      # [D, H, W]
+    ((2, 5, 6, 7), (2, 5, 6, 7)),   # [C, D, H, W]
+])
+def test_numpy_layouts(tmp_path, stored, expected_shape):
+    array = _gradient(stored, np.float64, 9.0)
+    np.save(tmp_path / "a.npy", array)
+    np.savez(tmp_path / "b.npz", whatever=array)
+    for name in ("a.npy", "b.npz"):
+        data = read_image(tmp_path / name).data
+        assert data.shape == expected_shape
+        assert data.min() == -1 and data.max() == 1
+
+
+def test_npz_prefers_the_array_named_image_and_refuses_ambiguity(tmp_path):
+    np.savez(tmp_path / "named.npz", image=np.eye(4), other=np.zeros((2, 2)))
+    assert read_image(tmp_path / "named.npz").data.shape == (1, 4, 4)
+    np.savez(tmp_path / "two.npz", a=np.eye(4), b=np.eye(4))
+    with pytest.raises(InputError, match=r"two\.npz: holds 2 arrays"):
+        read_image(tmp_path / "two.npz")
+
+
+def _nifti(path, shape, dtype=np.int16):
+    affine = np.array([[0.0, 0, 1.5, -40], [0, 2.0, 0, 10], [-0.75, 0, 0, 5], [0, 0, 0, 1]])
+    image = nibabel.Nifti1Image(_gradient(shape, dtype, 900), affine)
+    image.header["descrip"] = b"test volume"
+    image.header.set_xyzt_units("mm", "sec")
+    nibabel.save(image, str(path))
+    return affine
+
+
+@pytest.mark.parametrize("filename", ["brain.nii", "brain.nii.gz"])
+def test_nifti_keeps_axis_order_affine_and_header(tmp_path, filename):
+    affine = _nifti(tmp_path / filename, (4, 5, 6))
+    image = read_image(tmp_path / filename)
+    assert image.name == "brain" and image.data.shape == (1, 4, 5, 6)
+    np.testing.assert_allclose(image.data[0], _min_max(_gradient((4, 5, 6), np.int16, 900)),
+                               atol=1e-6)
+    np.testing.assert_array_equal(image.affine, affine)
+    assert image.header["descrip"].tobytes().startswith(b"test volume")
+
+
+def test_nifti_fourth_axis_holds_channels(tmp_path):
+    _nifti(tmp_path / "multi.nii.gz", (4, 5, 6, 2))
+    assert read_image(tmp_path / "multi.nii.gz").data.shape == (2, 4, 5, 6)
+
+
+@pytest.mark.parametrize("name, content", [
+    ("bad.png", b"\x89PNG\r\n\x1a\nnot really a png"),
+    ("bad.jpg", b"\xff\xd8\xff garbage"),
+    ("bad.tif", b"II*\x00 garbage"),
+    ("bad.npy", b"\x93NUMPY garbage"),
+    ("bad.npz", b"PK\x03\x04 garbage"),
+    ("bad.nii", b"\x00" * 10),
+    ("bad.nii.gz", b"\x1f\x8b garbage"),
+])
+def test_corrupt_files_raise_input_error_naming_the_file(tmp_path, name, content):
+    (tmp_path / name).write_bytes(content)
+    with pytest.raises(InputError, match=rf"{name}: cannot be read"):
+        read_image(tmp_path / name)
+
+
+def test_truncated_png_raises_input_error(tmp_path):
+    Image.fromarray(_gradient((64, 64, 3), np.uint8, 255)).save(tmp_path / "full.png")
+    data = (tmp_path / "full.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match=r"cut\.png: cannot be read"):
+        read_image(tmp_path / "cut.png")
+
+
+def test_unreadable_paths(tmp_path):
+    with pytest.raises(InputError, match=r"missing\.png: no such file"):
+        read_image(tmp_path / "missing.png")
+    (tmp_path / "folder.png").mkdir()
+    with pytest.raises(InputError, match=r"folder\.png: not a regular file"):
+        read_image(tmp_path / "folder.png")
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(InputError, match=r"notes\.txt: unsupported format"):
+        read_image(tmp_path / "notes.txt")
+
+
+def test_non_finite_and_empty_images_are_refused(tmp_path):
+    np.save(tmp_path / "nan.npy", np.array([[0.0, np.nan], [1.0, 2.0]]))
+    with pytest.raises(InputError, match="NaN"):
+        read_image(tmp_path / "nan.npy")
+    np.save(tmp_path / "empty.npy", np.zeros((0, 4)))
+    with pytest.raises(InputError, match="no pixels"):
+        read_image(tmp_path / "empty.npy")
+
+
+def test_constant_image_becomes_zero(tmp_path):
+    np.save(tmp_path / "flat.npy", np.full((3, 3), 7.0))
+    assert not read_image(tmp_path / "flat.npy").data.any()
+
+
+def test_resolve_folder_glob_file_and_list(tmp_path):
+    for name in ("b.png", "a.nii.gz", "c.npy"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "readme.txt").write_text("not an image")
+    (tmp_path / ".hidden.png").write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "d.png").write_bytes(b"x")
+    assert [p.name for p in resolve_inputs(tmp_path)] == ["a.nii.gz", "b.png", "c.npy"]
+    assert [p.name for p in resolve_inputs(str(tmp_path / "**" / "*.png"))] == ["b.png", "d.png"]
+    assert [p.name for p in resolve_inputs(tmp_path / "c.npy")] == ["c.npy"]
+    assert [p.name for p in resolve_inputs([tmp_path / "c.npy", tmp_path / "b.png",
+                                            tmp_path / "c.npy"])] == ["b.png", "c.npy"]
+
+
+def test_resolve_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match=r"empty: no supported file in this folder"):
+        resolve_inputs(tmp_path / "empty")
+    with pytest.raises(InputError, match=r"no supported file matches this pattern"):
+        resolve_inputs(str(tmp_path / "*.png"))
+    with pytest.raises(InputError, match=r"nowhere: no such file or folder"):
+        resolve_inputs(tmp_path / "nowhere")
+    (tmp_path / "x.png").write_bytes(b"x")
+    (tmp_path / "x.npy").write_bytes(b"x")
+    with pytest.raises(InputError, match=r"same name 'x'"):
+        resolve_inputs(tmp_path)
+
+
+def test_input_names_strip_the_whole_suffix():
+    assert input_name("/d/brain.T1.nii.gz") == "brain.T1"
+    assert input_name("IMG.TIFF") == "IMG"
+
+
+def test_masks_match_by_name_with_optional_suffix(tmp_path):
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir(), masks.mkdir()
+    for name in ("a.png", "b.png", "c.nii.gz"):
+        (images / name).write_bytes(b"x")
+    for name in ("a.npy", "c_mask.nii.gz", "z.png"):
+        (masks / name).write_bytes(b"x")
+    matches = match_masks(resolve_inputs(images), masks)
+    assert {k.name: (v.name if v else None) for k, v in matches.items()} == {
+        "a.png": "a.npy", "b.png": None, "c.nii.gz": "c_mask.nii.gz"}
+    (masks / "a_seg.png").write_bytes(b"x")
+    with pytest.raises(InputError, match=r"a\.png: several masks match"):
+        match_masks(resolve_inputs(images), masks)
+
+
+def test_masks_are_binarised_and_shape_checked(tmp_path):
+    mask = np.zeros((6, 7, 3), dtype=np.uint8)
+    mask[1:3, 2:4, 1] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    binary = read_mask(tmp_path / "m.png", (6, 7))
+    assert binary.dtype == bool and binary.sum() == 4 and binary[1:3, 2:4].all()
+    with pytest.raises(InputError, match=r"m\.png: mask shape \[6, 7\] differs from the shape "
+                                         r"\[6, 8\] of .*img\.png"):
+        read_mask(tmp_path / "m.png", (6, 8), image_path=tmp_path / "img.png")
+
+
+@pytest.mark.skipif(not os.path.isdir(RETINA), reason=f"the retina data is not at {RETINA}")
+def test_real_retina_image_and_mask_pair():
+    images = resolve_inputs(f"{RETINA}/images")
+    pairs = match_masks(images, f"{RETINA}/masks")
+    assert len(images) == 40 and all(mask is not None for mask in pairs.values())
+    image = read_image(images[0])
+    mask = read_mask(pairs[images[0]], image.spatial_shape, image_path=images[0])
+    assert image.data.shape == (3, 128, 128) and -1 <= image.data.min() < image.data.max() <= 1
+    assert 0 < mask.sum() < mask.size

@@ -1,0 +1,90 @@
+"""The persistent-structures map on hand-made hierarchies, and the automatic level."""
+
+import numpy as np
+import pytest
+
+from cuts_ext.condense import levels_from_counts
+from cuts_ext.granularity import auto_level, consensus_level, level_lifetimes, lifetime_level
+from cuts_ext.persistence import persistent_map
+
+
+def test_persistent_map_paints_larger_structures_first_and_breaks_area_ties_by_persistence():
+    # Ten pixels (2 x 5), three levels; ids numbered by first pixel, as condensation numbers them.
+    maps = np.array([[0, 1, 1, 1, 1, 1, 2, 2, 2, 2],
+                     [0, 1, 1, 1, 2, 2, 2, 2, 2, 3],
+                     [0, 0, 0, 0, 0, 0, 1, 1, 1, 1]]).reshape(3, 2, 5)
+    # id 0: areas 1, 1, 6 -> persistence 3, largest 6 at level 2 (pixels 0-5)
+    # id 1: areas 5, 3, 4 -> persistence 3, largest 5 at level 0 (pixels 1-5)
+    # id 2: areas 4, 5, 0 -> persistence 2, largest 5 at level 1 (pixels 4-8)
+    # id 3: areas 0, 1, 0 -> persistence 1: dropped
+    # Painted: id 0 (area 6), then id 1 (area 5, persistence 3), then id 2 (area 5,
+    # persistence 2) on top; pixel 9 stays unpainted. Painted values are id + 1.
+    expected = np.array([1, 2, 2, 2, 3, 3, 3, 3, 3, 0]).reshape(2, 5)
+    result = persistent_map(maps)
+    assert result.dtype == np.int32
+    np.testing.assert_array_equal(result, expected)
+
+
+def test_persistent_map_drops_small_structures():
+    maps = np.array([[0, 0, 1, 1, 2, 2, 3, 3, 4, 4],
+                     [0, 0, 0, 1, 1, 1, 2, 2, 2, 2],
+                     [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]])
+    # ids 0 and 1: largest area 5 at level 2; id 2: largest 4 at level 1; ids 3, 4: one level.
+    np.testing.assert_array_equal(persistent_map(maps),
+                                  [1, 1, 1, 1, 1, 2, 3, 3, 3, 3])
+    np.testing.assert_array_equal(persistent_map(maps, min_area_fraction=0.45),
+                                  [1, 1, 1, 1, 1, 2, 2, 2, 2, 2])
+
+
+def test_persistent_map_default_area_threshold_is_one_percent():
+    maps = np.zeros((2, 10, 10), dtype=np.int64)
+    maps[:, 0, 1:] = 1    # id 1: 9 pixels at both levels
+    maps[:, 9, 9] = 2     # id 2: 1 pixel = 1% of the image: kept
+    expected = np.ones((10, 10), dtype=np.int32)
+    expected[0, 1:] = 2
+    expected[9, 9] = 3
+    np.testing.assert_array_equal(persistent_map(maps), expected)
+    big = np.zeros((2, 10, 11), dtype=np.int64)
+    big[:, 9, 10] = 1     # 1 pixel of 110: under 1%, dropped
+    assert persistent_map(big)[9, 10] == 0  # id 0 does not cover it: unpainted
+
+
+def test_persistent_map_of_volumes_and_empty_stacks():
+    maps = np.zeros((3, 2, 3, 4), dtype=np.int32)
+    maps[:2, 1] = 1
+    expected = np.ones((2, 3, 4), dtype=np.int32)
+    expected[1] = 2
+    np.testing.assert_array_equal(persistent_map(maps), expected)
+    assert persistent_map(np.zeros((0, 3, 4), np.int32)).shape == (3, 4)
+    with pytest.raises(ValueError, match="integer"):
+        persistent_map(np.zeros((2, 3, 4)))
+
+
+def test_lifetimes_and_the_lifetime_level():
+    counts = [10, 8, 8, 6, 6, 6, 6, 3, 3, 3, 3, 3, 3, 2, 2, 2, 1]
+    levels = levels_from_counts(counts, 12)
+    assert levels == [1, 3, 7, 13]  # counts 8, 6, 3, 2
+    assert level_lifetimes(counts, levels) == [2, 4, 6, 3]
+    assert lifetime_level(counts, levels, min_clusters=3) == 2
+    assert lifetime_level(counts, levels, min_clusters=7) == 0   # only the 8-cluster level
+    assert lifetime_level(counts, levels, min_clusters=20) == 2  # none qualifies: all compete
+    assert lifetime_level(counts, [], min_clusters=3) is None
+
+
+def test_consensus_level_is_the_level_closest_to_the_persistent_map(rng):
+    maps = rng.integers(0, 4, size=(4, 6, 6))
+    assert consensus_level(maps, persistent=maps[2] + 7) == 2
+    assert consensus_level(np.zeros((0, 6, 6), np.int64)) is None
+
+
+def test_auto_level_dispatches_on_the_method():
+    class Segmentation:
+        label_maps = np.array([[0, 0, 1, 1], [0, 0, 0, 0]])
+        persistent = np.array([5, 5, 6, 6])
+        levels = [1, 3]
+        cluster_counts = [3, 2, 2, 1, 1, 1]
+
+    assert auto_level(Segmentation()) == 0
+    assert auto_level(Segmentation(), method="lifetime") == 1  # no level of 8 clusters: 3 > 2
+    with pytest.raises(ValueError, match="method must be one of consensus, lifetime"):
+        auto_level(Segmentation(), method="best")
