@@ -126,7 +126,10 @@ def _tile_shape(tile: Union[int, Sequence[int], None], spatial: tuple,
         # The largest cube (with its halo) within the budget, at least 8 voxels of core.
         side = int((WORK_BYTES / bytes_per_voxel) ** (1 / len(spatial))) - 2 * RECEPTIVE_RADIUS
         tile = max(8, side)
-    sides = (tile,) * len(spatial) if isinstance(tile, (int, np.integer)) else tuple(tile)
+    if isinstance(tile, (int, np.integer)):
+        sides = (tile,) * len(spatial)
+    else:
+        sides = tuple(tile) if isinstance(tile, (tuple, list)) else ()
     if len(sides) != len(spatial) or any(isinstance(s, bool) or not isinstance(s, (int, np.integer))
                                          or s < 1 for s in sides):
         raise ValueError(f"tile must be a positive integer or {len(spatial)} of them, "

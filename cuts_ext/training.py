@@ -394,7 +394,10 @@ def _check_settings(**values: Any) -> None:
 def _crop_shape(crop: Union[int, Sequence[int], None], dims: int, patch_size: int) -> tuple:
     if crop is None:
         crop = DEFAULT_CROP[dims]
-    sides = (crop,) * dims if isinstance(crop, (int, np.integer)) else tuple(crop)
+    if isinstance(crop, (int, np.integer)):
+        sides = (crop,) * dims
+    else:
+        sides = tuple(crop) if isinstance(crop, (tuple, list)) else ()
     if len(sides) != dims or any(isinstance(s, bool) or not isinstance(s, (int, np.integer))
                                  or s < patch_size for s in sides):
         raise ValueError(f"crop must be an integer or {dims} integers, each >= patch_size "
