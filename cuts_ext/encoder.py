@@ -25,7 +25,7 @@ class EncoderOutput(NamedTuple):
     P the patch side and d = 2 or 3 spatial dimensions (all float32 unless the input was float64):
 
     Attributes:
-        z: [B, F, *spatial] the latent map.
+        z: [B, F, *spatial] the latent map (None from a `windows` forward).
         patch_real: [B, S, C, P, P(, P)] the real patch around each anchor (no gradient).
         patch_recon: [B, S, C, P, P(, P)] the head's reconstruction of it from z at the anchor.
         z_anchors: [B, S, F] latent vectors at the anchors.
@@ -123,6 +123,49 @@ class CUTSEncoder(nn.Module):
         """The latent map: [B, C, *spatial] -> [B, F, *spatial]."""
         return self.layers(x)
 
+    def latent_at(self, x: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+        """The latent vectors of given pixels, computed from their receptive fields only.
+
+        Each pixel's (2 * RECEPTIVE_RADIUS + 1)^d input window is gathered with
+        `cuts_ext.extract_patches` (edges replicated, as the first convolution pads) and the
+        convolutions run unpadded, shrinking it to 1 pixel. After every inner layer, positions
+        that fall outside the image take the value at the nearest position inside it, which is
+        what the full model's replicate padding of that layer's input holds there. So, with
+        batch norm in eval mode, the result equals ``latent(x)`` at `coords` up to float
+        rounding, at 1 / (H * W / K) of the cost. In training mode batch norm normalises with
+        the statistics of these windows instead of those of every pixel.
+
+        Args:
+            x: [B, C, *spatial] float32.
+            coords: [B, K, d] int64 pixel coordinates inside the image, on x's device.
+
+        Returns:
+            [B, K, F] latent vectors.
+        """
+        self._check_input(x)
+        B, K, d = coords.shape
+        radius = RECEPTIVE_RADIUS
+        extent = x.shape[2:]
+        x = x.detach()
+        # extract_patches wants windows no larger than the image: pad a small image with its
+        # edges (what extract_patches itself does beyond the border) and shift the centres.
+        short = [max(0, -(-(2 * radius + 1 - n) // 2)) for n in extent]
+        if any(short):
+            pad = [p for s in reversed(short) for p in (s, s)]
+            x = nn.functional.pad(x, pad, mode="replicate")
+            coords = coords + torch.tensor(short, device=coords.device)
+        windows = extract_patches(x, size=2 * radius + 1, centers=coords)
+        h = windows.reshape((B * K, self.in_channels) + windows.shape[3:])
+        centres = (coords - torch.tensor(short, device=coords.device)).reshape(B * K, d)
+        convolve = nn.functional.conv2d if self.dims == 2 else nn.functional.conv3d
+        for layer in range(N_CONVS):
+            conv, norm, activation = self.layers[3 * layer:3 * layer + 3]
+            h = activation(norm(convolve(h, conv.weight, conv.bias)))
+            radius -= KERNEL_RADIUS
+            if radius > 0:
+                h = _replicate_outside(h, centres, extent, radius)
+        return h.reshape(B, K, -1)
+
     def reconstruct_centres(self, z: torch.Tensor) -> torch.Tensor:
         """The centre pixel of every pixel's reconstructed patch: [B, F, *spatial] -> [B, C, *spatial].
 
@@ -137,7 +180,7 @@ class CUTSEncoder(nn.Module):
         return out + bias.view((1, C) + (1,) * self.dims)
 
     def forward(self, x: torch.Tensor, anchors: Optional[torch.Tensor] = None,
-                positives: Optional[torch.Tensor] = None):
+                positives: Optional[torch.Tensor] = None, windows: bool = False):
         """The latent map, or with pairs, everything the training losses need.
 
         Args:
@@ -145,14 +188,15 @@ class CUTSEncoder(nn.Module):
             anchors, positives: optional [B, S, d] int64 coordinates on x's device, as
                 `cuts_ext.sample_pairs` returns them; both or neither. Each anchor's whole
                 P^d patch must lie inside the image.
+            windows: with pairs, compute only the anchors' and positives' latent vectors, from
+                their receptive fields (`latent_at`); the output's z is then None.
 
         Returns:
             Without pairs: z, [B, F, *spatial]. With pairs: an `EncoderOutput`.
         """
         self._check_input(x)
-        z = self.latent(x)
         if anchors is None and positives is None:
-            return z
+            return self.latent(x)
         if anchors is None or positives is None:
             raise ValueError("anchors and positives must be given together")
         B = x.shape[0]
@@ -160,11 +204,16 @@ class CUTSEncoder(nn.Module):
                 or anchors.shape[2] != self.dims:
             raise ValueError(f"anchors and positives must both be [{B}, S, {self.dims}], got "
                              f"{list(anchors.shape)} and {list(positives.shape)}")
-        # Channels last, so one advanced index per spatial axis picks [B, S, F] in one gather.
-        z_last = z.movedim(1, -1)
-        batch = torch.arange(B, device=z.device).unsqueeze(1)
-        z_anchors = z_last[(batch,) + tuple(anchors.unbind(-1))]
-        z_positives = z_last[(batch,) + tuple(positives.unbind(-1))]
+        if windows:
+            z = None
+            z_anchors, z_positives = self.latent_at(x, torch.cat([anchors, positives], 1)).chunk(2, 1)
+        else:
+            z = self.latent(x)
+            # Channels last, so one advanced index per spatial axis picks [B, S, F] at once.
+            z_last = z.movedim(1, -1)
+            batch = torch.arange(B, device=z.device).unsqueeze(1)
+            z_anchors = z_last[(batch,) + tuple(anchors.unbind(-1))]
+            z_positives = z_last[(batch,) + tuple(positives.unbind(-1))]
         patch_real = extract_patches(x.detach(), size=self.patch_size, centers=anchors)
         patch_recon = self.recon(z_anchors).view(patch_real.shape)
         return EncoderOutput(z, patch_real, patch_recon, z_anchors, z_positives)
@@ -177,3 +226,26 @@ class CUTSEncoder(nn.Module):
         if x.shape[1] != self.in_channels:
             raise ValueError(f"images have {x.shape[1]} channels but the encoder expects "
                              f"in_channels={self.in_channels}")
+
+
+def _replicate_outside(h: torch.Tensor, centres: torch.Tensor, extent: tuple,
+                       radius: int) -> torch.Tensor:
+    """Windows [N, F, s, ..., s] (s = 2 * radius + 1) centred at `centres` [N, d] of an image
+    of spatial `extent`: every position outside the image takes the value of the nearest one
+    inside, axis by axis.
+
+    Done as a product with one-hot selection matrices rather than a gather: the identity rows
+    of interior windows leave values bit-exact, and matmul's backward is deterministic on CUDA,
+    where a scatter-add is not.
+    """
+    side = 2 * radius + 1
+    offsets = torch.arange(-radius, radius + 1, device=h.device)
+    positions = torch.arange(side, device=h.device)
+    d = len(extent)
+    for axis, n in enumerate(extent):
+        c = centres[:, axis:axis + 1]
+        source = (c + offsets).clamp(0, n - 1) - (c - radius)                   # [N, s]
+        select = (source.unsqueeze(-1) == positions).to(h.dtype)               # [N, s, s]
+        select = select.transpose(1, 2).reshape((-1, 1) + (1,) * (d - 2) + (side, side))
+        h = torch.matmul(h.movedim(2 + axis, -1), select).movedim(-1, 2 + axis)
+    return h

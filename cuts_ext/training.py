@@ -61,7 +61,7 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
           val_fraction: float = 0.3, seed: int = 0, device: Any = None,
           checkpoint: Optional[PathLike] = None, resume: bool = False, num_kernels: int = 16,
           patch_size: int = 5, n_anchors: int = 8, crop: Union[int, Sequence[int], None] = None,
-          warmup_epochs: Optional[int] = None, progress: bool = True,
+          warmup_epochs: Optional[int] = None, step: str = "full", progress: bool = True,
           deterministic: bool = True) -> TrainResult:
     """Trains a `CUTSEncoder` without labels (CUTS stage 1).
 
@@ -109,6 +109,14 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
             batch must have the same shape after cropping.
         warmup_epochs: linear warm-up length; default min(10, epochs // 20), i.e. the
             reference's 10 at 200 epochs and proportionally shorter for short runs.
+        step: "full" (the reference): each step computes the latent map of the whole batch and
+            batch norm normalises over every pixel. "windows": each step computes only the
+            anchors' and positives' latent vectors from their 17-pixel receptive fields
+            (`CUTSEncoder.latent_at`): the same vectors the full map holds at those pixels,
+            at about 1 % of the arithmetic for 128 x 128 images, but batch norm's training
+            statistics then come from those windows rather than from every pixel, so the
+            optimisation differs from the reference. Validation always uses the windows (in
+            eval mode both give the same vectors).
         progress: show a tqdm progress bar (epochs, with the losses).
         deterministic: see above.
 
@@ -123,6 +131,8 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
     _check_settings(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                     lambda_contrastive=lambda_contrastive, val_fraction=val_fraction,
                     n_anchors=n_anchors, seed=seed)
+    if step not in ("full", "windows"):
+        raise ValueError(f"step must be 'full' or 'windows', got {step!r}")
     source = _ImageSource(images)
     crop_shape = _crop_shape(crop, source.dims, patch_size)
     warmup = min(REFERENCE_WARMUP_EPOCHS, epochs // 20) if warmup_epochs is None else warmup_epochs
@@ -132,7 +142,7 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
                     batch_size=batch_size, n_anchors=n_anchors, crop=list(crop_shape))
     with _process_group(device) as (rank, world, device), \
             _deterministic_algorithms(deterministic, device):
-        run = _Run(source, settings, device, rank, world, lambda_contrastive)
+        run = _Run(source, settings, device, rank, world, lambda_contrastive, step == "windows")
         model = CUTSEncoder(source.channels, num_kernels, patch_size, source.dims,
                             seed=_derive_seed(seed, _INIT)).to(device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -196,8 +206,9 @@ class _Run:
     """The per-epoch work of one process: its share of the split, the steps, the validation."""
 
     def __init__(self, source: "_ImageSource", settings: dict, device: torch.device, rank: int,
-                 world: int, lambda_contrastive: float):
+                 world: int, lambda_contrastive: float, windows: bool):
         self.source, self.device, self.rank, self.world = source, device, rank, world
+        self.windows = windows
         self.seed = settings["seed"]
         self.batch_size = settings["batch_size"]
         self.n_anchors = settings["n_anchors"]
@@ -224,7 +235,8 @@ class _Run:
             anchors, positives = sample_pairs(
                 x, n_anchors=self.n_anchors, size=model.patch_size,
                 seed=_derive_seed(self.seed, _PAIRS, epoch, step, self.rank))
-            losses = cuts_loss(trainer(x, anchors, positives), self.lambda_contrastive)
+            losses = cuts_loss(trainer(x, anchors, positives, windows=self.windows),
+                               self.lambda_contrastive)
             optimizer.zero_grad(set_to_none=True)
             losses.total.backward()
             optimizer.step()
@@ -255,7 +267,8 @@ class _Run:
             x = self.source.batch(indices, self.crop, crops, self.device)
             anchors, positives = sample_pairs(x, n_anchors=self.n_anchors, size=model.patch_size,
                                               seed=_derive_seed(self.seed, _VAL_PAIRS, first))
-            losses = cuts_loss(model(x, anchors, positives), self.lambda_contrastive)
+            losses = cuts_loss(model(x, anchors, positives, windows=True),
+                               self.lambda_contrastive)
             sums += torch.stack([losses.reconstruction * len(indices),
                                  losses.contrastive * len(indices),
                                  torch.tensor(float(len(indices)), device=self.device)])

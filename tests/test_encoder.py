@@ -95,3 +95,31 @@ def test_cuda_training_forward_equals_cpu(rng):
     assert on_gpu.z.is_cuda and on_gpu.patch_real.is_cuda
     for g, c in zip(on_gpu, on_cpu):
         torch.testing.assert_close(g.cpu(), c, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 30, 27), (1, 2, 19, 20, 18), (2, 1, 9, 24),
+                                   (1, 1, 6, 16, 20)])
+def test_latent_at_equals_the_full_map_in_eval_mode(rng, shape):
+    dims = len(shape) - 2
+    model = cuts_ext.CUTSEncoder(shape[1], num_kernels=2, dims=dims, seed=1)
+    generator = torch.Generator().manual_seed(0)
+    for module in model.modules():  # non-trivial running statistics, as after training
+        if isinstance(module, (torch.nn.BatchNorm2d, torch.nn.BatchNorm3d)):
+            module.running_mean.normal_(0, 0.3, generator=generator)
+            module.running_var.uniform_(0.5, 2.0, generator=generator)
+    model.eval()
+    x = torch.from_numpy(smooth_images(rng, shape))
+    extent = np.array(shape[2:])
+    coords = np.stack([rng.integers(0, n, (shape[0], 30)) for n in extent], -1)
+    coords[0, :3] = [np.zeros_like(extent), extent - 1, extent // 2]  # corners, the middle
+    coords = torch.from_numpy(coords)
+    with torch.no_grad():
+        z = model(x).movedim(1, -1)
+        expected = z[(torch.arange(shape[0]).unsqueeze(1),) + tuple(coords.unbind(-1))]
+        torch.testing.assert_close(model.latent_at(x, coords), expected, rtol=1e-5, atol=1e-6)
+        anchors, positives = cuts_ext.sample_pairs(x, n_anchors=4, size=5, seed=3)
+        full, windows = model(x, anchors, positives), model(x, anchors, positives, windows=True)
+    assert windows.z is None
+    for name in ("patch_real", "patch_recon", "z_anchors", "z_positives"):
+        torch.testing.assert_close(getattr(windows, name), getattr(full, name),
+                                   rtol=1e-5, atol=1e-6)

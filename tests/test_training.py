@@ -35,6 +35,15 @@ def test_short_retina_run_lowers_both_losses():
     assert history[result.best_epoch]["val"] == result.best_loss
 
 
+def test_windows_step_trains_the_same_model_cheaply():
+    images = retina_images(16)
+    result = cuts_ext.train(images, epochs=6, batch_size=8, num_kernels=4, step="windows",
+                            seed=0, progress=False)
+    reconstruction = [h["reconstruction"] for h in result.history]
+    assert reconstruction[-1] < 0.8 * reconstruction[0], reconstruction
+    assert cuts_ext.embed(result.model, images[:1]).z.shape == (1, 32, 128, 128)
+
+
 def test_resume_after_a_crash_equals_an_uninterrupted_run(rng, tmp_path, monkeypatch):
     images = smooth_images(rng, (6, 3, 16, 16))
     settings = dict(TINY, epochs=4, seed=5)
@@ -130,6 +139,7 @@ def test_learning_rates_follow_the_schedule(rng):
     (np.zeros((2, 3, 16, 16), np.float32), dict(lr=float("nan")), ["lr"]),
     (np.zeros((2, 3, 16, 16), np.float32), dict(crop=3), ["crop"]),
     (np.zeros((2, 3, 16, 16), np.float32), dict(crop=2.5), ["crop"]),
+    (np.zeros((2, 3, 16, 16), np.float32), dict(step="sparse"), ["step"]),
 ])
 def test_bad_inputs_raise_naming_the_problem(images, kwargs, words):
     with pytest.raises(ValueError) as raised:
