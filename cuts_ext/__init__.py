@@ -5,6 +5,10 @@ Public API:
     sample_pairs(images, n_anchors=8, ...)          anchor / positive pairs of CUTS stage 1
     condense(X, knn=30, n_pca=50, t="auto", ...)     diffusion condensation hierarchy of [N, C]
     build_info()                                    what was compiled in and what runs here
+    CUTSEncoder(in_channels, num_kernels=16, ...)   the stage-1 encoder (torch module), 2-D / 3-D
+    train(images, epochs=200, ...)                  stage-1 training (AdamW, DDP under torchrun)
+    embed(model, images, tile=None)                 latent map of every pixel, tiled when large
+    load_encoder(path)                              the encoder of a train() checkpoint
     ops.diffusion_step, ops.merge                   the low-level steps of condensation
     MultiscaleSegmentation.from_condensation(result, shape)   label maps at every level, the
                                                     persistent map, the automatic level; .npz
@@ -13,19 +17,26 @@ Public API:
     io.read_image, io.resolve_inputs, io.write_outputs, ...   files in and out
     metrics.dice, metrics.hausdorff_distance, metrics.score_levels   scores against a mask
     figures.save_figure                             the overview figure of one input
+    segment(images, model=None, masks=None, ...)    images in, multi-scale segmentations out
 """
 
 from . import figures, io, metrics, ops
+from .checkpoint import load_encoder
 from .condense import CondensationResult, condense
+from .embedding import Embedding, embed
+from .encoder import CUTSEncoder
 from .granularity import auto_level
 from .info import build_info
 from .multiscale import MultiscaleSegmentation
 from .pairs import sample_pairs
 from .patches import extract_patches
 from .persistence import persistent_map
+from .segmentation import SegmentedImage, segment
+from .training import TrainResult, train
 
 __version__ = build_info()["version"]
 
-__all__ = ["CondensationResult", "MultiscaleSegmentation", "auto_level", "build_info",
-           "condense", "extract_patches", "figures", "io", "metrics", "ops", "persistent_map",
-           "sample_pairs", "__version__"]
+__all__ = ["CUTSEncoder", "CondensationResult", "Embedding", "MultiscaleSegmentation",
+           "SegmentedImage", "TrainResult", "auto_level", "build_info", "condense", "embed",
+           "extract_patches", "figures", "io", "load_encoder", "metrics", "ops",
+           "persistent_map", "sample_pairs", "segment", "train", "__version__"]

@@ -1,0 +1,99 @@
+"""Encoder checkpoints: one file holding the weights, the settings that rebuild the model, and
+the training state that resumes it.
+
+A checkpoint is a ``torch.save`` dictionary (read back with ``weights_only=True``, so loading
+runs no pickled code) with:
+
+    format    "cuts_ext.encoder"  (FORMAT), the marker that tells it from any other torch file
+    version   1                   (VERSION)
+    config    CUTSEncoder arguments: in_channels, num_kernels, patch_size, dims
+    model     the best-validation weights (a state dict)
+    epoch     epochs completed
+    best      {"epoch", "loss"} of the kept weights
+    history   one {"epoch", "lr", "reconstruction", "contrastive", "train", "val"} per epoch
+    settings  the train() arguments that must not change on resume (seed, split, ...)
+    resume    {"model", "optimizer", "scheduler"}: the latest state, to continue training
+
+Writes are atomic: the file is written next to its destination under a temporary name,
+flushed to disk, then renamed over it (``os.replace``), so a crash while saving leaves the
+previous checkpoint in place, never a truncated one.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+
+from .encoder import CUTSEncoder
+
+FORMAT = "cuts_ext.encoder"
+VERSION = 1
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def save_checkpoint(path: PathLike, state: dict) -> None:
+    """Writes `state` (which must hold the keys above) to `path` atomically."""
+    path = Path(path)
+    state = dict(state, format=FORMAT, version=VERSION)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                             dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            torch.save(state, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: PathLike) -> dict:
+    """The checkpoint dictionary at `path`, tensors on the CPU.
+
+    Raises:
+        FileNotFoundError: no file at `path`.
+        ValueError: the file is truncated or corrupt, is not a cuts_ext encoder checkpoint, or
+            was written by a newer format version; the message says which.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise ValueError(f"checkpoint {str(path)!r} cannot be read as a cuts_ext encoder "
+                         f"checkpoint (truncated, corrupt or not a torch file): {error}"
+                         ) from error
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise ValueError(f"{str(path)!r} is not a cuts_ext encoder checkpoint (no "
+                         f"format={FORMAT!r} marker); it may be another program's torch file")
+    version = state.get("version")
+    if not isinstance(version, int) or version > VERSION:
+        raise ValueError(f"checkpoint {str(path)!r} has format version {version!r}; this "
+                         f"cuts_ext reads versions up to {VERSION}: upgrade cuts_ext")
+    missing = [key for key in ("config", "model", "epoch") if key not in state]
+    if missing:
+        raise ValueError(f"checkpoint {str(path)!r} lacks {', '.join(missing)}")
+    return state
+
+
+def load_encoder(path: PathLike, device: Optional[Any] = None) -> CUTSEncoder:
+    """The encoder stored at `path`, with its best-validation weights, in eval mode.
+
+    Args:
+        path: a file written by `cuts_ext.train` (or `save_checkpoint`).
+        device: where to put the model (default: the CPU).
+
+    Raises:
+        FileNotFoundError, ValueError: as `load_checkpoint`.
+    """
+    state = load_checkpoint(path)
+    model = CUTSEncoder(**state["config"])
+    model.load_state_dict(state["model"])
+    return model.to(device if device is not None else "cpu").eval()

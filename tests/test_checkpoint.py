@@ -1,0 +1,87 @@
+"""Checkpoints: one file that rebuilds the model, written atomically, foreign files refused."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import cuts_ext
+from conftest import smooth_images
+from cuts_ext import checkpoint as ckpt
+
+
+@pytest.fixture
+def trained(rng, tmp_path):
+    images = smooth_images(rng, (4, 3, 16, 16))
+    path = tmp_path / "encoder.pt"
+    result = cuts_ext.train(images, epochs=2, batch_size=2, num_kernels=2, seed=1,
+                            checkpoint=path, progress=False)
+    return images, path, result
+
+
+def test_checkpoint_rebuilds_the_best_model(trained):
+    images, path, result = trained
+    state = ckpt.load_checkpoint(path)
+    assert state["format"] == ckpt.FORMAT and state["version"] == ckpt.VERSION
+    assert state["config"] == dict(in_channels=3, num_kernels=2, patch_size=5, dims=2)
+    assert state["epoch"] == 2 and len(state["history"]) == 2
+    assert state["best"]["epoch"] == result.best_epoch
+    model = cuts_ext.load_encoder(path)
+    assert not model.training
+    for key, value in result.model.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+    np.testing.assert_array_equal(cuts_ext.embed(model, images).z,
+                                  cuts_ext.embed(result.model, images).z)
+    assert [p.name for p in path.parent.iterdir()] == [path.name], "temporary files left"
+
+
+def test_truncated_checkpoint_is_refused(trained):
+    _, path, _ = trained
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated, corrupt"):
+        cuts_ext.load_encoder(path)
+
+
+@pytest.mark.parametrize("content", [{"state_dict": {}}, [1, 2, 3],
+                                     {"format": "something.else", "model": {}}])
+def test_foreign_torch_file_is_refused(tmp_path, content):
+    path = tmp_path / "other.pt"
+    torch.save(content, path)
+    with pytest.raises(ValueError, match="not a cuts_ext encoder checkpoint"):
+        cuts_ext.load_encoder(path)
+
+
+def test_non_torch_file_and_missing_file(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("hello")
+    with pytest.raises(ValueError, match="cannot be read as a cuts_ext encoder checkpoint"):
+        cuts_ext.load_encoder(path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        cuts_ext.load_encoder(tmp_path / "absent.pt")
+
+
+def test_newer_version_is_refused(trained):
+    _, path, _ = trained
+    state = ckpt.load_checkpoint(path)
+    state["version"] = ckpt.VERSION + 1
+    torch.save(state, path)
+    with pytest.raises(ValueError, match="upgrade cuts_ext"):
+        ckpt.load_checkpoint(path)
+
+
+def test_crash_while_saving_keeps_the_previous_checkpoint(trained, monkeypatch):
+    _, path, _ = trained
+    before = path.read_bytes()
+
+    def crash(state, stream, *args, **kwargs):
+        stream.write(b"PK\x03\x04 half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.save_checkpoint(path, {"config": {}, "model": {}, "epoch": 3})
+    assert path.read_bytes() == before
+    assert sorted(os.listdir(path.parent)) == [path.name], "temporary file left behind"
+    ckpt.load_checkpoint(path)
