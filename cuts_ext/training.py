@@ -2,10 +2,10 @@
 several processes with PyTorch's DistributedDataParallel.
 
 Every training step is: a batch of images (randomly cropped when large) -> pairs from
-`cuts_ext.sample_pairs` on the batch's device -> one `CUTSEncoder` training forward (gathers
-through `cuts_ext.extract_patches` and tensor indexing) -> the mixed loss -> AdamW. Nothing in
-the step loops over samples in Python or copies to the host; losses are read back once per
-epoch.
+`cuts_ext.sample_pairs` on the batch's device -> one `CUTSEncoder` training forward (the whole
+latent map, or with step="windows" only the sampled pixels' receptive fields; gathers through
+`cuts_ext.extract_patches` and tensor indexing) -> the mixed loss -> AdamW. Nothing in the step
+loops over samples in Python or copies to the host; losses are read back once per epoch.
 """
 
 from __future__ import annotations

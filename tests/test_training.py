@@ -35,7 +35,7 @@ def test_short_retina_run_lowers_both_losses():
     assert history[result.best_epoch]["val"] == result.best_loss
 
 
-def test_windows_step_trains_the_same_model_cheaply():
+def test_windows_step_lowers_the_reconstruction_loss():
     images = retina_images(16)
     result = cuts_ext.train(images, epochs=6, batch_size=8, num_kernels=4, step="windows",
                             seed=0, progress=False)
