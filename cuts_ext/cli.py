@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from . import evaluate_command
+from . import demo_command, evaluate_command, segment_command
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                                       "OpenMP threads) and run a short self-check of the kernels.")
     info.add_argument("--seed", type=int, default=0, help="seed of the self-check (default 0)")
     info.set_defaults(run=_info)
+    segment_command.add_parsers(sub)
     evaluate_command.add_parser(sub)
+    demo_command.add_parser(sub)
     return parser
 
 

@@ -24,6 +24,12 @@ namespace {
 
 constexpr double kFloat64Eps = std::numeric_limits<double>::epsilon();
 
+// Below this many points a loop runs on one thread: its work is microseconds, less than a
+// parallel region's barrier costs, and when other processes load the cores a descheduled team
+// thread stalls every barrier for a whole time slice (seen: 256 points condensing in 7 s on two
+// threads under load against 0.1 s on one).
+constexpr int64_t kMinParallelRows = 1024;
+
 // Points sorted by their first coordinate, for windowed neighbour queries.
 struct Sweep {
   std::vector<int64_t> order;  // point index at each rank
@@ -74,7 +80,7 @@ class CpuCondenser final : public Condenser {
     const int64_t m = size();
     const Sweep sweep(x_, m, c_);
     std::vector<double> bandwidth(m), support(m);
-#pragma omp parallel for schedule(dynamic, 64)
+#pragma omp parallel for schedule(dynamic, 64) if (m >= kMinParallelRows)
     for (int64_t i = 0; i < m; ++i) {
       bandwidth[i] = std::max(kth_neighbour_distance(sweep, i, k), kFloat64Eps);
       support[i] = kernel_support(bandwidth[i], decay_, thresh_);
@@ -95,7 +101,7 @@ class CpuCondenser final : public Condenser {
     // One radius for all makes the kernel symmetric: find each pair once (j > i), value it
     // once, and write it to both rows.
     auto forward = neighbours_within(sweep, support, /*only_greater=*/true);
-#pragma omp parallel for schedule(dynamic, 64)
+#pragma omp parallel for schedule(dynamic, 64) if (m >= kMinParallelRows)
     for (int64_t i = 0; i < m; ++i) {
       auto& row = forward[i];
       int64_t kept = 0;
@@ -146,12 +152,12 @@ class CpuCondenser final : public Condenser {
     // P_ij = S_ij / D_i, divided as the reference divides K by its row sums; computed on the
     // fly rather than stored, which would double the graph's memory.
     std::vector<double> degree(m, 0.0);
-#pragma omp parallel for schedule(dynamic, 256)
+#pragma omp parallel for schedule(dynamic, 256) if (m >= kMinParallelRows)
     for (int64_t i = 0; i < m; ++i)
       for (int64_t e = graph_.row_ptr[i]; e < graph_.row_ptr[i + 1]; ++e) degree[i] += graph_.values[e];
     std::vector<double> next(x_.size());
     for (int64_t step = 0; step < t; ++step) {
-#pragma omp parallel for schedule(dynamic, 256)
+#pragma omp parallel for schedule(dynamic, 256) if (m >= kMinParallelRows)
       for (int64_t i = 0; i < m; ++i)
         diffuse_row(graph_, i, degree[i], x_.data(), c_, next.data() + i * c_);
       x_.swap(next);
@@ -169,7 +175,7 @@ class CpuCondenser final : public Condenser {
     double radius = std::numeric_limits<double>::infinity();
     if (2 * count <= m) {
       std::vector<double> nearest(m);
-#pragma omp parallel for schedule(dynamic, 64)
+#pragma omp parallel for schedule(dynamic, 64) if (m >= kMinParallelRows)
       for (int64_t i = 0; i < m; ++i) nearest[i] = kth_neighbour_distance(sweep, i, 1);
       std::nth_element(nearest.begin(), nearest.begin() + (2 * count - 1), nearest.end());
       radius = nearest[2 * count - 1];
@@ -268,7 +274,7 @@ class CpuCondenser final : public Condenser {
     const int64_t budget = pair_budget();
     std::atomic<int64_t> found{0};
     std::vector<std::vector<Neighbour>> lists(m);
-#pragma omp parallel for schedule(dynamic, 64)
+#pragma omp parallel for schedule(dynamic, 64) if (m >= kMinParallelRows)
     for (int64_t i = 0; i < m; ++i) {
       if (found.load(std::memory_order_relaxed) > budget) continue;  // giving up
       const double r = radius[i] * (1.0 + 1e-9), bound = r * r;
@@ -320,7 +326,7 @@ class CpuCondenser final : public Condenser {
         lists[nb.index].push_back({i, nb.distance});
       }
     std::vector<int64_t> count(m, 0);
-#pragma omp parallel for schedule(dynamic, 64)
+#pragma omp parallel for schedule(dynamic, 64) if (m >= kMinParallelRows)
     for (int64_t i = 0; i < m; ++i) {
       auto& row = lists[i];
       row.push_back({i, 0.0});
@@ -342,7 +348,7 @@ class CpuCondenser final : public Condenser {
     for (int64_t i = 0; i < m; ++i) graph_.row_ptr[i + 1] = graph_.row_ptr[i] + count[i];
     graph_.cols.resize(graph_.row_ptr[m]);
     graph_.values.resize(graph_.row_ptr[m]);
-#pragma omp parallel for schedule(dynamic, 64)
+#pragma omp parallel for schedule(dynamic, 64) if (m >= kMinParallelRows)
     for (int64_t i = 0; i < m; ++i) {
       int64_t e = graph_.row_ptr[i];
       for (const auto& nb : lists[i]) {
@@ -385,7 +391,7 @@ void gram_row(const KernelGraph& graph, int64_t i, const double* src, int64_t co
 void gram_pass(const KernelGraph& graph, const double* src, double* dst, int64_t columns,
                bool scale) {
   const int64_t m = static_cast<int64_t>(graph.row_ptr.size()) - 1;
-#pragma omp parallel for schedule(dynamic, 256)
+#pragma omp parallel for schedule(dynamic, 256) if (m >= kMinParallelRows)
   for (int64_t i = 0; i < m; ++i) gram_row(graph, i, src, columns, scale, dst + i * columns);
 }
 

@@ -1,0 +1,210 @@
+"""CUTS end to end: images in, multi-scale segmentations out (`segment`).
+
+Each image is embedded by the stage-1 encoder (trained here on the given images when no model
+is passed: the masks are never used for training), its pixels' latent vectors are condensed
+(stage 2), and the hierarchy becomes label maps at every level, the persistent-structures map
+and the automatic level (`MultiscaleSegmentation`). With a reference mask, every level's
+label-hint mask is scored (Dice, Hausdorff distance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+
+from ._arrays import to_numpy
+from .condense import CondensationResult, condense
+from .evaluation import evaluate_segmentation
+from .io import LoadedImage, match_masks, read_image, read_mask, resolve_inputs
+from .metrics import label_hint_mask
+from .multiscale import MultiscaleSegmentation
+
+
+@dataclass
+class SegmentedImage:
+    """The segmentation of one image or volume.
+
+    Attributes:
+        image: the input (float32 data [C, *spatial] in [-1, 1], name, NIfTI metadata).
+        segmentation: label maps [L, *spatial] fine to coarse, persistent map, automatic level,
+            reconstruction [C, *spatial], hierarchy.
+        condensation: the full condensation result (per-iteration eps, t, times).
+        hint_masks: bool [L, *spatial], each level's label-hint mask, when a mask was given.
+        metrics: the scores against the mask (keys of `evaluation.CSV_COLUMNS`: best-level
+            Dice / Hausdorff, persistent map, automatic level), when a mask was given.
+    """
+
+    image: LoadedImage
+    segmentation: MultiscaleSegmentation
+    condensation: CondensationResult
+    hint_masks: Optional[np.ndarray] = None
+    metrics: Optional[dict] = None
+
+
+def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = None,
+            seed: int = 0, train_options: Optional[dict] = None,
+            condense_options: Optional[dict] = None,
+            progress: bool = True) -> list:
+    """Multi-scale segmentations of images or volumes, with CUTS.
+
+    Args:
+        images: a file, folder or glob (or a list of them) of PNG / JPEG / TIFF / .npy / .npz /
+            NIfTI files (read and scaled by `io.read_image`); or an array [B, C, H, W] /
+            [B, C, D, H, W], or a list of [C, *spatial] arrays, scaled to [-1, 1].
+        model: a `CUTSEncoder`, the path of a `train` checkpoint, or None to train one on
+            `images` first (`train_options` are passed to `train`).
+        masks: optional reference masks: for file inputs, a file, folder or glob matched to the
+            images by name (`io.match_masks`); for arrays, a list with one mask (or None) per
+            image, or an array [B, *spatial]. Nonzero is foreground. Only used for scoring.
+        device: where the encoder and condensation run ("cpu", "cuda", a torch device); None:
+            CUDA when usable, else the CPU.
+        seed: seeds training (when a model is trained here) and condensation.
+        train_options: keyword arguments of `train` (epochs, batch_size, crop, ...).
+        condense_options: keyword arguments of `condense` (knn, n_pca, t, granularity, ...).
+        progress: progress bars for training and for the images.
+
+    Returns:
+        One `SegmentedImage` per image, in input order.
+
+    Raises:
+        io.InputError: a file that cannot be read, a mask of the wrong shape.
+        ValueError: images or masks of the wrong rank, count or shape; bad options.
+    """
+    loaded = load_images(images)
+    references = _load_masks(masks, loaded)
+    device = _torch_device(device)
+    encoder = prepare_model(model, loaded, device=device, seed=seed,
+                            train_options=train_options, progress=progress)
+    results = []
+    for image, reference in _progress(list(zip(loaded, references)), progress, "segmenting"):
+        results.append(segment_image(encoder, image, reference, device=device, seed=seed,
+                                     condense_options=condense_options))
+    return results
+
+
+def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = None, *,
+                  device: Any = None, seed: int = 0,
+                  condense_options: Optional[dict] = None) -> SegmentedImage:
+    """Embeds one image with `model`, condenses its pixels and builds its segmentation.
+
+    Args:
+        model: a trained `CUTSEncoder` (2-D for [C, H, W] images, 3-D for volumes).
+        image: the input as `io.read_image` returns it (or `load_images` builds it).
+        mask: bool [*spatial] reference, or None.
+        device: where condensation runs (the encoder runs on its own device).
+        seed, condense_options: as `segment` takes them.
+    """
+    from .embedding import embed
+
+    embedding = embed(model, image.data[None])
+    latent = to_numpy(embedding.z)[0]                       # [F, *spatial]
+    points = latent.reshape(latent.shape[0], -1).T          # [N, F], pixels in row-major order
+    options = {"seed": seed, **(condense_options or {})}
+    if device is not None and getattr(device, "type", device) == "cuda":
+        options.setdefault("device", "cuda")
+    result = condense(points, **options)
+    segmentation = MultiscaleSegmentation.from_condensation(
+        result, image.spatial_shape, reconstruction=to_numpy(embedding.reconstruction)[0],
+        source=str(image.path) if image.path is not None else image.name)
+    if mask is None or not segmentation.levels:
+        return SegmentedImage(image, segmentation, result)
+    hints = np.stack([label_hint_mask(level, mask) for level in segmentation.label_maps])
+    metrics = evaluate_segmentation(image.name, segmentation, mask)
+    return SegmentedImage(image, segmentation, result, hints, metrics)
+
+
+def prepare_model(model: Any, images: Sequence[LoadedImage], *, device: Any, seed: int,
+                  train_options: Optional[dict], progress: bool) -> Any:
+    """The encoder to segment `images` with: `model` itself, the encoder of a checkpoint path,
+    or (model None) one trained on the images' data (all of one shape, or cropped by `train`)."""
+    from .checkpoint import load_encoder
+    from .encoder import CUTSEncoder
+    from .training import train
+
+    if isinstance(model, CUTSEncoder):
+        return model.to(device) if device is not None else model
+    if isinstance(model, (str, Path)):
+        return load_encoder(model, device=device)
+    if model is not None:
+        raise ValueError(f"model must be a CUTSEncoder, a checkpoint path or None, "
+                         f"got {type(model).__name__}")
+    options = {"seed": seed, "progress": progress, **(train_options or {})}
+    if device is not None:
+        options.setdefault("device", device)
+    return train([image.data for image in images], **options).model
+
+
+def load_images(images: Any) -> list:
+    """`segment`'s `images` as a list of `LoadedImage` (arrays get names image000, ...)."""
+    if isinstance(images, (str, Path)) or (
+            isinstance(images, (list, tuple)) and images
+            and all(isinstance(item, (str, Path)) for item in images)):
+        return [read_image(path) for path in resolve_inputs(images)]
+    if isinstance(images, (list, tuple)):
+        arrays = [to_numpy(item) for item in images]
+    else:
+        batch = to_numpy(images)
+        if batch.ndim not in (4, 5):
+            raise ValueError(f"images must be [B, C, H, W] or [B, C, D, H, W], got shape "
+                             f"{list(batch.shape)}")
+        arrays = list(batch)
+    if not arrays:
+        raise ValueError("images is empty")
+    loaded = []
+    for number, array in enumerate(arrays):
+        if array.ndim not in (3, 4):
+            raise ValueError(f"image {number} must be [C, H, W] or [C, D, H, W], got shape "
+                             f"{list(array.shape)}")
+        if array.dtype.kind != "f" or not np.isfinite(array).all():
+            raise ValueError(f"image {number} must hold finite floats scaled to [-1, 1]")
+        loaded.append(LoadedImage(data=np.ascontiguousarray(array, dtype=np.float32), path=None,
+                                  name=f"image{number:03d}", source_dtype=array.dtype))
+    return loaded
+
+
+def _load_masks(masks: Any, images: Sequence[LoadedImage]) -> list:
+    """One bool mask (or None) per image, checked against the image's spatial shape."""
+    if masks is None:
+        return [None] * len(images)
+    if isinstance(masks, (str, Path)):
+        if any(image.path is None for image in images):
+            raise ValueError("masks given as files need images given as files (matched by name)")
+        matched = match_masks([image.path for image in images], masks)
+        return [None if matched[image.path] is None else
+                read_mask(matched[image.path], image.spatial_shape, image_path=image.path)
+                for image in images]
+    masks = list(masks) if isinstance(masks, (list, tuple)) else list(to_numpy(masks))
+    if len(masks) != len(images):
+        raise ValueError(f"masks holds {len(masks)} masks for {len(images)} images")
+    checked = []
+    for image, mask in zip(images, masks):
+        if mask is not None:
+            mask = to_numpy(mask) != 0
+            if mask.shape != image.spatial_shape:
+                raise ValueError(f"the mask of {image.name} has shape {list(mask.shape)}, the "
+                                 f"image {list(image.spatial_shape)}")
+        checked.append(mask)
+    return checked
+
+
+def _torch_device(device: Any) -> Any:
+    """None stays None (each stage picks CUDA when usable, else the CPU); anything else becomes
+    a torch.device, so a typo fails here rather than after training."""
+    if device is None:
+        return None
+    import torch
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device must be 'cpu', 'cuda' or a torch device, got {device!r}") \
+            from error
+
+
+def _progress(items: list, enabled: bool, description: str) -> Any:
+    if not enabled or len(items) < 2:
+        return items
+    from tqdm.auto import tqdm
+    return tqdm(items, desc=description, unit="image")

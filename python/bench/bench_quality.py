@@ -1,0 +1,125 @@
+"""Segmentation quality on the retina data (../shared/data/retina): CUTS against its baselines.
+
+For each seed: train the encoder on all images (labels unused), embed every image, condense
+each image's 128-d pixel embeddings, and score the label-hint mask (ALGORITHM.md) against the
+image's lesion mask. Rows:
+- best level: the level with the best Dice and, separately, the best Hausdorff distance (the
+  paper's oracle choice);
+- persistent map: the persistent-structures map;
+- automatic level: the label-free choice of `cuts_ext.auto_level`;
+- spectral k-means: 10 clusters of the same embeddings (scikit-learn's SpectralClustering on a
+  30-nearest-neighbour graph), the paper's baseline;
+- raw patches: condensation of the pixel-centred 5 x 5 patches without the encoder (best level).
+Each cell is the mean +- std over images (pooled over seeds); the seed line gives the spread of
+the per-seed means, the statistic the paper quotes (0.741 +- 0.007 over 3 seeds).
+
+    python python/bench/bench_quality.py                         # 3 seeds, 200 epochs, 40 images
+    python python/bench/bench_quality.py --seeds 0 --limit 10    # a quicker look
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "retina"
+ROWS = ("best level", "persistent map", "automatic level", "spectral k-means", "raw patches")
+
+
+def load(data: Path, limit: int | None) -> tuple:
+    """(images float32 [B, 3, H, W] in [-1, 1], masks bool [B, H, W], names)."""
+    from cuts_ext.io import match_masks, read_image, read_mask, resolve_inputs
+
+    paths = resolve_inputs(data / "images")[:limit]
+    matched = match_masks(paths, data / "masks")
+    images = [read_image(path) for path in paths]
+    masks = [read_mask(matched[path], image.spatial_shape) for path, image in zip(paths, images)]
+    return np.stack([i.data for i in images]), np.stack(masks), [i.name for i in images]
+
+
+def spectral_kmeans(points: np.ndarray, seed: int) -> np.ndarray:
+    from sklearn.cluster import SpectralClustering
+    model = SpectralClustering(n_clusters=10, affinity="nearest_neighbors", n_neighbors=30,
+                               assign_labels="kmeans", random_state=seed)
+    return model.fit_predict(points)
+
+
+def score_map(label_map: np.ndarray, mask: np.ndarray) -> tuple:
+    from cuts_ext.metrics import dice, hausdorff_distance, label_hint_mask
+    hint = label_hint_mask(label_map, mask)
+    return dice(hint, mask), hausdorff_distance(hint, mask)
+
+
+def run_seed(images, masks, seed: int, args) -> dict:
+    import cuts_ext
+    from cuts_ext.evaluation import evaluate_segmentation
+    from cuts_ext.multiscale import MultiscaleSegmentation
+
+    started = time.perf_counter()
+    model = cuts_ext.train(images, epochs=args.epochs, seed=seed, device=args.device,
+                           progress=not args.quiet).model
+    trained = time.perf_counter() - started
+    latent = np.asarray(cuts_ext.embed(model, images).z)  # [B, 128, H, W]
+    scores = {row: [] for row in ROWS}
+    shape = images.shape[2:]
+    for number, (z, image, mask) in enumerate(zip(latent, images, masks)):
+        points = z.reshape(z.shape[0], -1).T
+        result = cuts_ext.condense(points, seed=seed)
+        seg = MultiscaleSegmentation.from_condensation(result, shape)
+        row = evaluate_segmentation(str(number), seg, mask)
+        scores["best level"].append((row["best_dice"], row["best_hausdorff"]))
+        scores["persistent map"].append((row["persistent_dice"], row["persistent_hausdorff"]))
+        scores["automatic level"].append((row["auto_dice"], row["auto_hausdorff"]))
+        if not args.no_baselines:
+            kmeans = spectral_kmeans(points, seed).reshape(shape)
+            scores["spectral k-means"].append(score_map(kmeans, mask))
+            patches = cuts_ext.extract_patches(image[None], size=5).reshape(points.shape[0], -1)
+            raw = MultiscaleSegmentation.from_condensation(
+                cuts_ext.condense(patches.astype(np.float64), seed=seed), shape)
+            raw_row = evaluate_segmentation(str(number), raw, mask)
+            scores["raw patches"].append((raw_row["best_dice"], raw_row["best_hausdorff"]))
+        if not args.quiet:
+            print(f"seed {seed} image {number + 1}/{len(images)}: best Dice "
+                  f"{row['best_dice']:.3f}, auto {row['auto_dice']:.3f}", flush=True)
+    return {"scores": scores, "train_seconds": trained,
+            "total_seconds": time.perf_counter() - started}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA, help=f"default {DATA}")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument("--limit", type=int, default=None, help="use the first N images only")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="skip spectral k-means and raw patches")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args()
+    if not (args.data / "images").is_dir():
+        raise SystemExit(f"no retina data at {args.data} (pass --data)")
+    images, masks, names = load(args.data, args.limit)
+    started = time.perf_counter()
+    runs = [run_seed(images, masks, seed, args) for seed in args.seeds]
+    print(f"\n{len(names)} retina images, seeds {args.seeds}, {args.epochs} epochs; total "
+          f"{time.perf_counter() - started:.0f} s (training "
+          f"{sum(r['train_seconds'] for r in runs):.0f} s)\n")
+    print("| method | Dice (mean +- std over images) | Hausdorff px | Dice: spread of seed means |")
+    print("| --- | ---: | ---: | ---: |")
+    for row in ROWS:
+        per_seed = [np.asarray(run["scores"][row]) for run in runs if run["scores"][row]]
+        if not per_seed:
+            continue
+        pooled = np.concatenate(per_seed)
+        means = [s[:, 0].mean() for s in per_seed]
+        print(f"| {row} | {pooled[:, 0].mean():.3f} +- {pooled[:, 0].std():.3f} | "
+              f"{pooled[:, 1].mean():.2f} +- {pooled[:, 1].std():.2f} | "
+              f"{np.mean(means):.3f} +- {np.std(means):.3f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

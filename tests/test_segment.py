@@ -1,0 +1,83 @@
+"""`cuts_ext.segment` end to end on tiny inputs: arrays and files, 2-D and 3-D, with and without
+masks, a given model or one trained on the spot."""
+
+import nibabel
+import numpy as np
+import pytest
+from conftest import smooth_images
+from PIL import Image
+
+import cuts_ext
+from cuts_ext.io import InputError
+
+TINY_TRAINING = {"epochs": 1, "batch_size": 2, "val_fraction": 0.0}
+
+
+def test_arrays_without_a_model_train_one_and_give_every_level(rng):
+    images = smooth_images(rng, (2, 3, 20, 20))
+    results = cuts_ext.segment(images, train_options=TINY_TRAINING, progress=False)
+    assert len(results) == 2
+    for result, image in zip(results, images):
+        seg = result.segmentation
+        assert seg.label_maps.shape == (len(seg.levels), 20, 20) and seg.levels
+        assert seg.reconstruction.shape == (3, 20, 20)
+        np.testing.assert_array_equal(result.image.data, image)
+        # The label map of a level is the hierarchy at that iteration, as an image.
+        np.testing.assert_array_equal(seg.label_maps[0].ravel(), seg.hierarchy[seg.levels[0]])
+        assert result.metrics is None and result.hint_masks is None
+
+
+def test_masks_give_label_hint_masks_and_scores(rng):
+    images = smooth_images(rng, (2, 1, 16, 16))
+    masks = images[:, 0] > 0.2
+    model = cuts_ext.train(images, **TINY_TRAINING, progress=False).model
+    results = cuts_ext.segment(images, model, masks=[masks[0], None], progress=False)
+    first, second = results
+    assert second.metrics is None
+    levels = len(first.segmentation.levels)
+    assert first.hint_masks.shape == (levels, 16, 16) and first.hint_masks.dtype == bool
+    best = first.metrics["best_dice_level"]
+    expected = 2 * (first.hint_masks[best] & masks[0]).sum() / (
+        first.hint_masks[best].sum() + masks[0].sum())
+    assert first.metrics["best_dice"] == pytest.approx(expected)
+    assert 0.0 < first.metrics["best_dice"] <= 1.0
+
+
+def test_a_nifti_volume_is_segmented_in_3d(tmp_path, rng):
+    volume = smooth_images(rng, (1, 1, 8, 10, 12))[0, 0]
+    path = tmp_path / "vol.nii.gz"
+    affine = np.diag([2.0, 1.5, 1.0, 1.0])
+    nibabel.save(nibabel.Nifti1Image(volume, affine), str(path))
+    (result,) = cuts_ext.segment(path, train_options={**TINY_TRAINING, "batch_size": 1},
+                                 progress=False)
+    assert result.segmentation.label_maps.shape[1:] == (8, 10, 12)
+    np.testing.assert_array_equal(result.image.affine, affine)
+
+
+def test_a_checkpoint_path_is_a_model(tmp_path, rng):
+    images = smooth_images(rng, (2, 3, 16, 16))
+    cuts_ext.train(images, **TINY_TRAINING, checkpoint=tmp_path / "m.pt", progress=False)
+    direct = cuts_ext.segment(images, cuts_ext.load_encoder(tmp_path / "m.pt"), progress=False)
+    from_path = cuts_ext.segment(images, tmp_path / "m.pt", progress=False)
+    for a, b in zip(direct, from_path):
+        np.testing.assert_array_equal(a.segmentation.hierarchy, b.segmentation.hierarchy)
+
+
+@pytest.mark.parametrize("images,kwargs,words", [
+    (np.zeros((2, 16, 16), np.float32), {}, ["[B, C, H, W]"]),
+    (np.full((1, 1, 8, 8), np.nan, np.float32), {}, ["finite"]),
+    (np.zeros((2, 1, 8, 8), np.float32), {"masks": [np.zeros((8, 8))]}, ["1 masks", "2 images"]),
+    (np.zeros((1, 1, 8, 8), np.float32), {"masks": [np.zeros((8, 9))]}, ["mask", "[8, 9]"]),
+    (np.zeros((1, 1, 8, 8), np.float32), {"model": 3}, ["model must be"]),
+])
+def test_bad_input_raises_a_clear_value_error(images, kwargs, words):
+    with pytest.raises(ValueError) as raised:
+        cuts_ext.segment(images, progress=False, **kwargs)
+    for word in words:
+        assert word in str(raised.value)
+
+
+def test_an_unreadable_file_raises_input_error(tmp_path):
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(InputError, match="broken.png"):
+        cuts_ext.segment(tmp_path / "broken.png", progress=False)
