@@ -3,7 +3,7 @@
 Two inputs, each with its own encoder trained here (no labels anywhere):
 - scikit-image's fundus photograph (`skimage.data.retina()`, 1411 x 1411 RGB), resized to
   128 x 128, the resolution of the retina data CUTS was evaluated on;
-- nibabel's example anatomical MRI (`anatomical.nii` of nibabel's test data, 33 x 41 x 25),
+- nibabel's example anatomical MRI (`nibabel/tests/data/anatomical.nii`, 33 x 41 x 25),
   segmented in 3-D; its label volumes keep the file's affine and header.
 The inputs are written to OUT/inputs first and read back like any user file, so the demo runs
 exactly the code path of `cuts segment`.
@@ -78,7 +78,6 @@ def run(args: argparse.Namespace) -> int:
 
 def write_inputs(folder: Path) -> list:
     """Writes the two demo inputs into `folder` and returns their paths."""
-    from nibabel.testing import data_path
     from PIL import Image
     from skimage.data import retina
     from skimage.transform import resize
@@ -88,8 +87,19 @@ def write_inputs(folder: Path) -> list:
     retina_path = folder / "retina.png"
     Image.fromarray(np.round(fundus * 255).astype(np.uint8)).save(retina_path)
     mri_path = folder / "anatomical.nii"
-    shutil.copyfile(Path(data_path) / "anatomical.nii", mri_path)
+    shutil.copyfile(bundled_mri(), mri_path)
     return [retina_path, mri_path]
+
+
+def bundled_mri() -> Path:
+    """nibabel's example anatomical volume, found by path: `nibabel.testing.data_path` would
+    import pytest, which a plain install does not have."""
+    import nibabel
+    path = Path(nibabel.__file__).parent / "tests" / "data" / "anatomical.nii"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: nibabel's bundled example volume is missing from this "
+                                "nibabel installation")
+    return path
 
 
 def _say(args: argparse.Namespace, text: str) -> None:

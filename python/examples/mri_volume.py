@@ -7,15 +7,14 @@ Without arguments it uses nibabel's bundled example anatomical volume (33 x 41 x
 """
 
 import sys
-from pathlib import Path
 
 import cuts_ext
 
 
 def main(volume: str = "", out: str = "mri_out") -> None:
     if not volume:
-        from nibabel.testing import data_path
-        volume = str(Path(data_path) / "anatomical.nii")
+        from cuts_ext.demo_command import bundled_mri
+        volume = str(bundled_mri())
     # A file in, so its affine and header travel to the outputs; the encoder is trained on it.
     (result,) = cuts_ext.segment(volume, train_options={"epochs": 60, "batch_size": 1,
                                                         "val_fraction": 0.0})
