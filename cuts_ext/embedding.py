@@ -104,13 +104,7 @@ def _as_tensor(images: Any) -> torch.Tensor:
 
 
 def _check_images(x: torch.Tensor, model: CUTSEncoder) -> None:
-    expected = "[B, C, H, W]" if model.dims == 2 else "[B, C, D, H, W]"
-    if x.dim() != model.dims + 2:
-        raise ValueError(f"images must be {expected} (rank {model.dims + 2}) for this "
-                         f"{model.dims}-D encoder, got shape {list(x.shape)}")
-    if x.shape[1] != model.in_channels:
-        raise ValueError(f"images have {x.shape[1]} channels but the encoder was trained on "
-                         f"in_channels={model.in_channels}")
+    model._check_input(x)  # rank and channels, as the forward pass checks them
     if not x.is_floating_point():
         raise ValueError(f"images must be floating point scaled to [-1, 1], got {x.dtype}")
     if not bool(torch.isfinite(x).all()):

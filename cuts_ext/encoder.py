@@ -227,7 +227,7 @@ class CUTSEncoder(nn.Module):
             raise ValueError(f"images must be {expected} (rank {self.dims + 2}) for a "
                              f"{self.dims}-D encoder, got shape {list(x.shape)}")
         if x.shape[1] != self.in_channels:
-            raise ValueError(f"images have {x.shape[1]} channels but the encoder expects "
+            raise ValueError(f"images have {x.shape[1]} channels but the encoder was trained on "
                              f"in_channels={self.in_channels}")
 
 
