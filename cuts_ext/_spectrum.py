@@ -5,9 +5,9 @@ ALGORITHM.md, "Diffusion time", as the authors' code computes it: entry k of the
 and the knee index k is the diffusion time t.
 
 P = D^-1 S is block diagonal over the connected components of the kernel graph, so its singular
-values are those of its blocks. A block of up to `exact_limit` points is decomposed exactly
-(dense: numpy's SVD, as the reference does for the whole matrix, or above 128 points the
-eigenvalues of B B^T); the larger blocks' contribution to the entropy curve is estimated by
+values are those of its blocks (the engine finds them, where the graph lives). A block of up to
+`exact_limit` points is decomposed exactly (dense: numpy's SVD, as the reference does for the
+whole matrix, or above 128 points the eigenvalues of B B^T); the larger blocks' contribution to the entropy curve is estimated by
 stochastic Lanczos quadrature on P^T P, which needs only the engine's sparse products. Isolated
 points (most of them after the first iterations) contribute exactly 1.
 """
@@ -15,11 +15,9 @@ points (most of them after the first iterations) contribute exactly 1.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 FLOAT64_EPS = float(np.finfo(np.float64).eps)
 
@@ -39,38 +37,32 @@ class TimeChoice:
     largest_block: int
 
 
-def diffusion_time(graph: tuple, gram_product: Callable[[np.ndarray], np.ndarray], t_max: int,
-                   exact_limit: int, rng: np.random.Generator) -> TimeChoice:
-    """The knee of the entropy curve of P = D^-1 S.
+def diffusion_time(engine: Any, t_max: int, exact_limit: int,
+                   rng: np.random.Generator) -> TimeChoice:
+    """The knee of the entropy curve of P = D^-1 S for the kernel the engine holds.
 
     Args:
-        graph: (row_ptr, cols, values), the CSR of the symmetric kernel S [M, M] (int64, int64,
-            float64).
-        gram_product: V [M, p] -> P^T P V (the engine's, for the stochastic estimate).
+        engine: a `_C.Condenser` with a kernel built; its `spectrum_blocks` gives the blocks of
+            S and the entries of the small ones, its `gram_product` (V [M, p] -> P^T P V) drives
+            the stochastic estimate of the large ones. The graph itself never leaves the engine.
         t_max: the length of the entropy curve; t = 1 when it is below 3 (no knee exists).
         exact_limit: blocks of up to this many points are decomposed exactly.
         rng: the random source of the stochastic estimate (used only for larger blocks).
     """
-    row_ptr, cols, values = graph
-    m = row_ptr.shape[0] - 1
-    S = csr_matrix((values, cols, row_ptr), shape=(m, m))
-    # S is symmetric, so its strong components are its components; asking for those spares
-    # scipy the transpose it builds for undirected ones.
-    n_blocks, block = connected_components(S, directed=True, connection="strong")
-    sizes = np.bincount(block, minlength=n_blocks)
-    largest = int(sizes.max()) if m else 0
+    blocks = engine.spectrum_blocks(exact_limit)
+    sizes = blocks["sizes"]
+    largest = int(sizes.max()) if sizes.size else 0
     if t_max < 3:
         return TimeChoice(1, True, largest)
-    degree = np.asarray(S.sum(axis=1)).ravel()
-    exact_values = _exact_singular_values(S, degree, block, sizes, exact_limit)
+    exact_values = _exact_singular_values(blocks, exact_limit)
     powers = np.arange(1, t_max + 1)
     if largest <= exact_limit:
         return TimeChoice(knee(entropy_curve(exact_values, t_max)), True, largest)
     # Spectral sums of the exact blocks plus one stochastic estimate over all the large ones:
     # probes vanish outside them, and P^T P never mixes blocks.
     sums = _power_sums(exact_values, powers) + _lanczos_power_sums(
-        gram_product, (sizes > exact_limit)[block], powers, rng,
-        steps=_lanczos_steps(values.shape[0]))
+        engine.gram_product, (sizes > exact_limit)[blocks["block"]], powers, rng,
+        steps=_lanczos_steps(blocks["edges"]))
     total, weighted_log = sums[:, 0], sums[:, 1]
     curve = np.log(total) - weighted_log / total
     return TimeChoice(knee(curve), False, largest)
@@ -120,10 +112,16 @@ def _line_residuals(x: np.ndarray, y: np.ndarray, fit_lo: int, hi: int, lo: int)
     return float(np.abs(y[lo:hi] - (y_mean + slope * (x[lo:hi] - x_mean))).sum())
 
 
-def _exact_singular_values(S: csr_matrix, degree: np.ndarray, block: np.ndarray,
-                           sizes: np.ndarray, exact_limit: int) -> np.ndarray:
+def _exact_singular_values(blocks: dict, exact_limit: int) -> np.ndarray:
     """The singular values of every block of P = D^-1 S of at most `exact_limit` points, block
-    by block in block order (each block's values descending, as numpy's SVD returns them)."""
+    by block in block order (each block's values descending, as numpy's SVD returns them).
+
+    Args:
+        blocks: the engine's `spectrum_blocks(exact_limit)`: block [M] and sizes [B] (int64),
+            degree [M] (float64), and rows, cols, values: the entries of S in the blocks of
+            2..exact_limit points.
+    """
+    block, sizes, degree = blocks["block"], blocks["sizes"], blocks["degree"]
     small = sizes <= exact_limit
     offsets = np.concatenate([[0], np.cumsum(np.where(small, sizes, 0))])
     s = np.empty(offsets[-1])
@@ -133,26 +131,23 @@ def _exact_singular_values(S: csr_matrix, degree: np.ndarray, block: np.ndarray,
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     local[order] = np.arange(order.shape[0]) - starts[block[order]]
     s[offsets[np.flatnonzero(small & (sizes == 1))]] = 1.0  # an isolated point: P_ii = 1
-    # The entries of blocks of 2..exact_limit points, grouped by block size: one pass over the
-    # graph, however many sizes there are.
-    point_size = sizes[block]
-    members = np.flatnonzero((point_size > 1) & (point_size <= exact_limit))
-    coo = S[members].tocoo()  # only their rows: most edges sit in the large blocks
-    rows, cols = members[coo.row], coo.col
-    entry_size = point_size[rows]
-    values = coo.data / degree[rows]  # P_ij = S_ij / D_i, as the reference divides
+    # The entries of blocks of 2..exact_limit points, grouped by block size: one pass over
+    # them, however many sizes there are.
+    rows, cols = blocks["rows"], blocks["cols"]
+    entry_size = sizes[block[rows]]
+    values = blocks["values"] / degree[rows]  # P_ij = S_ij / D_i, as the reference divides
     by_size = np.argsort(entry_size, kind="stable")
     rows, cols, values, entry_size = rows[by_size], cols[by_size], values[by_size], entry_size[by_size]
     present = np.unique(entry_size)
     bounds = np.searchsorted(entry_size, np.append(present, present[-1] + 1) if present.size else [])
     for size, lo, hi in zip(present, bounds[:-1], bounds[1:]):
-        blocks = np.flatnonzero(sizes == size)
+        same_size = np.flatnonzero(sizes == size)
         slot = np.full(sizes.shape[0], -1)
-        slot[blocks] = np.arange(blocks.shape[0])
-        dense = np.zeros((blocks.shape[0], size, size))
+        slot[same_size] = np.arange(same_size.shape[0])
+        dense = np.zeros((same_size.shape[0], size, size))
         r = rows[lo:hi]
         dense[slot[block[r]], local[r], local[cols[lo:hi]]] = values[lo:hi]
-        s[offsets[blocks][:, None] + np.arange(size)] = _block_singular_values(dense)
+        s[offsets[same_size][:, None] + np.arange(size)] = _block_singular_values(dense)
     return s
 
 

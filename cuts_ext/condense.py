@@ -148,8 +148,7 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
         if t != "auto":
             exact.append(True)
             return int(t)
-        choice = diffusion_time(engine.kernel_graph(), engine.gram_product, curve_length,
-                                exact_spectrum_limit, rng)
+        choice = diffusion_time(engine, curve_length, exact_spectrum_limit, rng)
         exact.append(choice.exact)
         return choice.t
 

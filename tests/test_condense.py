@@ -208,11 +208,10 @@ def test_approximate_spectrum_picks_the_exact_time_within_one():
     engine = _C.Condenser(Operand(prepare_points(INPUTS["retina 38 x 38"], 50), "numpy", "cpu", 0)
                           .descriptor, 40.0, 1e-4, 0)
     engine.adaptive_kernel(30)
-    graph = engine.kernel_graph()
-    exact = diffusion_time(graph, engine.gram_product, 50, 2048, np.random.default_rng(0))
+    exact = diffusion_time(engine, 50, 2048, np.random.default_rng(0))
     assert exact.exact and exact.largest_block == 1444
     for seed in range(3):
-        estimate = diffusion_time(graph, engine.gram_product, 50, 100, np.random.default_rng(seed))
+        estimate = diffusion_time(engine, 50, 100, np.random.default_rng(seed))
         assert not estimate.exact
         assert abs(estimate.t - exact.t) <= 1
 

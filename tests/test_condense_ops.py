@@ -61,3 +61,54 @@ def test_bad_input_raises_naming_the_argument(points, call, words):
         call(points)
     for word in words:
         assert word in str(raised.value)
+
+
+@pytest.mark.parametrize("exact_limit", [1, 6, 10_000])
+def test_spectrum_blocks_equal_scipy_components_of_the_kernel_graph(exact_limit):
+    """The engine's blocks, degrees and small-block entries, against scipy on its own graph."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+    from cuts_ext import _C
+    from cuts_ext._arrays import Operand
+    rng = np.random.default_rng(3)
+    # Clumps of 1 to 9 points far apart: many blocks of different sizes.
+    X = np.concatenate([rng.normal(10.0 * k, 0.01, size=(1 + k % 9, 3)) for k in range(40)])
+    engine = _C.Condenser(Operand(X, "numpy", "cpu", 0).descriptor, 40.0, 1e-4, 0)
+    engine.fixed_kernel(0.05)
+    row_ptr, cols, values = engine.kernel_graph()
+    S = csr_matrix((values, cols, row_ptr), shape=(X.shape[0],) * 2)
+    count, expected_block = connected_components(S, directed=False)
+    blocks = engine.spectrum_blocks(exact_limit)
+    assert blocks["sizes"].shape == (count,) and blocks["edges"] == values.shape[0]
+    # Same partition; numbered by smallest member, so first appearances come in order.
+    np.testing.assert_array_equal(np.unique(blocks["block"], return_index=True)[1],
+                                  np.sort(np.unique(expected_block, return_index=True)[1]))
+    np.testing.assert_array_equal(np.bincount(blocks["block"]), blocks["sizes"])
+    np.testing.assert_allclose(blocks["degree"], np.asarray(S.sum(axis=1)).ravel(), rtol=1e-15)
+    size = blocks["sizes"][blocks["block"]]
+    small_rows = np.flatnonzero((size > 1) & (size <= exact_limit))
+    coo = S[small_rows].tocoo()
+    np.testing.assert_array_equal(blocks["rows"], small_rows[coo.row])
+    np.testing.assert_array_equal(blocks["cols"], coo.col)
+    np.testing.assert_array_equal(blocks["values"], coo.data)
+
+
+def test_gram_product_equals_the_sparse_formula_in_float32_precision(rng):
+    """The CPU's float32 P^T P V = S D^-2 S V against scipy in float64 on the engine's graph."""
+    from scipy.sparse import csr_matrix, diags
+    from cuts_ext import _C
+    from cuts_ext._arrays import Operand
+    X = rng.standard_normal((1500, 5))  # over the one-thread limit: the OpenMP path runs
+    engine = _C.Condenser(Operand(X, "numpy", "cpu", 0).descriptor, 40.0, 1e-4, 0)
+    engine.adaptive_kernel(15)
+    row_ptr, cols, values = engine.kernel_graph()
+    S = csr_matrix((values, cols, row_ptr), shape=(1500, 1500))
+    D2 = diags(1.0 / np.asarray(S.sum(axis=1)).ravel() ** 2)
+    for columns in (1, 12, 45):  # one vector, two (the probes), and more than one slice
+        V = rng.standard_normal((1500, columns))
+        expected = S @ (D2 @ (S @ V))
+        got = engine.gram_product(V)
+        assert got.dtype == np.float64 and got.shape == V.shape
+        np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-6 * np.abs(expected).max())
+    with pytest.raises(ValueError, match="M, columns"):
+        engine.gram_product(V[:10])

@@ -13,6 +13,7 @@
 #include "cuts/array.h"
 #include "cuts/build_info.h"
 #include "cuts/condense.h"
+#include "cuts/spectrum_blocks.h"
 #include "cuts/errors.h"
 #include "cuts/nvtx.h"
 #include "cuts/pairs.h"
@@ -191,6 +192,26 @@ PYBIND11_MODULE(_C, m) {
                               to_numpy(std::move(g.cols), {edges}),
                               to_numpy(std::move(g.values), {edges}));
       })
+      .def("spectrum_blocks", [](const Condenser& c, int64_t exact_limit) {
+        SpectrumBlocks b;
+        {
+          py::gil_scoped_release release;
+          b = c.spectrum_blocks(exact_limit);
+        }
+        auto vector = [](auto&& v) {
+          const py::ssize_t n = static_cast<py::ssize_t>(v.size());
+          return to_numpy(std::move(v), {n});
+        };
+        py::dict out;
+        out["block"] = vector(std::move(b.block));
+        out["sizes"] = vector(std::move(b.sizes));
+        out["degree"] = vector(std::move(b.degree));
+        out["edges"] = b.edges;
+        out["rows"] = vector(std::move(b.rows));
+        out["cols"] = vector(std::move(b.cols));
+        out["values"] = vector(std::move(b.values));
+        return out;
+      }, py::arg("exact_limit"))
       .def("gram_product", [](const Condenser& c, py::array_t<double, py::array::c_style> v) {
         if (v.ndim() != 2 || v.shape(0) != c.size())
           throw InvalidArgument("gram_product: the block must be [M, columns]");

@@ -9,15 +9,20 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <numeric>
 #include <queue>
 #include <vector>
 
 #include "common/kernel.h"
 #include "cpu/dispatch_float.h"
+#include "cpu/float_gram.h"
+#include "cpu/sweep.h"
 #include "cuts/condense.h"
 #include "cuts/errors.h"
 #include "cuts/groups.h"
+#include "cuts/spectrum_blocks.h"
 
 namespace cuts {
 namespace {
@@ -29,23 +34,6 @@ constexpr double kFloat64Eps = std::numeric_limits<double>::epsilon();
 // thread stalls every barrier for a whole time slice (seen: 256 points condensing in 7 s on two
 // threads under load against 0.1 s on one).
 constexpr int64_t kMinParallelRows = 1024;
-
-// Points sorted by their first coordinate, for windowed neighbour queries.
-struct Sweep {
-  std::vector<int64_t> order;  // point index at each rank
-  std::vector<int64_t> rank;   // rank of each point
-  std::vector<double> key;     // first coordinate at each rank
-
-  Sweep(const std::vector<double>& x, int64_t m, int64_t c) : order(m), rank(m), key(m) {
-    std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](int64_t a, int64_t b) { return x[a * c] < x[b * c]; });
-    for (int64_t r = 0; r < m; ++r) {
-      rank[order[r]] = r;
-      key[r] = x[order[r] * c];
-    }
-  }
-};
 
 // Row i of P X: out = sum_e (S_e / degree) x_{col e}, in column order. Cloned for AVX2 (without
 // FMA, so every lane rounds exactly as the scalar code and the CUDA engine do) with a run-time
@@ -77,6 +65,7 @@ class CpuCondenser final : public Condenser {
   int64_t dims() const override { return c_; }
 
   void adaptive_kernel(int64_t k) override {
+    drop_kernel();  // before the new one is built: never both in memory
     const int64_t m = size();
     const Sweep sweep(x_, m, c_);
     std::vector<double> bandwidth(m), support(m);
@@ -94,6 +83,7 @@ class CpuCondenser final : public Condenser {
   }
 
   void fixed_kernel(double eps) override {
+    drop_kernel();  // before the new one is built: never both in memory
     const int64_t m = size();
     const Sweep sweep(x_, m, c_);
     const double bandwidth = std::max(eps, kFloat64Eps);
@@ -141,9 +131,17 @@ class CpuCondenser final : public Condenser {
     return graph_;
   }
 
+  SpectrumBlocks spectrum_blocks(int64_t exact_limit) const override {
+    if (graph_.row_ptr.empty()) throw InvalidArgument("no kernel built since the last merge");
+    return cuts::spectrum_blocks(graph_, exact_limit);  // no copy of the graph
+  }
+
   std::vector<double> gram_product(const std::vector<double>& v, int64_t columns) const override {
     if (graph_.row_ptr.empty()) throw InvalidArgument("gram_product needs a kernel: build one first");
-    return cuts::gram_product(graph_, v, columns);
+    // Built on the first product after a kernel build: a run with a fixed t never needs it.
+    std::lock_guard<std::mutex> lock(gram_mutex_);
+    if (!gram_) gram_ = std::make_unique<FloatGram>(graph_);
+    return gram_->product(v, columns);
   }
 
   void diffuse(int64_t t) override {
@@ -214,7 +212,7 @@ class CpuCondenser final : public Condenser {
       w_.swap(w);
       for (auto& c : cluster_) c = group[c];
     }
-    graph_ = KernelGraph{};  // the kernel belongs to the points it was built on
+    drop_kernel();  // the kernel belongs to the points it was built on
     return groups;
   }
 
@@ -227,7 +225,7 @@ class CpuCondenser final : public Condenser {
  protected:
   void assign_weights(const std::vector<double>& weights) override {
     w_ = weights;
-    graph_ = KernelGraph{};
+    drop_kernel();
   }
 
  private:
@@ -279,16 +277,20 @@ class CpuCondenser final : public Condenser {
       if (found.load(std::memory_order_relaxed) > budget) continue;  // giving up
       const double r = radius[i] * (1.0 + 1e-9), bound = r * r;
       const double* xi = x_.data() + i * c_;
-      const double key = s.key[s.rank[i]];
+      const int64_t own = s.rank[i];
+      int64_t first = 0, last = 0;
+      s.window(s.key[own], r, &first, &last);
       auto& out = lists[i];
-      auto visit = [&](int64_t rank) {
-        const int64_t j = s.order[rank];
-        if (only_greater && j < i) return;
-        const double d2 = squared_distance_bounded(xi, x_.data() + j * c_, c_, bound);
-        if (d2 <= bound) out.push_back({j, std::sqrt(d2)});
-      };
-      for (int64_t q = s.rank[i] + 1; q < m && s.key[q] - key <= r; ++q) visit(q);
-      for (int64_t q = s.rank[i] - 1; q >= 0 && key - s.key[q] <= r; --q) visit(q);
+      double d2[Sweep::kLanes];
+      for (int64_t g = first / Sweep::kLanes; g * Sweep::kLanes < last; ++g) {
+        s.group_distances(xi, g, bound, d2);
+        for (int64_t l = 0; l < Sweep::kLanes; ++l) {
+          const int64_t q = g * Sweep::kLanes + l;
+          if (q < first || q >= last || q == own || !(d2[l] <= bound)) continue;
+          const int64_t j = s.order[q];
+          if (!only_greater || j > i) out.push_back({j, std::sqrt(d2[l])});
+        }
+      }
       std::sort(out.begin(), out.end(),
                 [](const Neighbour& a, const Neighbour& b) { return a.index < b.index; });
       found.fetch_add(static_cast<int64_t>(out.size()), std::memory_order_relaxed);
@@ -359,55 +361,22 @@ class CpuCondenser final : public Condenser {
     }
   }
 
+  void drop_kernel() {
+    graph_ = KernelGraph{};
+    gram_.reset();
+  }
+
   int64_t c_;
   double decay_, thresh_;
   std::vector<double> x_;         // [M, C] current points
   std::vector<double> w_;         // [M] original points per cluster
   std::vector<int64_t> cluster_;  // [N] current cluster of each original point
   KernelGraph graph_;             // the kernel on the current points; empty after a merge
+  mutable std::unique_ptr<FloatGram> gram_;  // graph_'s compact copy, built on demand
+  mutable std::mutex gram_mutex_;
 };
 
 }  // namespace
-
-namespace {
-
-// Row i of one gram_product pass: dst = S_i. src, divided by D_i^2 when `scale`. Cloned for
-// AVX2 without FMA like diffuse_row.
-__attribute__((target_clones("avx2", "default")))
-void gram_row(const KernelGraph& graph, int64_t i, const double* src, int64_t columns, bool scale,
-              double* dst) {
-  std::fill(dst, dst + columns, 0.0);
-  double degree = 0.0;
-  for (int64_t e = graph.row_ptr[i]; e < graph.row_ptr[i + 1]; ++e) {
-    const double s = graph.values[e];
-    const double* x = src + graph.cols[e] * columns;
-    for (int64_t k = 0; k < columns; ++k) dst[k] += s * x[k];
-    degree += s;
-  }
-  if (scale)
-    for (int64_t k = 0; k < columns; ++k) dst[k] /= degree * degree;
-}
-
-void gram_pass(const KernelGraph& graph, const double* src, double* dst, int64_t columns,
-               bool scale) {
-  const int64_t m = static_cast<int64_t>(graph.row_ptr.size()) - 1;
-#pragma omp parallel for schedule(dynamic, 256) if (m >= kMinParallelRows)
-  for (int64_t i = 0; i < m; ++i) gram_row(graph, i, src, columns, scale, dst + i * columns);
-}
-
-}  // namespace
-
-std::vector<double> gram_product(const KernelGraph& graph, const std::vector<double>& v,
-                                 int64_t columns) {
-  const int64_t m = static_cast<int64_t>(graph.row_ptr.size()) - 1;
-  if (m < 0 || static_cast<int64_t>(v.size()) != m * columns)
-    throw InvalidArgument("gram_product: the block must have M * columns values");
-  // inner = D^-2 S V, then out = S inner.
-  std::vector<double> inner(v.size()), out(v.size());
-  gram_pass(graph, v.data(), inner.data(), columns, true);
-  gram_pass(graph, inner.data(), out.data(), columns, false);
-  return out;
-}
 
 std::unique_ptr<Condenser> make_condenser_cpu(const ArrayView& points, double decay,
                                               double thresh) {

@@ -5,6 +5,7 @@
 #include "cuts/checks.h"
 #include "cuts/condense.h"
 #include "cuts/errors.h"
+#include "cuts/spectrum_blocks.h"
 
 namespace cuts {
 
@@ -16,6 +17,10 @@ void Condenser::set_weights(const std::vector<double>& weights) {
     if (!(std::isfinite(w) && w > 0))
       throw InvalidArgument("weights must be positive and finite, got " + std::to_string(w));
   assign_weights(weights);
+}
+
+SpectrumBlocks Condenser::spectrum_blocks(int64_t exact_limit) const {
+  return cuts::spectrum_blocks(kernel_graph(), exact_limit);
 }
 
 std::unique_ptr<Condenser> make_condenser(const ArrayView& points, double decay, double thresh,

@@ -5,19 +5,22 @@
 
 namespace cuts {
 
-std::vector<int64_t> components_by_smallest_member(
-    int64_t m, const std::vector<std::pair<int64_t, int64_t>>& edges, int64_t* count) {
-  // Union-find whose roots are always the smallest index of their set (with path halving).
-  std::vector<int64_t> parent(m);
-  std::iota(parent.begin(), parent.end(), 0);
-  auto root = [&](int64_t i) {
-    while (parent[i] != i) i = parent[i] = parent[parent[i]];
-    return i;
-  };
-  for (const auto& [a, b] : edges) {
-    const int64_t ra = root(a), rb = root(b);
-    if (ra != rb) parent[std::max(ra, rb)] = std::min(ra, rb);
-  }
+SmallestRootSets::SmallestRootSets(int64_t m) : parent_(m) {
+  std::iota(parent_.begin(), parent_.end(), 0);
+}
+
+int64_t SmallestRootSets::root(int64_t i) {
+  while (parent_[i] != i) i = parent_[i] = parent_[parent_[i]];  // path halving
+  return i;
+}
+
+void SmallestRootSets::join(int64_t a, int64_t b) {
+  const int64_t ra = root(a), rb = root(b);
+  if (ra != rb) parent_[std::max(ra, rb)] = std::min(ra, rb);
+}
+
+std::vector<int64_t> SmallestRootSets::components(int64_t* count) {
+  const int64_t m = static_cast<int64_t>(parent_.size());
   std::vector<int64_t> component(m), root_component(m, -1);
   int64_t k = 0;
   for (int64_t i = 0; i < m; ++i) {
@@ -27,6 +30,13 @@ std::vector<int64_t> components_by_smallest_member(
   }
   *count = k;
   return component;
+}
+
+std::vector<int64_t> components_by_smallest_member(
+    int64_t m, const std::vector<std::pair<int64_t, int64_t>>& edges, int64_t* count) {
+  SmallestRootSets sets(m);
+  for (const auto& [a, b] : edges) sets.join(a, b);
+  return sets.components(count);
 }
 
 }  // namespace cuts

@@ -23,10 +23,7 @@ struct KernelGraph {
   std::vector<double> values;    // [E], S_ij
 };
 
-// P^T P V = S D^-2 S V with P = D^-1 S (S symmetric, so no transpose is formed), for a row-major
-// host block V [M, columns]; OpenMP over rows.
-std::vector<double> gram_product(const KernelGraph& graph, const std::vector<double>& v,
-                                 int64_t columns);
+struct SpectrumBlocks;  // cuts/spectrum_blocks.h
 
 class Condenser {
  public:
@@ -46,11 +43,15 @@ class Condenser {
   // before the weighting, w_j the number of original points in cluster j.
   virtual void fixed_kernel(double eps) = 0;
   virtual KernelGraph kernel_graph() const = 0;
-  // P^T P V = S D^-2 S V for a row-major host block V [M, columns]: the product the stochastic
-  // spectrum estimate iterates. By default on a host copy of the kernel graph.
-  virtual std::vector<double> gram_product(const std::vector<double>& v, int64_t columns) const {
-    return cuts::gram_product(kernel_graph(), v, columns);
-  }
+  // The blocks of the kernel graph and the entries of those of up to exact_limit points
+  // (cuts/spectrum_blocks.h). By default from a host copy of the graph.
+  virtual SpectrumBlocks spectrum_blocks(int64_t exact_limit) const;
+  // P^T P V = S D^-2 S V (P = D^-1 S; S is symmetric, so no transpose is formed) for a
+  // row-major host block V [M, columns]: the product the stochastic spectrum estimate
+  // iterates. The CPU engine computes it in float32 (csrc/cpu/float_gram.h), the CUDA engine
+  // in float64.
+  virtual std::vector<double> gram_product(const std::vector<double>& v,
+                                           int64_t columns) const = 0;
   // X <- P^t X with P = D^-1 S, D the row sums of S, applied as t sparse products.
   virtual void diffuse(int64_t t) = 0;
   // The `count` smallest distances over all pairs i < j of the current points, ascending

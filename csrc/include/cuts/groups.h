@@ -1,5 +1,5 @@
 // The merge rule of condensation, shared by the CPU and CUDA engines (it runs on the host: the
-// pairs under the merge threshold are few).
+// pairs under the merge threshold are few), and the components of a kernel graph.
 #pragma once
 
 #include <cstdint>
@@ -8,9 +8,23 @@
 
 namespace cuts {
 
+// Union-find over m points whose roots are always the smallest index of their set, so that
+// components come out numbered by their smallest member.
+class SmallestRootSets {
+ public:
+  explicit SmallestRootSets(int64_t m);
+  void join(int64_t a, int64_t b);
+  // The component of every point, numbered 0..k-1 in the order of each component's smallest
+  // member; `count` receives k.
+  std::vector<int64_t> components(int64_t* count);
+
+ private:
+  int64_t root(int64_t i);
+  std::vector<int64_t> parent_;
+};
+
 // The connected components of the graph on m points with the given edges (pairs of point
-// indices), numbered 0..k-1 in the order of each component's smallest member. Returns the
-// component of every point; `count` receives k.
+// indices), numbered as SmallestRootSets::components does.
 std::vector<int64_t> components_by_smallest_member(
     int64_t m, const std::vector<std::pair<int64_t, int64_t>>& edges, int64_t* count);
 

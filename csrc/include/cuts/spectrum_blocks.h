@@ -1,0 +1,28 @@
+// What the choice of the diffusion time needs from the kernel graph (cuts_ext/_spectrum.py),
+// computed where the graph lives so that the Python layer never copies a graph of tens of
+// millions of edges: P = D^-1 S is block diagonal over the connected components of S, small
+// blocks are decomposed exactly from their few entries, large ones are only touched through
+// Condenser::gram_product.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "cuts/condense.h"
+
+namespace cuts {
+
+struct SpectrumBlocks {
+  std::vector<int64_t> block;   // [M] the block of each point, numbered by smallest member
+  std::vector<int64_t> sizes;   // [B] points per block
+  std::vector<double> degree;   // [M] D, the row sums of S
+  int64_t edges = 0;            // stored entries of S (self-loops included)
+  // The entries S_ij of the rows in blocks of 2..exact_limit points, row by row, each row's
+  // columns ascending: all the exact decompositions need.
+  std::vector<int64_t> rows, cols;
+  std::vector<double> values;
+};
+
+SpectrumBlocks spectrum_blocks(const KernelGraph& graph, int64_t exact_limit);
+
+}  // namespace cuts
