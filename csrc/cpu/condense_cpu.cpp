@@ -230,33 +230,44 @@ class CpuCondenser final : public Condenser {
 
  private:
   // Distance from point i to its k-th nearest other point (infinity when fewer than k exist):
-  // the window around i's rank widens alternately left and right, nearest key first, and stops
-  // once both sides are farther on the first axis than the current k-th distance.
+  // the window around i's rank widens a lane group at a time, alternately left and right,
+  // nearest key first, and stops once both sides are farther on the first axis than the
+  // current k-th distance.
   double kth_neighbour_distance(const Sweep& s, int64_t i, int64_t k) const {
+    constexpr int64_t L = Sweep::kLanes;
+    constexpr double kInfinity = std::numeric_limits<double>::infinity();
     std::priority_queue<double> heap;  // the k smallest squared distances so far
     const double* xi = x_.data() + i * c_;
-    const double key = s.key[s.rank[i]];
-    int64_t left = s.rank[i] - 1, right = s.rank[i] + 1;
-    const int64_t m = size();
-    while (left >= 0 || right < m) {
-      const double bound = static_cast<int64_t>(heap.size()) == k
-                               ? heap.top() : std::numeric_limits<double>::infinity();
-      const double gap_left = left >= 0 ? key - s.key[left] : std::numeric_limits<double>::infinity();
-      const double gap_right = right < m ? s.key[right] - key : std::numeric_limits<double>::infinity();
+    const int64_t own = s.rank[i], m = size(), groups = (m + L - 1) / L;
+    const double key = s.key[own];
+    auto bound = [&] { return static_cast<int64_t>(heap.size()) == k ? heap.top() : kInfinity; };
+    auto visit = [&](int64_t g) {
+      double d2[L];
+      s.group_distances(xi, g, bound(), d2);
+      for (int64_t l = 0; l < L; ++l) {
+        const int64_t q = g * L + l;
+        if (q == own || q >= m) continue;
+        if (static_cast<int64_t>(heap.size()) < k) {
+          heap.push(d2[l]);
+        } else if (d2[l] < heap.top()) {
+          heap.pop();
+          heap.push(d2[l]);
+        }
+      }
+    };
+    // i's own group, then whole groups outward, the nearer on the first axis first (a group's
+    // gap is that of its member nearest to i), until both sides are beyond the k-th distance.
+    visit(own / L);
+    int64_t left = own / L - 1, right = own / L + 1;
+    while (left >= 0 || right < groups) {
+      const double gap_left = left >= 0 ? key - s.key[left * L + L - 1] : kInfinity;
+      const double gap_right = right < groups ? s.key[right * L] - key : kInfinity;
       const bool go_left = gap_left <= gap_right;
       const double gap = go_left ? gap_left : gap_right;
-      if (gap * gap > bound) break;
-      const int64_t j = s.order[go_left ? left-- : right++];
-      const double d2 = squared_distance_bounded(xi, x_.data() + j * c_, c_, bound);
-      if (static_cast<int64_t>(heap.size()) < k) {
-        heap.push(d2);
-      } else if (d2 < heap.top()) {
-        heap.pop();
-        heap.push(d2);
-      }
+      if (gap * gap > bound()) break;
+      visit(go_left ? left-- : right++);
     }
-    return static_cast<int64_t>(heap.size()) == k ? std::sqrt(heap.top())
-                                                  : std::numeric_limits<double>::infinity();
+    return static_cast<int64_t>(heap.size()) == k ? std::sqrt(heap.top()) : kInfinity;
   }
 
   // For every point i, the points j != i with d_ij <= radius[i] (only j > i when only_greater),
@@ -361,8 +372,12 @@ class CpuCondenser final : public Condenser {
     }
   }
 
+  // Empties the kernel but keeps its arrays' capacity: the next kernel reuses those pages
+  // instead of faulting in and zeroing hundreds of megabytes afresh every iteration.
   void drop_kernel() {
-    graph_ = KernelGraph{};
+    graph_.row_ptr.clear();
+    graph_.cols.clear();
+    graph_.values.clear();
     gram_.reset();
   }
 
