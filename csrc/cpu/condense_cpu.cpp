@@ -19,6 +19,7 @@
 #include "cpu/dispatch_float.h"
 #include "cpu/float_gram.h"
 #include "cpu/sweep.h"
+#include "cuts/build_info.h"
 #include "cuts/condense.h"
 #include "cuts/errors.h"
 #include "cuts/groups.h"
@@ -101,28 +102,47 @@ class CpuCondenser final : public Condenser {
       }
       row.resize(kept);
     }
-    std::vector<int64_t> count(m, 1);  // the self-loop
-    for (int64_t i = 0; i < m; ++i) {
-      count[i] += forward[i].size();
-      for (const auto& nb : forward[i]) ++count[nb.index];
+    // Row i is [entries from rows < i][self-loop][its own entries (> i)]. The mirrored
+    // entries are written by chunks of consecutive rows in parallel; each chunk starts its
+    // cursor in row j after the entries that earlier chunks send there, so every row comes out
+    // sorted by column, with no sort, the same for any number of threads.
+    const int64_t chunks = m >= kMinParallelRows ? std::min<int64_t>(openmp_max_threads(), 16) : 1;
+    auto chunk_begin = [&](int64_t t) { return m * t / chunks; };
+    std::vector<std::vector<int32_t>> mirrored(chunks);  // [chunk][row] entries sent there
+#pragma omp parallel for schedule(static, 1) if (chunks > 1)
+    for (int64_t t = 0; t < chunks; ++t) {
+      mirrored[t].assign(m, 0);
+      for (int64_t i = chunk_begin(t); i < chunk_begin(t + 1); ++i)
+        for (const auto& nb : forward[i]) ++mirrored[t][nb.index];
     }
     graph_.row_ptr.assign(m + 1, 0);
-    for (int64_t i = 0; i < m; ++i) graph_.row_ptr[i + 1] = graph_.row_ptr[i] + count[i];
+    for (int64_t i = 0; i < m; ++i) {
+      int64_t below = 0;
+      for (int64_t t = 0; t < chunks; ++t) {
+        const int64_t sent = mirrored[t][i];
+        mirrored[t][i] = static_cast<int32_t>(below);  // now chunk t's offset in row i
+        below += sent;
+      }
+      graph_.row_ptr[i + 1] = graph_.row_ptr[i] + below + 1 + forward[i].size();
+    }
     graph_.cols.resize(graph_.row_ptr[m]);
     graph_.values.resize(graph_.row_ptr[m]);
-    // In increasing i, row i receives its mirrored entries (from rows < i) before its self-loop
-    // and its own entries (> i): every row comes out sorted by column with no sort.
-    std::vector<int64_t> cursor(graph_.row_ptr.begin(), graph_.row_ptr.end() - 1);
-    for (int64_t i = 0; i < m; ++i) {
-      graph_.cols[cursor[i]] = i;
-      graph_.values[cursor[i]++] = w_[i];  // (k(0) w_i + k(0) w_i) / 2 with k(0) = 1
-      for (const auto& nb : forward[i]) {
-        graph_.cols[cursor[i]] = nb.index;
-        graph_.values[cursor[i]++] = nb.distance;  // the affinity, see above
-        graph_.cols[cursor[nb.index]] = i;
-        graph_.values[cursor[nb.index]++] = nb.distance;
+#pragma omp parallel for schedule(static, 1) if (chunks > 1)
+    for (int64_t t = 0; t < chunks; ++t) {
+      std::vector<int32_t>& offset = mirrored[t];
+      for (int64_t i = chunk_begin(t); i < chunk_begin(t + 1); ++i) {
+        int64_t own = graph_.row_ptr[i + 1] - 1 - static_cast<int64_t>(forward[i].size());
+        graph_.cols[own] = i;
+        graph_.values[own++] = w_[i];  // (k(0) w_i + k(0) w_i) / 2 with k(0) = 1
+        for (const auto& nb : forward[i]) {
+          graph_.cols[own] = nb.index;
+          graph_.values[own++] = nb.distance;  // the affinity, see above
+          const int64_t e = graph_.row_ptr[nb.index] + offset[nb.index]++;
+          graph_.cols[e] = i;
+          graph_.values[e] = nb.distance;
+        }
+        std::vector<Neighbour>().swap(forward[i]);
       }
-      std::vector<Neighbour>().swap(forward[i]);
     }
   }
 
