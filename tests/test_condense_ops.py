@@ -112,3 +112,30 @@ def test_gram_product_equals_the_sparse_formula_in_float32_precision(rng):
         np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-6 * np.abs(expected).max())
     with pytest.raises(ValueError, match="M, columns"):
         engine.gram_product(V[:10])
+
+
+@pytest.mark.parametrize("kernel", ["fixed", "adaptive"])
+def test_kernel_graph_equals_the_dense_oracle_kernel_on_the_threaded_path(rng, kernel):
+    """Above 1,024 points the engine finds neighbours and fills the CSR in parallel chunks:
+    its graph must still be the oracle's kernel entry for entry, each row sorted by column."""
+    from cuts_ext import _C
+    from cuts_ext._arrays import Operand
+    X = np.concatenate([c + 0.4 * rng.standard_normal((500, 6)) for c in np.eye(6)[:3] * 2])
+    weights = rng.integers(1, 5, size=X.shape[0]).astype(np.float64)
+    engine = _C.Condenser(Operand(X, "numpy", "cpu", 0).descriptor, 40.0, 1e-4, 0)
+    if kernel == "fixed":
+        engine.set_weights(weights)
+        engine.fixed_kernel(0.9)
+        expected = oracle.fixed_kernel(X, 0.9, weights)
+    else:
+        engine.adaptive_kernel(30)
+        expected = oracle.adaptive_kernel(X, knn=30)
+    row_ptr, cols, values = engine.kernel_graph()
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(row_ptr))
+    assert np.all(np.diff(cols)[np.diff(rows) == 0] > 0)  # ascending within each row
+    expected_rows, expected_cols = np.nonzero(expected)
+    assert values.shape[0] > 20 * X.shape[0]  # dense enough that the rows are long
+    np.testing.assert_array_equal(rows, expected_rows)
+    np.testing.assert_array_equal(cols, expected_cols)
+    # numpy's vectorised exp and pow may differ from libm's in the last bit.
+    np.testing.assert_allclose(values, expected[expected_rows, expected_cols], rtol=1e-14, atol=0)
