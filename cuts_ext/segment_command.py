@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from .io import InputError, match_masks, read_image, read_mask, resolve_inputs
 from .io.errors import OutputExistsError
+from .segmentation import POSITION_WEIGHT, check_position_weight
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -73,6 +74,10 @@ def add_parsers(sub: "argparse._SubParsersAction") -> None:
                               "only for scoring")
     segment.add_argument("--granularity", type=float, default=1.0,
                          help="condensation's initial bandwidth factor (default 1)")
+    segment.add_argument("--position-weight", type=_position_weight, default=POSITION_WEIGHT,
+                         help="weight of the pixels' positional encoding in condensation "
+                              f"(default {POSITION_WEIGHT}; 0: appearance alone, as the "
+                              "reference method)")
     segment.add_argument("--overwrite", action="store_true",
                          help="replace existing outputs (default: refuse)")
     add_training_options(segment, epochs=50)
@@ -90,6 +95,16 @@ def run_train(args: argparse.Namespace) -> int:
           **training_options(args))
     _say(args, f"wrote {args.output}")
     return 1 if failures else 0
+
+
+def _position_weight(text: str) -> float:
+    """argparse type of --position-weight: a finite number >= 0."""
+    try:
+        value = float(text)
+        check_position_weight(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}") from None
+    return value
 
 
 def run_segment(args: argparse.Namespace) -> int:
@@ -118,6 +133,7 @@ def run_segment(args: argparse.Namespace) -> int:
             if isinstance(mask, Exception):
                 raise mask
             result = segment_image(model, image, mask, device=device, seed=seed,
+                                   position_weight=args.position_weight,
                                    condense_options={"granularity": args.granularity})
             folder = write_outputs(out, image, result.segmentation, overwrite=args.overwrite)
         except (InputError, OutputExistsError, ValueError, OSError, MemoryError) as error:

@@ -111,6 +111,14 @@ def test_no_readable_input_fails_with_one_line_reasons(tmp_path, command, args, 
     assert all(word in lines[0] for word in words)
 
 
+@pytest.mark.parametrize("value", ["-1", "nan", "abc"])
+def test_a_bad_position_weight_is_a_usage_error(tmp_path, value):
+    result = _cuts("segment", str(tmp_path), "-o", str(tmp_path / "out"), "--position-weight",
+                   value)
+    assert result.returncode == 2
+    assert "--position-weight" in result.stderr and ">= 0" in result.stderr
+
+
 @pytest.mark.parametrize("command", ["train", "segment", "evaluate", "demo", "info"])
 def test_every_subcommand_has_help(command):
     result = _cuts(command, "--help")

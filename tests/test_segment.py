@@ -63,12 +63,34 @@ def test_a_checkpoint_path_is_a_model(tmp_path, rng):
         np.testing.assert_array_equal(a.segmentation.hierarchy, b.segmentation.hierarchy)
 
 
+def test_position_weight_is_the_condensation_s_positional_encoding(rng):
+    """segment condenses each image's embeddings with pos_encoding = (its shape, the weight);
+    weight 0 is the reference method, with no encoding."""
+    from cuts_ext.condense import condense
+    from cuts_ext.segmentation import POSITION_WEIGHT
+    images = smooth_images(rng, (1, 3, 18, 14))
+    model = cuts_ext.train(images, **TINY_TRAINING, progress=False).model
+    latent = np.asarray(cuts_ext.embed(model, images).z)[0]
+    points = latent.reshape(latent.shape[0], -1).T
+    hierarchies = {}
+    for weight, encoding in ((POSITION_WEIGHT, ((18, 14), POSITION_WEIGHT)), (0.0, None),
+                             (2.0, ((18, 14), 2.0))):
+        (result,) = cuts_ext.segment(images, model, position_weight=weight, progress=False)
+        expected = condense(points, pos_encoding=encoding).hierarchy
+        np.testing.assert_array_equal(result.condensation.hierarchy, expected)
+        hierarchies[weight] = expected
+    # The encoding is not ignored: a heavy weight changes the hierarchy.
+    assert not np.array_equal(hierarchies[0.0], hierarchies[2.0])
+
+
 @pytest.mark.parametrize("images,kwargs,words", [
     (np.zeros((2, 16, 16), np.float32), {}, ["[B, C, H, W]"]),
     (np.full((1, 1, 8, 8), np.nan, np.float32), {}, ["finite"]),
     (np.zeros((2, 1, 8, 8), np.float32), {"masks": [np.zeros((8, 8))]}, ["1 masks", "2 images"]),
     (np.zeros((1, 1, 8, 8), np.float32), {"masks": [np.zeros((8, 9))]}, ["mask", "[8, 9]"]),
     (np.zeros((1, 1, 8, 8), np.float32), {"model": 3}, ["model must be"]),
+    (np.zeros((1, 1, 8, 8), np.float32), {"position_weight": -0.5}, ["position_weight", ">= 0"]),
+    (np.zeros((1, 1, 8, 8), np.float32), {"position_weight": float("nan")}, ["position_weight"]),
 ])
 def test_bad_input_raises_a_clear_value_error(images, kwargs, words):
     with pytest.raises(ValueError) as raised:

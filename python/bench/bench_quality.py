@@ -1,20 +1,23 @@
 """Segmentation quality on the retina data (../shared/data/retina): CUTS against its baselines.
 
 For each seed: train the encoder on all images (labels unused), embed every image, condense
-each image's 128-d pixel embeddings, and score the label-hint mask (ALGORITHM.md) against the
-image's lesion mask. Rows:
+each image's 128-d pixel embeddings with the positional encoding `segment` adds
+(--position-weight, default cuts_ext's POSITION_WEIGHT; 0 is the reference method), and score
+the label-hint mask (ALGORITHM.md) against the image's lesion mask. Rows:
 - best level: the level with the best Dice and, separately, the best Hausdorff distance (the
   paper's oracle choice);
 - persistent map: the persistent-structures map;
 - automatic level: the label-free choice of `cuts_ext.auto_level`;
 - spectral k-means: 10 clusters of the same embeddings (scikit-learn's SpectralClustering on a
   30-nearest-neighbour graph), the paper's baseline;
-- raw patches: condensation of the pixel-centred 5 x 5 patches without the encoder (best level).
+- raw patches: condensation (same position weight) of the pixel-centred 5 x 5 patches without
+  the encoder (best level).
 Each cell is the mean +- std over images (pooled over seeds); the seed line gives the spread of
 the per-seed means, the statistic the paper quotes (0.741 +- 0.007 over 3 seeds).
 
     python python/bench/bench_quality.py                         # 3 seeds, 200 epochs, 40 images
     python python/bench/bench_quality.py --seeds 0 --limit 10    # a quicker look
+    python python/bench/bench_quality.py --position-weight 0     # the reference method
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ def run_seed(images, masks, seed: int, args) -> dict:
     import cuts_ext
     from cuts_ext.evaluation import evaluate_segmentation
     from cuts_ext.multiscale import MultiscaleSegmentation
+    from cuts_ext.segmentation import condensation_position
 
     started = time.perf_counter()
     model = cuts_ext.train(images, epochs=args.epochs, seed=seed, device=args.device,
@@ -65,9 +69,10 @@ def run_seed(images, masks, seed: int, args) -> dict:
     latent = np.asarray(cuts_ext.embed(model, images).z)  # [B, 128, H, W]
     scores = {row: [] for row in ROWS}
     shape = images.shape[2:]
+    position = condensation_position(shape, args.position_weight)
     for number, (z, image, mask) in enumerate(zip(latent, images, masks)):
         points = z.reshape(z.shape[0], -1).T
-        result = cuts_ext.condense(points, seed=seed)
+        result = cuts_ext.condense(points, seed=seed, **position)
         seg = MultiscaleSegmentation.from_condensation(result, shape)
         row = evaluate_segmentation(str(number), seg, mask)
         scores["best level"].append((row["best_dice"], row["best_hausdorff"]))
@@ -78,7 +83,7 @@ def run_seed(images, masks, seed: int, args) -> dict:
             scores["spectral k-means"].append(score_map(kmeans, mask))
             patches = cuts_ext.extract_patches(image[None], size=5).reshape(points.shape[0], -1)
             raw = MultiscaleSegmentation.from_condensation(
-                cuts_ext.condense(patches.astype(np.float64), seed=seed), shape)
+                cuts_ext.condense(patches.astype(np.float64), seed=seed, **position), shape)
             raw_row = evaluate_segmentation(str(number), raw, mask)
             scores["raw patches"].append((raw_row["best_dice"], raw_row["best_hausdorff"]))
         if not args.quiet:
@@ -99,15 +104,21 @@ def main() -> int:
                         help="training step (train's `step`; windows is ~30x faster on a CPU)")
     parser.add_argument("--no-baselines", action="store_true",
                         help="skip spectral k-means and raw patches")
+    parser.add_argument("--position-weight", type=float, default=None,
+                        help="weight of the positional encoding (default: segment's, "
+                             "cuts_ext.segmentation.POSITION_WEIGHT; 0: the reference method)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
+    if args.position_weight is None:
+        from cuts_ext.segmentation import POSITION_WEIGHT
+        args.position_weight = POSITION_WEIGHT
     if not (args.data / "images").is_dir():
         raise SystemExit(f"no retina data at {args.data} (pass --data)")
     images, masks, names = load(args.data, args.limit)
     started = time.perf_counter()
     runs = [run_seed(images, masks, seed, args) for seed in args.seeds]
     print(f"\n{len(names)} retina images, seeds {args.seeds}, {args.epochs} epochs ({args.step} "
-          f"steps); total "
+          f"steps), position weight {args.position_weight}; total "
           f"{time.perf_counter() - started:.0f} s (training "
           f"{sum(r['train_seconds'] for r in runs):.0f} s)\n")
     print("| method | Dice (mean +- std over images) | Hausdorff px | Dice: spread of seed means |")
