@@ -1,8 +1,8 @@
-// CPU diffusion condensation engine. Neighbour queries sweep the points in order of their first
-// coordinate (the first principal component after PCA): a pair within radius r is within r on
-// that axis too, so each query scans only a window of the sorted order, and distances give up
-// early (common/kernel.h). OpenMP runs the queries, kernel rows and diffusion rows in parallel;
-// every result is independent of the thread count.
+// CPU diffusion condensation engine. Neighbour queries scan windows of the points sorted by their
+// first coordinate, four distances at a time (cpu/sweep.h); the stochastic spectrum estimate's
+// products run in float32 on a compact copy of the graph (cpu/float_gram.h). OpenMP runs the
+// queries, kernel rows and diffusion rows in parallel; every result is independent of the
+// thread count.
 #include <unistd.h>
 
 #include <algorithm>
@@ -66,7 +66,7 @@ class CpuCondenser final : public Condenser {
   int64_t dims() const override { return c_; }
 
   void adaptive_kernel(int64_t k) override {
-    drop_kernel();  // before the new one is built: never both in memory
+    drop_kernel();  // the old kernel's arrays are reused for the new one
     const int64_t m = size();
     const Sweep sweep(x_, m, c_);
     std::vector<double> bandwidth(m), support(m);
@@ -84,7 +84,7 @@ class CpuCondenser final : public Condenser {
   }
 
   void fixed_kernel(double eps) override {
-    drop_kernel();  // before the new one is built: never both in memory
+    drop_kernel();  // the old kernel's arrays are reused for the new one
     const int64_t m = size();
     const Sweep sweep(x_, m, c_);
     const double bandwidth = std::max(eps, kFloat64Eps);
