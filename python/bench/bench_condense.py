@@ -1,10 +1,15 @@
 """Benchmark cuts_ext.condense against the dense NumPy/SciPy oracle, in one table.
 
-Inputs have real image structure: the 7 x 7 x 3 pixel-centred patches of scikit-image's fundus
-photograph (``skimage.data.retina``, resized to S x S and scaled to [-1, 1]), projected by a
-fixed random orthogonal map to C = 128 features, for S = 64, 128 and 256 (N = 4,096, 16,384 and
-65,536). Each run happens in its own process, so that its peak resident memory (ru_maxrss) is
-its own. The oracle (tests/condense_oracle.py, dense N x N) runs where it fits: N = 4,096.
+Inputs have real image structure, from scikit-image's fundus photograph (``skimage.data.retina``,
+resized to S x S and scaled to [-1, 1]), for S = 64, 128 and 256 (N = 4,096, 16,384 and
+65,536), C = 128 features per pixel:
+- ``--input patches`` (default): its 7 x 7 x 3 pixel-centred patches, projected by a fixed random
+  orthogonal map;
+- ``--input encoder``: the embeddings of a CUTS encoder trained on the image itself (windowed
+  step, 128 x 128 crops, 100 epochs, seed 0), what `segment` condenses.
+Each input is made, and each condensation runs, in its own process, so that a run's peak
+resident memory (ru_maxrss) is its own. The oracle (tests/condense_oracle.py, dense N x N) runs
+where it fits: N = 4,096.
 
 Columns: time, peak RSS, iterations, levels, and for N where the oracle ran: its time, the
 speed-up, the agreement per iteration (minimum adjusted Rand index over the iterations both
@@ -14,6 +19,7 @@ have, whether the cluster counts are identical) and how many iterations chose a 
     python python/bench/bench_condense.py                 # N = 4,096 (+ oracle), 16,384, 65,536
     python python/bench/bench_condense.py --sizes 64 128  # image sides to run
     python python/bench/bench_condense.py --device cuda   # the CUDA engine instead of the CPU
+    python python/bench/bench_condense.py --input encoder # trained-encoder embeddings
 """
 
 from __future__ import annotations
@@ -35,22 +41,39 @@ FEATURES = 128
 PATCH = 7
 
 
-def embeddings(side: int) -> np.ndarray:
-    """float64 [side^2, 128]: projected pixel-centred patches of the resized fundus image."""
-    import cuts_ext
+def fundus(side: int) -> np.ndarray:
+    """float32 [1, 3, side, side] in [-1, 1]: the resized fundus photograph."""
     from skimage.data import retina
     from skimage.transform import resize
 
     image = resize(retina(), (side, side), anti_aliasing=True).astype(np.float32) * 2 - 1
-    images = np.ascontiguousarray(image.transpose(2, 0, 1)[None])
+    return np.ascontiguousarray(image.transpose(2, 0, 1)[None])
+
+
+def embeddings(side: int, kind: str) -> np.ndarray:
+    """float64 [side^2, 128]: projected pixel-centred patches ("patches") or trained-encoder
+    embeddings ("encoder") of the resized fundus image."""
+    import cuts_ext
+
+    images = fundus(side)
+    if kind == "encoder":
+        model = cuts_ext.train(images, epochs=100, batch_size=1, val_fraction=0.0, step="windows",
+                               crop=min(side, 128), seed=0, progress=False).model
+        z = np.asarray(cuts_ext.embed(model, images).z)[0]
+        return z.reshape(z.shape[0], -1).T.astype(np.float64)
     patches = cuts_ext.extract_patches(images, size=PATCH).reshape(side * side, -1)
     projection, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((patches.shape[1], FEATURES)))
     return patches.astype(np.float64) @ projection
 
 
-def worker(implementation: str, side: int, device: str, out: Path) -> None:
-    """Runs one condensation and writes its measurements (and hierarchy) to `out`."""
-    X = embeddings(side)
+def worker(implementation: str, side: int, device: str, out: Path, kind: str) -> None:
+    """Makes the input (implementation "input") or runs one condensation of it, writing its
+    measurements (and hierarchy) to `out`."""
+    data = out.parent / f"input-{kind}-{side}.npy"
+    if implementation == "input":
+        np.save(data, embeddings(side, kind))
+        return
+    X = np.load(data)
     if implementation == "oracle":
         # The benchmark's baseline is the tests' oracle, loaded from its file.
         spec = importlib.util.spec_from_file_location("condense_oracle",
@@ -81,13 +104,16 @@ def worker(implementation: str, side: int, device: str, out: Path) -> None:
         "iterations": len(counts), "levels": len(levels), "counts": counts, "t": t}))
 
 
-def run_worker(implementation: str, side: int, device: str, scratch: Path) -> dict:
+def run_worker(implementation: str, side: int, device: str, scratch: Path, kind: str) -> dict:
     out = scratch / f"{implementation}-{side}-{device}.json"
-    command = [sys.executable, __file__, "--worker", implementation, str(side), device, str(out)]
+    command = [sys.executable, __file__, "--worker", implementation, str(side), device, str(out),
+               kind]
     completed = subprocess.run(command, capture_output=True, text=True, cwd=scratch)
     if completed.returncode != 0:
         reason = (completed.stderr.strip().splitlines() or ["failed"])[-1]
         return {"error": reason[:60]}
+    if implementation == "input":
+        return {}
     record = json.loads(out.read_text())
     record["hierarchy"] = np.load(out.with_suffix(".npy"))
     return record
@@ -109,11 +135,13 @@ def main() -> int:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--oracle-max", type=int, default=64,
                         help="largest side the dense oracle runs at (default 64: N = 4,096)")
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--input", choices=["patches", "encoder"], default="patches",
+                        help="projected patches (default) or trained-encoder embeddings")
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        implementation, side, device, out = args.worker
-        worker(implementation, int(side), device, Path(out))
+        implementation, side, device, out, kind = args.worker
+        worker(implementation, int(side), device, Path(out), kind)
         return 0
 
     import tempfile
@@ -122,8 +150,10 @@ def main() -> int:
     if args.device == "cuda" and not info["cuda_usable"]:
         print(f"bench_condense: skipped, no usable GPU ({info['cuda_unavailable_reason']})")
         return 0
-    print(f"cuts_ext {info['version']} condense, C = {FEATURES} (7x7x3 patches of "
-          f"skimage.data.retina, projected), PCA 50, float64; {os.cpu_count()} CPUs, "
+    source = ("trained-encoder embeddings" if args.input == "encoder"
+              else "7x7x3 patches, projected")
+    print(f"cuts_ext {info['version']} condense, C = {FEATURES} ({source} of "
+          f"skimage.data.retina), PCA 50, float64; {os.cpu_count()} CPUs, "
           f"{info['openmp_max_threads']} OpenMP threads; device {args.device}")
     header = ("| N | impl | time s | peak RSS MiB | iterations | levels | oracle s | speed-up "
               "| min ARI | same counts | other t |")
@@ -131,9 +161,14 @@ def main() -> int:
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
     with tempfile.TemporaryDirectory() as scratch:
         for side in args.sizes:
-            ours = run_worker("cuts_ext", side, args.device, Path(scratch))
-            oracle = run_worker("oracle", side, "cpu", Path(scratch)) if side <= args.oracle_max else None
             n = side * side
+            made = run_worker("input", side, "cpu", Path(scratch), args.input)
+            if "error" in made:
+                print(f"| {n:,} | input | failed: {made['error']} |")
+                continue
+            ours = run_worker("cuts_ext", side, args.device, Path(scratch), args.input)
+            oracle = (run_worker("oracle", side, "cpu", Path(scratch), args.input)
+                      if side <= args.oracle_max else None)
             if "error" in ours:
                 print(f"| {n:,} | cuts_ext {args.device} | failed: {ours['error']} |")
                 continue
