@@ -150,10 +150,10 @@ def main() -> int:
     if args.device == "cuda" and not info["cuda_usable"]:
         print(f"bench_condense: skipped, no usable GPU ({info['cuda_unavailable_reason']})")
         return 0
-    source = ("trained-encoder embeddings" if args.input == "encoder"
-              else "7x7x3 patches, projected")
-    print(f"cuts_ext {info['version']} condense, C = {FEATURES} ({source} of "
-          f"skimage.data.retina), PCA 50, float64; {os.cpu_count()} CPUs, "
+    source = ("trained-encoder embeddings of skimage.data.retina" if args.input == "encoder"
+              else "7x7x3 patches of skimage.data.retina, projected")
+    print(f"cuts_ext {info['version']} condense, C = {FEATURES} ({source}), PCA 50, float64; "
+          f"{os.cpu_count()} CPUs, "
           f"{info['openmp_max_threads']} OpenMP threads; device {args.device}")
     header = ("| N | impl | time s | peak RSS MiB | iterations | levels | oracle s | speed-up "
               "| min ARI | same counts | other t |")
