@@ -7,9 +7,10 @@ and the knee index k is the diffusion time t.
 P = D^-1 S is block diagonal over the connected components of the kernel graph, so its singular
 values are those of its blocks (the engine finds them, where the graph lives). A block of up to
 `exact_limit` points is decomposed exactly (dense: numpy's SVD, as the reference does for the
-whole matrix, or above 128 points the eigenvalues of B B^T); the larger blocks' contribution to the entropy curve is estimated by
-stochastic Lanczos quadrature on P^T P, which needs only the engine's sparse products. Isolated
-points (most of them after the first iterations) contribute exactly 1.
+whole matrix, or above 128 points the eigenvalues of B B^T); the larger blocks' contribution to
+the entropy curve is estimated by stochastic Lanczos quadrature on P^T P, which needs only the
+engine's sparse products. Isolated points (most of them after the first iterations) contribute
+exactly 1.
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@
 #include "common/kernel.h"
 #include "cpu/dispatch_float.h"
 #include "cpu/float_gram.h"
+#include "cpu/parallel.h"
 #include "cpu/sweep.h"
 #include "cuts/build_info.h"
 #include "cuts/condense.h"
@@ -30,11 +31,6 @@ namespace {
 
 constexpr double kFloat64Eps = std::numeric_limits<double>::epsilon();
 
-// Below this many points a loop runs on one thread: its work is microseconds, less than a
-// parallel region's barrier costs, and when other processes load the cores a descheduled team
-// thread stalls every barrier for a whole time slice (seen: 256 points condensing in 7 s on two
-// threads under load against 0.1 s on one).
-constexpr int64_t kMinParallelRows = 1024;
 
 // Row i of P X: out = sum_e (S_e / degree) x_{col e}, in column order. Cloned for AVX2 (without
 // FMA, so every lane rounds exactly as the scalar code and the CUDA engine do) with a run-time

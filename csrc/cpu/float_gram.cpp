@@ -2,13 +2,11 @@
 
 #include <algorithm>
 
+#include "cpu/parallel.h"
 #include "cuts/errors.h"
 
 namespace cuts {
 namespace {
-
-// Below this many rows a pass runs on one thread (see kMinParallelRows in condense_cpu.cpp).
-constexpr int64_t kMinParallelRows = 1024;
 
 // The columns of a block are padded to whole vectors of kWidth floats, so that each row's sums
 // stay in registers: accumulating in memory would chain every entry's adds through a store and
