@@ -115,7 +115,9 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
         seed: seeds the stochastic spectrum estimate (used only for blocks above
             `exact_spectrum_limit`).
         exact_spectrum_limit: connected blocks of P up to this many points get an exact dense
-            SVD; larger ones a stochastic Lanczos estimate of the entropy curve.
+            SVD; larger ones a stochastic Lanczos estimate of the entropy curve (its products
+            run in float32 on the CPU and float64 on a GPU, so above this limit the two may
+            pick a different t).
         max_iterations: stop after this many iterations (None: until one cluster is left).
 
     Returns:
