@@ -36,7 +36,8 @@ __attribute__((target_clones("avx2", "default")))
 void Sweep::group_distances(const double* xi, int64_t group, double bound, double* d2) const {
   typedef double Lanes __attribute__((vector_size(kLanes * sizeof(double))));
   const double* g = lanes.data() + group * dims * kLanes;
-  Lanes sum = {0.0, 0.0, 0.0, 0.0};
+  static_assert(kLanes == 4, "the all-lanes test below names each of the 4 lanes");
+  Lanes sum = {};
   // Checked every 4 features: fewer branches, and a lane that stops later is still above bound.
   constexpr int64_t kCheckEvery = 4;
   for (int64_t k0 = 0; k0 < dims; k0 += kCheckEvery) {
