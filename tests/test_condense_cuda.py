@@ -100,7 +100,7 @@ def test_engine_steps_match_the_cpu(rng, data, dtype):
     gpu.adaptive_kernel(10)
     _assert_graphs_match(cpu, gpu)
     block = rng.standard_normal((cpu.size(), 3))
-    # The CPU computes this product in float32 (csrc/cpu/float_gram.h), the GPU in float64.
+    # The CPU computes this product in float32 (csrc/cpu/upper_graph.h), the GPU in float64.
     np.testing.assert_allclose(gpu.gram_product(block), cpu.gram_product(block), rtol=1e-5,
                                atol=1e-6)
     cpu.diffuse(4)
@@ -217,7 +217,7 @@ def test_k_beyond_the_points_gives_infinite_bandwidths(rng):
     _assert_graphs_match(cpu, gpu, exact=True)
     assert gpu.kernel_graph()[1].size == 36
     block = rng.standard_normal((6, 4))
-    # float32 on the CPU (csrc/cpu/float_gram.h), float64 on the GPU.
+    # float32 on the CPU (csrc/cpu/upper_graph.h), float64 on the GPU.
     np.testing.assert_allclose(gpu.gram_product(block), cpu.gram_product(block), rtol=1e-5,
                                atol=1e-6)
 

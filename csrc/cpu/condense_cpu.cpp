@@ -1,8 +1,7 @@
 // CPU diffusion condensation engine. Neighbour queries scan windows of the points sorted by their
-// first coordinate, four distances at a time (cpu/sweep.h); the stochastic spectrum estimate's
-// products run in float32 on a compact copy of the graph (cpu/float_gram.h). OpenMP runs the
-// queries, kernel rows and diffusion rows in parallel; every result is independent of the
-// thread count.
+// first coordinate, four distances at a time (cpu/sweep.h); the kernel graph holds each pair once
+// (cpu/upper_graph.h). OpenMP runs the queries, kernel rows and products in parallel; every
+// result is independent of the thread count.
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,16 +9,16 @@
 #include <cmath>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <numeric>
+#include <optional>
 #include <queue>
 #include <vector>
 
 #include "common/kernel.h"
 #include "cpu/dispatch_float.h"
-#include "cpu/float_gram.h"
 #include "cpu/parallel.h"
 #include "cpu/sweep.h"
+#include "cpu/upper_graph.h"
 #include "cuts/build_info.h"
 #include "cuts/condense.h"
 #include "cuts/errors.h"
@@ -30,21 +29,6 @@ namespace cuts {
 namespace {
 
 constexpr double kFloat64Eps = std::numeric_limits<double>::epsilon();
-
-
-// Row i of P X: out = sum_e (S_e / degree) x_{col e}, in column order. Cloned for AVX2 (without
-// FMA, so every lane rounds exactly as the scalar code and the CUDA engine do) with a run-time
-// choice, since the wheel itself targets baseline x86-64.
-__attribute__((target_clones("avx2", "default")))
-void diffuse_row(const KernelGraph& graph, int64_t i, double degree, const double* x, int64_t c,
-                 double* out) {
-  std::fill(out, out + c, 0.0);
-  for (int64_t e = graph.row_ptr[i]; e < graph.row_ptr[i + 1]; ++e) {
-    const double p = graph.values[e] / degree;
-    const double* src = x + graph.cols[e] * c;
-    for (int64_t k = 0; k < c; ++k) out[k] += p * src[k];
-  }
-}
 
 struct Neighbour {
   int64_t index;
@@ -62,8 +46,9 @@ class CpuCondenser final : public Condenser {
   int64_t dims() const override { return c_; }
 
   void adaptive_kernel(int64_t k) override {
-    drop_kernel();  // the old kernel's arrays are reused for the new one
+    drop_kernel();
     const int64_t m = size();
+    check_indexable(m);
     const Sweep sweep(x_, m, c_);
     std::vector<double> bandwidth(m), support(m);
 #pragma omp parallel for schedule(dynamic, 64) if (m >= kMinParallelRows)
@@ -71,109 +56,110 @@ class CpuCondenser final : public Condenser {
       bandwidth[i] = std::max(kth_neighbour_distance(sweep, i, k), kFloat64Eps);
       support[i] = kernel_support(bandwidth[i], decay_, thresh_);
     }
-    // Directed lists j within i's support; S_ij is nonzero where either direction is.
-    auto directed = neighbours_within(sweep, support, /*only_greater=*/false);
-    build_graph(directed, [&](int64_t i, int64_t j, double d) {
+    // Directed lists j within i's support; S_ij is nonzero where either direction is, so pair
+    // (i, j), i < j, is listed by i, by j or by both: move j's listings to row i.
+    auto lists = neighbours_within(sweep, support, /*only_greater=*/false);
+    for (int64_t i = 0; i < m; ++i)
+      for (const Neighbour& nb : lists[i])
+        if (nb.index < i) lists[nb.index].push_back({i, nb.distance});
+    // The affinity is symmetric in (i, j) bit for bit: the two terms are added either way round.
+    auto affinity = [&](int64_t i, int64_t j, double d) {
       return (alpha_decay(d, bandwidth[i], decay_, thresh_) +
               alpha_decay(d, bandwidth[j], decay_, thresh_)) / 2.0;
-    });
+    };
+    set_kernel(build_upper_graph(
+        std::vector<double>(m, affinity(0, 0, 0.0)),  // (k(0) + k(0)) / 2 = 1 for every point
+        [&](int64_t i, std::vector<int32_t>& cols, std::vector<double>& values) {
+          auto& row = lists[i];
+          std::sort(row.begin(), row.end(), by_index);
+          int64_t previous = -1;
+          for (const Neighbour& nb : row) {
+            if (nb.index <= i || nb.index == previous) continue;  // lower half, or listed twice
+            previous = nb.index;
+            const double value = affinity(i, nb.index, nb.distance);
+            if (value == 0.0) continue;
+            cols.push_back(static_cast<int32_t>(nb.index));
+            values.push_back(value);
+          }
+          std::vector<Neighbour>().swap(row);
+        }));
   }
 
   void fixed_kernel(double eps) override {
-    drop_kernel();  // the old kernel's arrays are reused for the new one
+    drop_kernel();
     const int64_t m = size();
+    check_indexable(m);
     const Sweep sweep(x_, m, c_);
     const double bandwidth = std::max(eps, kFloat64Eps);
-    const std::vector<double> support(m, kernel_support(bandwidth, decay_, thresh_));
-    // One radius for all makes the kernel symmetric: find each pair once (j > i), value it
-    // once, and write it to both rows.
-    auto forward = neighbours_within(sweep, support, /*only_greater=*/true);
-#pragma omp parallel for schedule(dynamic, 64) if (m >= kMinParallelRows)
-    for (int64_t i = 0; i < m; ++i) {
-      auto& row = forward[i];
-      int64_t kept = 0;
-      for (const auto& nb : row) {
-        const double k = alpha_decay(nb.distance, bandwidth, decay_, thresh_);
-        if (k != 0.0) row[kept++] = {nb.index, (k * w_[nb.index] + k * w_[i]) / 2.0};
-      }
-      row.resize(kept);
-    }
-    // Row i is [entries from rows < i][self-loop][its own entries (> i)]. The mirrored
-    // entries are written by chunks of consecutive rows in parallel; each chunk starts its
-    // cursor in row j after the entries that earlier chunks send there, so every row comes out
-    // sorted by column, with no sort, the same for any number of threads.
-    const int64_t chunks = m >= kMinParallelRows ? std::min<int64_t>(openmp_max_threads(), 16) : 1;
-    auto chunk_begin = [&](int64_t t) { return m * t / chunks; };
-    std::vector<std::vector<int32_t>> mirrored(chunks);  // [chunk][row] entries sent there
-#pragma omp parallel for schedule(static, 1) if (chunks > 1)
-    for (int64_t t = 0; t < chunks; ++t) {
-      mirrored[t].assign(m, 0);
-      for (int64_t i = chunk_begin(t); i < chunk_begin(t + 1); ++i)
-        for (const auto& nb : forward[i]) ++mirrored[t][nb.index];
-    }
-    graph_.row_ptr.assign(m + 1, 0);
-    for (int64_t i = 0; i < m; ++i) {
-      int64_t below = 0;
-      for (int64_t t = 0; t < chunks; ++t) {
-        const int64_t sent = mirrored[t][i];
-        mirrored[t][i] = static_cast<int32_t>(below);  // now chunk t's offset in row i
-        below += sent;
-      }
-      graph_.row_ptr[i + 1] = graph_.row_ptr[i] + below + 1 + forward[i].size();
-    }
-    graph_.cols.resize(graph_.row_ptr[m]);
-    graph_.values.resize(graph_.row_ptr[m]);
-#pragma omp parallel for schedule(static, 1) if (chunks > 1)
-    for (int64_t t = 0; t < chunks; ++t) {
-      std::vector<int32_t>& offset = mirrored[t];
-      for (int64_t i = chunk_begin(t); i < chunk_begin(t + 1); ++i) {
-        int64_t own = graph_.row_ptr[i + 1] - 1 - static_cast<int64_t>(forward[i].size());
-        graph_.cols[own] = i;
-        graph_.values[own++] = w_[i];  // (k(0) w_i + k(0) w_i) / 2 with k(0) = 1
-        for (const auto& nb : forward[i]) {
-          graph_.cols[own] = nb.index;
-          graph_.values[own++] = nb.distance;  // the affinity, see above
-          const int64_t e = graph_.row_ptr[nb.index] + offset[nb.index]++;
-          graph_.cols[e] = i;
-          graph_.values[e] = nb.distance;
-        }
-        std::vector<Neighbour>().swap(forward[i]);
-      }
-    }
+    const double support = kernel_support(bandwidth, decay_, thresh_);
+    // One radius for all makes the kernel symmetric: each pair is found from its smaller index
+    // only, and stored there. The pairs are found and stored block by block, so that the graph
+    // is never held twice; past the budget the remaining rows are skipped and the build fails.
+    const int64_t budget = pair_budget();
+    std::atomic<int64_t> found{0};
+    auto graph = build_upper_graph(
+        w_,  // (k(0) w_i + k(0) w_i) / 2 with k(0) = 1
+        [&](int64_t i, std::vector<int32_t>& cols, std::vector<double>& values) {
+          if (found.load(std::memory_order_relaxed) > budget) return;
+          thread_local std::vector<Neighbour> row;
+          row.clear();
+          scan_row(sweep, i, support, /*only_greater=*/true, row);
+          for (const Neighbour& nb : row) {
+            const double k = alpha_decay(nb.distance, bandwidth, decay_, thresh_);
+            if (k == 0.0) continue;
+            cols.push_back(static_cast<int32_t>(nb.index));
+            values.push_back((k * w_[nb.index] + k * w_[i]) / 2.0);
+          }
+          found.fetch_add(static_cast<int64_t>(row.size()), std::memory_order_relaxed);
+        });
+    if (found.load() > budget) throw too_dense(m, budget);
+    set_kernel(std::move(graph));
   }
 
   KernelGraph kernel_graph() const override {
-    if (graph_.row_ptr.empty()) throw InvalidArgument("no kernel built since the last merge");
-    return graph_;
+    const UpperGraph& g = kernel("kernel_graph");
+    std::vector<int64_t> rows;
+    KernelGraph out;
+    full_rows(g, {}, &rows, &out.cols, &out.values);
+    out.row_ptr.assign(g.size() + 1, 0);
+    for (int64_t row : rows) ++out.row_ptr[row + 1];
+    std::partial_sum(out.row_ptr.begin(), out.row_ptr.end(), out.row_ptr.begin());
+    return out;
   }
 
   SpectrumBlocks spectrum_blocks(int64_t exact_limit) const override {
-    if (graph_.row_ptr.empty()) throw InvalidArgument("no kernel built since the last merge");
-    return cuts::spectrum_blocks(graph_, exact_limit);  // no copy of the graph
+    return cuts::spectrum_blocks(kernel("spectrum_blocks"), degree_, exact_limit);
   }
 
   std::vector<double> gram_product(const std::vector<double>& v, int64_t columns) const override {
-    if (graph_.row_ptr.empty()) throw InvalidArgument("gram_product needs a kernel: build one first");
-    // Built on the first product after a kernel build: a run with a fixed t never needs it.
-    std::lock_guard<std::mutex> lock(gram_mutex_);
-    if (!gram_) gram_ = std::make_unique<FloatGram>(graph_);
-    return gram_->product(v, columns);
+    const UpperGraph& g = kernel("gram_product");
+    const int64_t m = size(), w = kFloatWidth;
+    std::vector<double> out(v.size());
+    std::vector<float> slice(m * w), u(m * w);
+    for (int64_t first = 0; first < columns; first += w) {
+      const int64_t n = std::min(w, columns - first);
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t k = 0; k < w; ++k)
+          slice[i * w + k] = k < n ? static_cast<float>(v[i * columns + first + k]) : 0.0f;
+      symmetric_product_float32(g, slice.data(), u.data());  // S V
+      for (int64_t i = 0; i < m; ++i) {
+        const float scale = static_cast<float>(1.0 / (degree_[i] * degree_[i]));
+        for (int64_t k = 0; k < w; ++k) u[i * w + k] *= scale;
+      }
+      symmetric_product_float32(g, u.data(), slice.data());  // S D^-2 S V
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t k = 0; k < n; ++k) out[i * columns + first + k] = slice[i * w + k];
+    }
+    return out;
   }
 
   void diffuse(int64_t t) override {
-    if (graph_.row_ptr.empty()) throw InvalidArgument("diffuse needs a kernel: build one first");
-    const int64_t m = size();
-    // P_ij = S_ij / D_i, divided as the reference divides K by its row sums; computed on the
-    // fly rather than stored, which would double the graph's memory.
-    std::vector<double> degree(m, 0.0);
-#pragma omp parallel for schedule(dynamic, 256) if (m >= kMinParallelRows)
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t e = graph_.row_ptr[i]; e < graph_.row_ptr[i + 1]; ++e) degree[i] += graph_.values[e];
+    const UpperGraph& g = kernel("diffuse");
+    // P_ij = S_ij / D_i, divided per entry as the reference divides K by its row sums; computed
+    // on the fly rather than stored, which would double the graph's memory.
     std::vector<double> next(x_.size());
     for (int64_t step = 0; step < t; ++step) {
-#pragma omp parallel for schedule(dynamic, 256) if (m >= kMinParallelRows)
-      for (int64_t i = 0; i < m; ++i)
-        diffuse_row(graph_, i, degree[i], x_.data(), c_, next.data() + i * c_);
+      symmetric_product(g, Coefficient::kDividedByDegree, degree_, x_.data(), c_, next.data());
       x_.swap(next);
     }
   }
@@ -286,12 +272,31 @@ class CpuCondenser final : public Condenser {
     return static_cast<int64_t>(heap.size()) == k ? std::sqrt(heap.top()) : kInfinity;
   }
 
-  // For every point i, the points j != i with d_ij <= radius[i] (only j > i when only_greater),
-  // sorted by index. The radius is widened by a relative 1e-9 so that rounding in d^2 versus
-  // r^2 never loses a pair at the edge; callers apply their exact criterion to the distance.
-  // Throws OutOfMemory, before memory runs out, once the lists pass a quarter of this machine's
-  // memory: a kernel that dense (a bandwidth reaching thousands of points each) is refused
-  // rather than left to the kernel's out-of-memory killer.
+  // Appends to `out` the points j != i with d_ij <= r (only j > i when only_greater), sorted by
+  // index. The radius is widened by a relative 1e-9 so that rounding in d^2 versus r^2 never
+  // loses a pair at the edge; callers apply their exact criterion to the distance.
+  void scan_row(const Sweep& s, int64_t i, double radius, bool only_greater,
+                std::vector<Neighbour>& out) const {
+    const double r = radius * (1.0 + 1e-9), bound = r * r;
+    const double* xi = x_.data() + i * c_;
+    const int64_t own = s.rank[i], begin = static_cast<int64_t>(out.size());
+    int64_t first = 0, last = 0;
+    s.window(s.key[own], r, &first, &last);
+    double d2[Sweep::kLanes];
+    for (int64_t g = first / Sweep::kLanes; g * Sweep::kLanes < last; ++g) {
+      s.group_distances(xi, g, bound, d2);
+      for (int64_t l = 0; l < Sweep::kLanes; ++l) {
+        const int64_t q = g * Sweep::kLanes + l;
+        if (q < first || q >= last || q == own || !(d2[l] <= bound)) continue;
+        const int64_t j = s.order[q];
+        if (!only_greater || j > i) out.push_back({j, std::sqrt(d2[l])});
+      }
+    }
+    std::sort(out.begin() + begin, out.end(), by_index);
+  }
+
+  // scan_row for every point i with radius[i], as one list per point. Throws OutOfMemory,
+  // before memory runs out, once the lists pass the pair budget.
   std::vector<std::vector<Neighbour>> neighbours_within(const Sweep& s,
                                                         const std::vector<double>& radius,
                                                         bool only_greater) const {
@@ -302,109 +307,64 @@ class CpuCondenser final : public Condenser {
 #pragma omp parallel for schedule(dynamic, 64) if (m >= kMinParallelRows)
     for (int64_t i = 0; i < m; ++i) {
       if (found.load(std::memory_order_relaxed) > budget) continue;  // giving up
-      const double r = radius[i] * (1.0 + 1e-9), bound = r * r;
-      const double* xi = x_.data() + i * c_;
-      const int64_t own = s.rank[i];
-      int64_t first = 0, last = 0;
-      s.window(s.key[own], r, &first, &last);
-      auto& out = lists[i];
-      double d2[Sweep::kLanes];
-      for (int64_t g = first / Sweep::kLanes; g * Sweep::kLanes < last; ++g) {
-        s.group_distances(xi, g, bound, d2);
-        for (int64_t l = 0; l < Sweep::kLanes; ++l) {
-          const int64_t q = g * Sweep::kLanes + l;
-          if (q < first || q >= last || q == own || !(d2[l] <= bound)) continue;
-          const int64_t j = s.order[q];
-          if (!only_greater || j > i) out.push_back({j, std::sqrt(d2[l])});
-        }
-      }
-      std::sort(out.begin(), out.end(),
-                [](const Neighbour& a, const Neighbour& b) { return a.index < b.index; });
-      found.fetch_add(static_cast<int64_t>(out.size()), std::memory_order_relaxed);
+      scan_row(s, i, radius[i], only_greater, lists[i]);
+      found.fetch_add(static_cast<int64_t>(lists[i].size()), std::memory_order_relaxed);
     }
-    if (found.load() > budget)
-      throw OutOfMemory("the kernel graph of " + std::to_string(m) + " points needs more than " +
-                        std::to_string(budget) + " neighbour pairs (" +
-                        std::to_string(budget * kBytesPerPair >> 20) +
-                        " MiB), over a quarter of this machine's memory: the kernel is too "
-                        "dense for an explicit graph; condense fewer points");
+    if (found.load() > budget) throw too_dense(m, budget);
     return lists;
   }
 
-  // Bytes a listed pair costs until the graph is built: the list entry and its CSR entry
-  // (twice for a pair stored in both rows).
-  static constexpr int64_t kBytesPerPair = 3 * sizeof(Neighbour);
+  static bool by_index(const Neighbour& a, const Neighbour& b) { return a.index < b.index; }
 
+  // Bytes a listed pair may cost: a neighbour list entry (16) and, in the adaptive kernel, the
+  // same pair listed from its other end and stored in the graph (12).
+  static constexpr int64_t kBytesPerPair = 2 * sizeof(Neighbour) + 12;
+
+  // The pairs a kernel may hold: a quarter of this machine's memory. A kernel denser than that
+  // (a bandwidth reaching many thousands of points each) is refused with OutOfMemory rather
+  // than left to the kernel's out-of-memory killer.
   static int64_t pair_budget() {
     const int64_t memory = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
     return memory / 4 / kBytesPerPair;
   }
 
-  // The CSR graph of the directed lists united with their transpose, plus self-loops, holding
-  // the nonzero affinity(i, j, d) of each pair: the lists are a superset of the kernel's
-  // support. Two passes (count, fill) write the CSR arrays directly.
-  template <class Affinity>
-  void build_graph(std::vector<std::vector<Neighbour>>& lists, Affinity&& affinity) {
-    const int64_t m = size();
-    // Append the transpose: row j gets (i, d) for each (j, d) of row i's own entries.
-    std::vector<size_t> own(m);
-    for (int64_t i = 0; i < m; ++i) own[i] = lists[i].size();
-    for (int64_t i = 0; i < m; ++i)
-      for (size_t q = 0; q < own[i]; ++q) {
-        const Neighbour nb = lists[i][q];  // a copy: the push below may move row i
-        lists[nb.index].push_back({i, nb.distance});
-      }
-    std::vector<int64_t> count(m, 0);
-#pragma omp parallel for schedule(dynamic, 64) if (m >= kMinParallelRows)
-    for (int64_t i = 0; i < m; ++i) {
-      auto& row = lists[i];
-      row.push_back({i, 0.0});
-      std::sort(row.begin(), row.end(),
-                [](const Neighbour& a, const Neighbour& b) { return a.index < b.index; });
-      row.erase(std::unique(row.begin(), row.end(),
-                            [](const Neighbour& a, const Neighbour& b) { return a.index == b.index; }),
-                row.end());
-      // Keep only pairs of nonzero affinity, holding it in place of the distance.
-      int64_t kept = 0;
-      for (const auto& nb : row) {
-        const double value = affinity(i, nb.index, nb.distance);
-        if (value != 0.0) row[kept++] = {nb.index, value};
-      }
-      row.resize(kept);
-      count[i] = kept;
-    }
-    graph_.row_ptr.assign(m + 1, 0);
-    for (int64_t i = 0; i < m; ++i) graph_.row_ptr[i + 1] = graph_.row_ptr[i] + count[i];
-    graph_.cols.resize(graph_.row_ptr[m]);
-    graph_.values.resize(graph_.row_ptr[m]);
-#pragma omp parallel for schedule(dynamic, 64) if (m >= kMinParallelRows)
-    for (int64_t i = 0; i < m; ++i) {
-      int64_t e = graph_.row_ptr[i];
-      for (const auto& nb : lists[i]) {
-        graph_.cols[e] = nb.index;
-        graph_.values[e++] = nb.distance;  // the affinity, see above
-      }
-      std::vector<Neighbour>().swap(lists[i]);
-    }
+  static OutOfMemory too_dense(int64_t m, int64_t budget) {
+    return OutOfMemory("the kernel graph of " + std::to_string(m) + " points needs more than " +
+                       std::to_string(budget) + " neighbour pairs (" +
+                       std::to_string(budget * kBytesPerPair >> 20) +
+                       " MiB), over a quarter of this machine's memory: the kernel is too dense "
+                       "for an explicit graph; condense fewer points");
   }
 
-  // Empties the kernel but keeps its arrays' capacity: the next kernel reuses those pages
-  // instead of faulting in and zeroing hundreds of megabytes afresh every iteration.
+  // The graph stores columns as int32.
+  static void check_indexable(int64_t m) {
+    if (m > std::numeric_limits<int32_t>::max())
+      throw InvalidArgument("the CPU engine condenses at most 2^31 - 1 points, got " +
+                            std::to_string(m));
+  }
+
+  const UpperGraph& kernel(const char* step) const {
+    if (!graph_) throw InvalidArgument(std::string(step) + " needs a kernel: build one first");
+    return *graph_;
+  }
+
+  void set_kernel(UpperGraph graph) {
+    graph_ = std::move(graph);
+    degree_ = row_sums(*graph_);
+  }
+
   void drop_kernel() {
-    graph_.row_ptr.clear();
-    graph_.cols.clear();
-    graph_.values.clear();
-    gram_.reset();
+    graph_.reset();
+    degree_.clear();
   }
 
   int64_t c_;
   double decay_, thresh_;
-  std::vector<double> x_;         // [M, C] current points
-  std::vector<double> w_;         // [M] original points per cluster
-  std::vector<int64_t> cluster_;  // [N] current cluster of each original point
-  KernelGraph graph_;             // the kernel on the current points; empty after a merge
-  mutable std::unique_ptr<FloatGram> gram_;  // graph_'s compact copy, built on demand
-  mutable std::mutex gram_mutex_;
+  std::vector<double> x_;          // [M, C] current points
+  std::vector<double> w_;          // [M] original points per cluster
+  std::vector<int64_t> cluster_;   // [N] current cluster of each original point
+  std::optional<UpperGraph> graph_;  // the kernel on the current points; none after a merge
+  std::vector<double> degree_;     // [M] D, the row sums of graph_
 };
 
 }  // namespace

@@ -4,7 +4,8 @@
 // and picks the diffusion time from the kernel graph's spectrum.
 //
 // Memory is O(N * C + edges): the kernel is a sparse graph of the pairs within its support
-// radius (the alpha-decay affinity vanishes beyond ~1.06 bandwidths), never an N x N matrix.
+// radius (the alpha-decay affinity vanishes beyond ~1.06 bandwidths), never an N x N matrix;
+// the CPU engine stores each pair once (csrc/cpu/upper_graph.h).
 // Computation is in float64 whatever the input dtype.
 #pragma once
 
@@ -48,7 +49,7 @@ class Condenser {
   virtual SpectrumBlocks spectrum_blocks(int64_t exact_limit) const;
   // P^T P V = S D^-2 S V (P = D^-1 S; S is symmetric, so no transpose is formed) for a
   // row-major host block V [M, columns]: the product the stochastic spectrum estimate
-  // iterates. The CPU engine computes it in float32 (csrc/cpu/float_gram.h), the CUDA engine
+  // iterates. The CPU engine computes it in float32 (csrc/cpu/upper_graph.h), the CUDA engine
   // in float64.
   virtual std::vector<double> gram_product(const std::vector<double>& v,
                                            int64_t columns) const = 0;
