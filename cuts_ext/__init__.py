@@ -20,11 +20,10 @@ Public API:
     segment(images, model=None, masks=None, ...)    images in, multi-scale segmentations out
 """
 
+import importlib
+
 from . import figures, io, metrics, ops
-from .checkpoint import load_encoder
 from .condense import CondensationResult, condense
-from .embedding import Embedding, embed
-from .encoder import CUTSEncoder
 from .granularity import auto_level
 from .info import build_info
 from .multiscale import MultiscaleSegmentation
@@ -32,9 +31,25 @@ from .pairs import sample_pairs
 from .patches import extract_patches
 from .persistence import persistent_map
 from .segmentation import SegmentedImage, segment
-from .training import TrainResult, train
 
 __version__ = build_info()["version"]
+
+# The stage-1 names need PyTorch, whose import takes seconds and over 200 MB: they are loaded on
+# first use, so that condensation alone (`import cuts_ext; cuts_ext.condense(...)`) never pays it.
+_NEEDS_TORCH = {"load_encoder": "checkpoint", "Embedding": "embedding", "embed": "embedding",
+                "CUTSEncoder": "encoder", "TrainResult": "training", "train": "training"}
+
+
+def __getattr__(name: str):
+    if name not in _NEEDS_TORCH:
+        raise AttributeError(f"module 'cuts_ext' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_NEEDS_TORCH[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_NEEDS_TORCH))
 
 __all__ = ["CUTSEncoder", "CondensationResult", "Embedding", "MultiscaleSegmentation",
            "SegmentedImage", "TrainResult", "auto_level", "build_info", "condense", "embed",

@@ -119,8 +119,8 @@ def _exact_singular_values(blocks: dict, exact_limit: int) -> np.ndarray:
 
     Args:
         blocks: the engine's `spectrum_blocks(exact_limit)`: block [M] and sizes [B] (int64),
-            degree [M] (float64), and rows, cols, values: the entries of S in the blocks of
-            2..exact_limit points.
+            degree [M] (float64), and rows, cols (int32), values (float64): the entries of S in
+            the blocks of 2..exact_limit points, grouped by block size, ascending.
     """
     block, sizes, degree = blocks["block"], blocks["sizes"], blocks["degree"]
     small = sizes <= exact_limit
@@ -132,22 +132,19 @@ def _exact_singular_values(blocks: dict, exact_limit: int) -> np.ndarray:
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     local[order] = np.arange(order.shape[0]) - starts[block[order]]
     s[offsets[np.flatnonzero(small & (sizes == 1))]] = 1.0  # an isolated point: P_ii = 1
-    # The entries of blocks of 2..exact_limit points, grouped by block size: one pass over
-    # them, however many sizes there are.
-    rows, cols = blocks["rows"], blocks["cols"]
-    entry_size = sizes[block[rows]]
-    values = blocks["values"] / degree[rows]  # P_ij = S_ij / D_i, as the reference divides
-    by_size = np.argsort(entry_size, kind="stable")
-    rows, cols, values, entry_size = rows[by_size], cols[by_size], values[by_size], entry_size[by_size]
-    present = np.unique(entry_size)
-    bounds = np.searchsorted(entry_size, np.append(present, present[-1] + 1) if present.size else [])
+    # The entries of blocks of 2..exact_limit points come grouped by block size: one slice per
+    # size, with temporaries the size of a slice (the entries may run to tens of millions).
+    rows, cols, values = blocks["rows"], blocks["cols"], blocks["values"]
+    present = np.unique(sizes[(sizes >= 2) & small])
+    bounds = np.searchsorted(sizes[block[rows]], np.append(present, exact_limit + 1))
     for size, lo, hi in zip(present, bounds[:-1], bounds[1:]):
         same_size = np.flatnonzero(sizes == size)
         slot = np.full(sizes.shape[0], -1)
         slot[same_size] = np.arange(same_size.shape[0])
         dense = np.zeros((same_size.shape[0], size, size))
         r = rows[lo:hi]
-        dense[slot[block[r]], local[r], local[cols[lo:hi]]] = values[lo:hi]
+        # P_ij = S_ij / D_i, as the reference divides.
+        dense[slot[block[r]], local[r], local[cols[lo:hi]]] = values[lo:hi] / degree[r]
         s[offsets[same_size][:, None] + np.arange(size)] = _block_singular_values(dense)
     return s
 

@@ -86,7 +86,9 @@ def test_spectrum_blocks_equal_scipy_components_of_the_kernel_graph(exact_limit)
     np.testing.assert_array_equal(np.bincount(blocks["block"]), blocks["sizes"])
     np.testing.assert_allclose(blocks["degree"], np.asarray(S.sum(axis=1)).ravel(), rtol=1e-15)
     size = blocks["sizes"][blocks["block"]]
-    small_rows = np.flatnonzero((size > 1) & (size <= exact_limit))
+    small = (size > 1) & (size <= exact_limit)
+    # Rows of small blocks, grouped by block size, then block, then index.
+    small_rows = np.flatnonzero(small)[np.lexsort((blocks["block"][small], size[small]))]
     coo = S[small_rows].tocoo()
     np.testing.assert_array_equal(blocks["rows"], small_rows[coo.row])
     np.testing.assert_array_equal(blocks["cols"], coo.col)

@@ -120,7 +120,9 @@ class CpuCondenser final : public Condenser {
     const UpperGraph& g = kernel("kernel_graph");
     std::vector<int64_t> rows;
     KernelGraph out;
-    full_rows(g, {}, &rows, &out.cols, &out.values);
+    std::vector<int64_t> all(g.size());
+    std::iota(all.begin(), all.end(), 0);
+    full_rows(g, all, &rows, &out.cols, &out.values);
     out.row_ptr.assign(g.size() + 1, 0);
     for (int64_t row : rows) ++out.row_ptr[row + 1];
     std::partial_sum(out.row_ptr.begin(), out.row_ptr.end(), out.row_ptr.begin());
@@ -353,9 +355,12 @@ class CpuCondenser final : public Condenser {
     degree_ = row_sums(*graph_);
   }
 
+  // Frees the kernel, and with it the heap's free pages: each iteration's neighbour lists and
+  // spectrum arrays (here and in Python) would otherwise stay resident in between.
   void drop_kernel() {
     graph_.reset();
-    degree_.clear();
+    degree_ = {};
+    return_free_heap_pages();
   }
 
   int64_t c_;

@@ -157,21 +157,22 @@ std::vector<double> row_sums(const UpperGraph& g) {
   return sums;
 }
 
-void full_rows(const UpperGraph& g, const std::vector<bool>& keep, std::vector<int64_t>* rows,
-               std::vector<int64_t>* cols, std::vector<double>* values) {
+template <class Index>
+void full_rows(const UpperGraph& g, const std::vector<int64_t>& order, std::vector<Index>* rows,
+               std::vector<Index>* cols, std::vector<double>* values) {
   const int64_t m = g.size();
-  auto kept = [&](int64_t i) { return keep.empty() || keep[i]; };
+  constexpr int64_t kNotListed = -1;
   // Row j's entries below the diagonal are the pairs (i, j) stored in rows i < j: count them to
-  // place every kept row, then write them through a cursor as rows are visited in order.
-  std::vector<int64_t> below(m, 0), start(m, 0);
+  // place every listed row, then write them through a cursor as rows are visited in order.
+  std::vector<int64_t> start(m, kNotListed), below(m, 0);
+  for (int64_t i : order) start[i] = 0;
   for (int64_t i = 0; i < m; ++i) {
     const UpperGraph::Row r = g.row(i);
     for (int64_t e = 0; e < r.length; ++e)
-      if (kept(r.cols[e])) ++below[r.cols[e]];
+      if (start[r.cols[e]] != kNotListed) ++below[r.cols[e]];
   }
-  int64_t end = static_cast<int64_t>(rows->size());
-  for (int64_t i = 0; i < m; ++i) {
-    if (!kept(i)) continue;
+  int64_t end = 0;
+  for (int64_t i : order) {
     start[i] = end;
     end += below[i] + 1 + g.row(i).length;
   }
@@ -179,22 +180,28 @@ void full_rows(const UpperGraph& g, const std::vector<bool>& keep, std::vector<i
   cols->resize(end);
   values->resize(end);
   auto put = [&](int64_t at, int64_t row, int64_t col, double value) {
-    (*rows)[at] = row;
-    (*cols)[at] = col;
+    (*rows)[at] = static_cast<Index>(row);
+    (*cols)[at] = static_cast<Index>(col);
     (*values)[at] = value;
   };
   for (int64_t i = 0; i < m; ++i) {
+    const bool listed = start[i] != kNotListed;
     const UpperGraph::Row r = g.row(i);
     // Rows < i have written row i's entries below the diagonal, moving start[i] past them.
     int64_t own = start[i];
-    if (kept(i)) put(own++, i, i, g.diagonal[i]);
+    if (listed) put(own++, i, i, g.diagonal[i]);
     for (int64_t e = 0; e < r.length; ++e) {
       const int64_t j = r.cols[e];
-      if (kept(i)) put(own++, i, j, r.values[e]);
-      if (kept(j)) put(start[j]++, j, i, r.values[e]);
+      if (listed) put(own++, i, j, r.values[e]);
+      if (start[j] != kNotListed) put(start[j]++, j, i, r.values[e]);
     }
   }
 }
+
+template void full_rows(const UpperGraph&, const std::vector<int64_t>&, std::vector<int64_t>*,
+                        std::vector<int64_t>*, std::vector<double>*);
+template void full_rows(const UpperGraph&, const std::vector<int64_t>&, std::vector<int32_t>*,
+                        std::vector<int32_t>*, std::vector<double>*);
 
 SpectrumBlocks spectrum_blocks(const UpperGraph& g, std::vector<double> degree,
                                int64_t exact_limit) {
@@ -211,13 +218,8 @@ SpectrumBlocks spectrum_blocks(const UpperGraph& g, std::vector<double> degree,
   out.block = sets.components(&blocks);
   out.sizes.assign(blocks, 0);
   for (int64_t b : out.block) ++out.sizes[b];
-  std::vector<bool> keep(m);
-  for (int64_t i = 0; i < m; ++i) {
-    const int64_t size = out.sizes[out.block[i]];
-    keep[i] = size >= 2 && size <= exact_limit;
-  }
-  if (std::find(keep.begin(), keep.end(), true) != keep.end())
-    full_rows(g, keep, &out.rows, &out.cols, &out.values);
+  full_rows(g, small_block_rows(out.block, out.sizes, exact_limit), &out.rows, &out.cols,
+            &out.values);
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cpu/page_allocator.h"
 #include "cpu/parallel.h"
 #include "cuts/condense.h"
 #include "cuts/spectrum_blocks.h"
@@ -26,8 +27,8 @@ struct UpperGraph {
 
   struct Block {
     std::vector<int64_t> row_ptr;  // [rows + 1], offsets into this block's arrays
-    std::vector<int32_t> cols;     // ascending within a row, each above the row's index
-    std::vector<double> values;    // S_ij
+    std::vector<int32_t, PageAllocator<int32_t>> cols;  // ascending in a row, all above the row
+    std::vector<double, PageAllocator<double>> values;  // S_ij
   };
 
   struct Row {
@@ -97,11 +98,11 @@ void symmetric_product_float32(const UpperGraph& g, const float* v, float* y);
 // D, the row sums of S, in ascending column order.
 std::vector<double> row_sums(const UpperGraph& g);
 
-// The full rows of S (entries below the diagonal, the diagonal, entries above), columns
-// ascending, of the rows where keep[i] (an empty `keep` keeps all), appended row by row as
-// (row, col, value) triplets.
-void full_rows(const UpperGraph& g, const std::vector<bool>& keep, std::vector<int64_t>* rows,
-               std::vector<int64_t>* cols, std::vector<double>* values);
+// The full rows of S (entries below the diagonal, the diagonal, entries above; columns
+// ascending) of the rows listed in `order`, in that order, as (row, col, value) triplets.
+template <class Index>
+void full_rows(const UpperGraph& g, const std::vector<int64_t>& order, std::vector<Index>* rows,
+               std::vector<Index>* cols, std::vector<double>* values);
 
 // The blocks of S and the full rows of those of 2..exact_limit points (cuts/spectrum_blocks.h),
 // given D.

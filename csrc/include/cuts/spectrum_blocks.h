@@ -17,12 +17,18 @@ struct SpectrumBlocks {
   std::vector<int64_t> sizes;   // [B] points per block
   std::vector<double> degree;   // [M] D, the row sums of S
   int64_t edges = 0;            // stored entries of S (self-loops included)
-  // The entries S_ij of the rows in blocks of 2..exact_limit points, row by row, each row's
-  // columns ascending: all the exact decompositions need.
-  std::vector<int64_t> rows, cols;
+  // The entries S_ij of the rows in blocks of 2..exact_limit points (all the exact
+  // decompositions need), rows in the order of small_block_rows, each row's columns ascending:
+  // the entries of blocks of one size are then one slice.
+  std::vector<int32_t> rows, cols;
   std::vector<double> values;
 };
 
 SpectrumBlocks spectrum_blocks(const KernelGraph& graph, int64_t exact_limit);
+
+// The rows of the blocks of 2..exact_limit points, ordered by the size of their block, then
+// their block, then their index; `block` and `sizes` as in SpectrumBlocks.
+std::vector<int64_t> small_block_rows(const std::vector<int64_t>& block,
+                                      const std::vector<int64_t>& sizes, int64_t exact_limit);
 
 }  // namespace cuts
