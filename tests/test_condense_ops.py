@@ -118,8 +118,9 @@ def test_gram_product_equals_the_sparse_formula_in_float32_precision(rng):
 
 @pytest.mark.parametrize("kernel", ["fixed", "adaptive"])
 def test_kernel_graph_equals_the_dense_oracle_kernel_on_the_threaded_path(rng, kernel):
-    """Above 1,024 points the engine finds neighbours and fills the CSR in parallel chunks:
-    its graph must still be the oracle's kernel entry for entry, each row sorted by column."""
+    """Above 1,024 points the engine finds neighbours and builds its graph's row blocks in
+    parallel: the graph must still be the oracle's kernel entry for entry, each row sorted by
+    column."""
     from cuts_ext import _C
     from cuts_ext._arrays import Operand
     X = np.concatenate([c + 0.4 * rng.standard_normal((500, 6)) for c in np.eye(6)[:3] * 2])
@@ -141,3 +142,37 @@ def test_kernel_graph_equals_the_dense_oracle_kernel_on_the_threaded_path(rng, k
     np.testing.assert_array_equal(cols, expected_cols)
     # numpy's vectorised exp and pow may differ from libm's in the last bit.
     np.testing.assert_allclose(values, expected[expected_rows, expected_cols], rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("kernel", ["fixed", "adaptive"])
+def test_products_over_several_row_blocks_equal_scipy(rng, kernel):
+    """The CPU graph holds each pair once (csrc/cpu/upper_graph.h); its products read a pair from
+    both of its rows and compute blocks of output rows in parallel. Over several blocks (9,000
+    points: 7 blocks in the 50-wide diffusion, 2 in the float32 products), diffusion must still
+    be scipy's CSR product bit for bit (the same operations in the same order) and the Gram
+    product equal to it within float32 rounding."""
+    from scipy.sparse import csr_matrix
+    from cuts_ext import _C
+    from cuts_ext._arrays import Operand
+    # Points along a line in 50-D, so that the neighbour windows stay short.
+    X = np.linspace(0, 30, 9000)[:, None] * np.ones(50) / np.sqrt(50)
+    X = X + 0.01 * rng.standard_normal(X.shape)
+    engine = _C.Condenser(Operand(X, "numpy", "cpu", 0).descriptor, 40.0, 1e-4, 0)
+    if kernel == "fixed":
+        engine.set_weights(rng.integers(1, 5, size=X.shape[0]).astype(np.float64))
+        engine.fixed_kernel(0.3)
+    else:
+        engine.adaptive_kernel(10)
+    row_ptr, cols, values = engine.kernel_graph()
+    assert values.shape[0] > 10 * X.shape[0]
+    S = csr_matrix((values, cols, row_ptr), shape=(X.shape[0],) * 2)
+    degree = engine.spectrum_blocks(1)["degree"]
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(row_ptr))
+    P = csr_matrix((values / degree[rows], cols, row_ptr), shape=S.shape)  # S_ij / D_i
+    V = rng.standard_normal((X.shape[0], 12))
+    expected_gram = S @ ((S @ V) / degree[:, None] ** 2)
+    np.testing.assert_allclose(engine.gram_product(V), expected_gram, rtol=1e-4,
+                               atol=1e-5 * np.abs(expected_gram).max())
+    expected = P @ (P @ X)
+    engine.diffuse(2)
+    np.testing.assert_array_equal(engine.points().reshape(X.shape), expected)

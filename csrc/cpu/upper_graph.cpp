@@ -1,5 +1,7 @@
 #include "cpu/upper_graph.h"
 
+#include <type_traits>
+
 #include "cuts/groups.h"
 
 namespace cuts {
@@ -15,30 +17,29 @@ int64_t output_block_rows(int64_t row_bytes) {
 // split is the same on any machine; each row of Y is computed the same way in any case).
 constexpr int64_t kRuns = 16;
 
-// 32-byte vectors of each element type (GCC ignores vector_size on a template-dependent type).
 typedef float Float8 __attribute__((vector_size(32)));
-typedef double Double4 __attribute__((vector_size(32)));
-template <class T> struct Vector32;
-template <> struct Vector32<float> { using type = Float8; };
-template <> struct Vector32<double> { using type = Double4; };
+typedef float Float4 __attribute__((vector_size(16)));
 
-// y[0..w) += a x[0..w), with w = W when W > 0, in explicit 32-byte vectors (W * sizeof(T) a
-// multiple of 32): written as a loop over a fixed width, GCC unrolls it to scalar code, unable to
+// v[0..n) += a x[0..n) in one explicit vector of n floats.
+template <class Vector>
+[[gnu::always_inline]] inline void add_scaled_vector(float* y, float a, const float* x) {
+  Vector yv, xv;
+  __builtin_memcpy(&yv, y, sizeof(Vector));
+  __builtin_memcpy(&xv, x, sizeof(Vector));
+  yv += a * xv;
+  __builtin_memcpy(y, &yv, sizeof(Vector));
+}
+
+// y[0..w) += a x[0..w), with w = W when W > 0. A fixed width (floats, a multiple of 4) goes in
+// explicit 8- and 4-float vectors: written as a loop, GCC unrolls it to scalar code, unable to
 // rule out that y overlaps x.
 template <class T, int64_t W>
 [[gnu::always_inline]] inline void add_scaled(T* y, T a, const T* x, int64_t w) {
   if constexpr (W > 0) {
-    using Vector = typename Vector32<T>::type;
-    static_assert(sizeof(Vector) == 32, "a 32-byte vector");
-    constexpr int64_t kPerVector = 32 / sizeof(T);
-    static_assert(W % kPerVector == 0, "the width must fill whole vectors");
-    for (int64_t q = 0; q < W; q += kPerVector) {
-      Vector yv, xv;
-      __builtin_memcpy(&yv, y + q, sizeof(Vector));
-      __builtin_memcpy(&xv, x + q, sizeof(Vector));
-      yv += a * xv;
-      __builtin_memcpy(y + q, &yv, sizeof(Vector));
-    }
+    static_assert(std::is_same_v<T, float> && W % 4 == 0, "fixed widths: floats, 4 at a time");
+    int64_t q = 0;
+    for (; q + 8 <= W; q += 8) add_scaled_vector<Float8>(y + q, a, x + q);
+    for (; q < W; q += 4) add_scaled_vector<Float4>(y + q, a, x + q);
   } else {
     for (int64_t k = 0; k < w; ++k) y[k] += a * x[k];
   }
@@ -76,20 +77,17 @@ template <class T, int64_t W>
     if constexpr (W > 0) std::copy(y + i * w, y + i * w + W, held);
     const T diagonal = coef(g.diagonal[i], i);
     add_scaled<T, W>(yi, diagonal, vi, w);
-    int64_t beyond = r.length;  // the first entry with a column >= hi
-    for (int64_t e = 0; e < r.length; ++e) {
+    // Columns ascend, so the entries whose row j is in this block come first: for those, this
+    // is also one of row j's terms below the diagonal.
+    int64_t e = 0;
+    for (; e < r.length && r.cols[e] < hi; ++e) {
       const int64_t j = r.cols[e];
-      const T a = coef(r.values[e], i);
-      add_scaled<T, W>(yi, a, v + j * w, w);
-      if (j < hi) {  // row j is in this block: this is one of its terms below the diagonal
-        const T b = coef(r.values[e], j);
-        add_scaled<T, W>(y + j * w, b, vi, w);
-      } else if (beyond == r.length) {
-        beyond = e;
-      }
+      add_scaled<T, W>(yi, coef(r.values[e], i), v + j * w, w);
+      add_scaled<T, W>(y + j * w, coef(r.values[e], j), vi, w);
     }
+    next[i] = static_cast<int32_t>(e);
+    for (; e < r.length; ++e) add_scaled<T, W>(yi, coef(r.values[e], i), v + r.cols[e] * w, w);
     if constexpr (W > 0) std::copy(held, held + W, y + i * w);
-    next[i] = static_cast<int32_t>(beyond);
   }
 }
 
