@@ -95,7 +95,7 @@ class CpuCondenser final : public Condenser {
     // One radius for all makes the kernel symmetric: each pair is found from its smaller index
     // only, and stored there. The pairs are found and stored block by block, so that the graph
     // is never held twice; past the budget the remaining rows are skipped and the build fails.
-    const int64_t budget = pair_budget();
+    const int64_t budget = pair_budget(kGraphBytesPerPair);
     std::atomic<int64_t> found{0};
     auto graph = build_upper_graph(
         w_,  // (k(0) w_i + k(0) w_i) / 2 with k(0) = 1
@@ -112,7 +112,7 @@ class CpuCondenser final : public Condenser {
           }
           found.fetch_add(static_cast<int64_t>(row.size()), std::memory_order_relaxed);
         });
-    if (found.load() > budget) throw too_dense(m, budget);
+    if (found.load() > budget) throw too_dense(m, budget, kGraphBytesPerPair);
     set_kernel(std::move(graph));
   }
 
@@ -303,7 +303,7 @@ class CpuCondenser final : public Condenser {
                                                         const std::vector<double>& radius,
                                                         bool only_greater) const {
     const int64_t m = size();
-    const int64_t budget = pair_budget();
+    const int64_t budget = pair_budget(kListedBytesPerPair);
     std::atomic<int64_t> found{0};
     std::vector<std::vector<Neighbour>> lists(m);
 #pragma omp parallel for schedule(dynamic, 64) if (m >= kMinParallelRows)
@@ -312,28 +312,29 @@ class CpuCondenser final : public Condenser {
       scan_row(s, i, radius[i], only_greater, lists[i]);
       found.fetch_add(static_cast<int64_t>(lists[i].size()), std::memory_order_relaxed);
     }
-    if (found.load() > budget) throw too_dense(m, budget);
+    if (found.load() > budget) throw too_dense(m, budget, kListedBytesPerPair);
     return lists;
   }
 
   static bool by_index(const Neighbour& a, const Neighbour& b) { return a.index < b.index; }
 
-  // Bytes a listed pair may cost: a neighbour list entry (16) and, in the adaptive kernel, the
-  // same pair listed from its other end and stored in the graph (12).
-  static constexpr int64_t kBytesPerPair = 2 * sizeof(Neighbour) + 12;
+  // Bytes a pair costs: in the graph (int32 column, float64 value), and while listed (a
+  // neighbour list entry, perhaps listed from both ends, and then in the graph).
+  static constexpr int64_t kGraphBytesPerPair = sizeof(int32_t) + sizeof(double);
+  static constexpr int64_t kListedBytesPerPair = 2 * sizeof(Neighbour) + kGraphBytesPerPair;
 
-  // The pairs a kernel may hold: a quarter of this machine's memory. A kernel denser than that
-  // (a bandwidth reaching many thousands of points each) is refused with OutOfMemory rather
-  // than left to the kernel's out-of-memory killer.
-  static int64_t pair_budget() {
+  // The pairs that fit in a quarter of this machine's memory at `bytes` each. A kernel denser
+  // than that (a bandwidth reaching many thousands of points each) is refused with OutOfMemory
+  // rather than left to the kernel's out-of-memory killer.
+  static int64_t pair_budget(int64_t bytes) {
     const int64_t memory = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) * sysconf(_SC_PAGE_SIZE);
-    return memory / 4 / kBytesPerPair;
+    return memory / 4 / bytes;
   }
 
-  static OutOfMemory too_dense(int64_t m, int64_t budget) {
+  static OutOfMemory too_dense(int64_t m, int64_t budget, int64_t bytes) {
     return OutOfMemory("the kernel graph of " + std::to_string(m) + " points needs more than " +
                        std::to_string(budget) + " neighbour pairs (" +
-                       std::to_string(budget * kBytesPerPair >> 20) +
+                       std::to_string(budget * bytes >> 20) +
                        " MiB), over a quarter of this machine's memory: the kernel is too dense "
                        "for an explicit graph; condense fewer points");
   }

@@ -81,9 +81,9 @@ UpperGraph build_upper_graph(std::vector<double> diagonal, FillRow&& fill_row) {
   return g;
 }
 
-// Y = A V for A_jk = coef(S_jk, j), V and Y row-major [M, width]: y_j = sum_k A_jk v_k summed in
-// ascending k from 0, as a CSR row loop sums it. `coef` sees the stored value and the output
-// row, e.g. S_jk / D_j for P = D^-1 S.
+// Y = A V for V and Y row-major float64 [M, width]: y_j = sum_k A_jk v_k summed in ascending k
+// from 0, as a CSR row loop sums it, with A_jk = S_jk (kValue) or S_jk / D_j, divided per entry
+// (kDividedByDegree: P = D^-1 S, `degree` holding D; unused for kValue).
 enum class Coefficient { kValue, kDividedByDegree };
 void symmetric_product(const UpperGraph& g, Coefficient coef, const std::vector<double>& degree,
                        const double* v, int64_t width, double* y);
