@@ -127,7 +127,8 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
         ValueError: X not [N, C], C = 0, NaN / Inf, complex or unsafe integer dtype; a
             parameter out of range (the message names it); on CUDA, knn > 256 with N > 258.
         RuntimeError: CUDA requested where no GPU can run.
-        MemoryError: the GPU cannot hold the kernel graph (the message gives the size).
+        MemoryError: the GPU cannot hold the kernel graph, or on the CPU it would pass a quarter
+            of the machine's memory (12 bytes a neighbour pair; the message gives the size).
     """
     options = _check_options(knn, n_pca, t, t_max, scale, decay, thresh, granularity, seed,
                              exact_spectrum_limit, max_iterations)

@@ -44,3 +44,16 @@ def test_cuts_help_and_unknown_command():
     assert "info" in _cuts("--help").stdout
     bad = _cuts("no-such-command")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_import_and_condensation_do_not_load_torch():
+    """PyTorch costs seconds and over 200 MB to import: `import cuts_ext` and condensation of a
+    numpy array must not load it; the stage-1 names load it on first use."""
+    code = ("import sys, numpy as np, cuts_ext\n"
+            "cuts_ext.condense(np.random.default_rng(0).random((200, 3)))\n"
+            "print('torch' in sys.modules)\n"
+            "cuts_ext.CUTSEncoder\n"
+            "print('torch' in sys.modules, callable(cuts_ext.train))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(cuts_ext.__file__)))
+    assert out.stdout.split() == ["False", "True", "True"]
