@@ -48,7 +48,6 @@ class CpuCondenser final : public Condenser {
   void adaptive_kernel(int64_t k) override {
     drop_kernel();
     const int64_t m = size();
-    check_indexable(m);
     const Sweep sweep(x_, m, c_);
     std::vector<double> bandwidth(m), support(m);
 #pragma omp parallel for schedule(dynamic, 64) if (m >= kMinParallelRows)
@@ -88,7 +87,6 @@ class CpuCondenser final : public Condenser {
   void fixed_kernel(double eps) override {
     drop_kernel();
     const int64_t m = size();
-    check_indexable(m);
     const Sweep sweep(x_, m, c_);
     const double bandwidth = std::max(eps, kFloat64Eps);
     const double support = kernel_support(bandwidth, decay_, thresh_);
@@ -339,13 +337,6 @@ class CpuCondenser final : public Condenser {
                        "for an explicit graph; condense fewer points");
   }
 
-  // The graph stores columns as int32.
-  static void check_indexable(int64_t m) {
-    if (m > std::numeric_limits<int32_t>::max())
-      throw InvalidArgument("the CPU engine condenses at most 2^31 - 1 points, got " +
-                            std::to_string(m));
-  }
-
   const UpperGraph& kernel(const char* step) const {
     if (!graph_) throw InvalidArgument(std::string(step) + " needs a kernel: build one first");
     return *graph_;
@@ -378,6 +369,9 @@ class CpuCondenser final : public Condenser {
 std::unique_ptr<Condenser> make_condenser_cpu(const ArrayView& points, double decay,
                                               double thresh) {
   const int64_t n = points.shape[0], c = points.shape[1];
+  if (n > std::numeric_limits<int32_t>::max())  // the kernel graph stores int32 columns
+    throw InvalidArgument("the CPU engine condenses at most 2^31 - 1 points, got " +
+                          std::to_string(n));
   std::vector<double> x(n * c);
   dispatch_float(points.dtype, [&](auto zero) {
     using T = decltype(zero);

@@ -20,7 +20,7 @@ constexpr int64_t kRuns = 16;
 typedef float Float8 __attribute__((vector_size(32)));
 typedef float Float4 __attribute__((vector_size(16)));
 
-// v[0..n) += a x[0..n) in one explicit vector of n floats.
+// y[0..n) += a x[0..n) in one explicit vector of n floats.
 template <class Vector>
 [[gnu::always_inline]] inline void add_scaled_vector(float* y, float a, const float* x) {
   Vector yv, xv;
@@ -99,6 +99,7 @@ void product_rows_float64(const UpperGraph& g, bool divide, const double* degree
   product_rows<double, 0>(g, divide, degree, v, width, lo, hi, next, y);
 }
 
+// Always kFloatWidth wide (`width` is not read).
 __attribute__((target_clones("avx2", "default")))
 void product_rows_float32(const UpperGraph& g, bool divide, const double* degree, const float* v,
                           int64_t width, int64_t lo, int64_t hi, int32_t* next, float* y) {
