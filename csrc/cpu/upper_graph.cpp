@@ -213,10 +213,7 @@ SpectrumBlocks spectrum_blocks(const UpperGraph& g, std::vector<double> degree,
     const UpperGraph::Row r = g.row(i);
     for (int64_t e = 0; e < r.length; ++e) sets.join(i, r.cols[e]);
   }
-  int64_t blocks = 0;
-  out.block = sets.components(&blocks);
-  out.sizes.assign(blocks, 0);
-  for (int64_t b : out.block) ++out.sizes[b];
+  assign_blocks(sets, &out);
   full_rows(g, small_block_rows(out.block, out.sizes, exact_limit), &out.rows, &out.cols,
             &out.values);
   return out;

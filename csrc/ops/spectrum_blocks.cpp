@@ -9,6 +9,13 @@
 
 namespace cuts {
 
+void assign_blocks(SmallestRootSets& sets, SpectrumBlocks* out) {
+  int64_t blocks = 0;
+  out->block = sets.components(&blocks);
+  out->sizes.assign(blocks, 0);
+  for (int64_t b : out->block) ++out->sizes[b];
+}
+
 std::vector<int64_t> small_block_rows(const std::vector<int64_t>& block,
                                       const std::vector<int64_t>& sizes, int64_t exact_limit) {
   std::vector<int64_t> rows;
@@ -37,10 +44,7 @@ SpectrumBlocks spectrum_blocks(const KernelGraph& graph, int64_t exact_limit) {
       // S is symmetric: each pair is seen from both rows, so joining from one side suffices.
       if (graph.cols[e] > i) sets.join(i, graph.cols[e]);
     }
-  int64_t blocks = 0;
-  out.block = sets.components(&blocks);
-  out.sizes.assign(blocks, 0);
-  for (int64_t b : out.block) ++out.sizes[b];
+  assign_blocks(sets, &out);
   for (int64_t i : small_block_rows(out.block, out.sizes, exact_limit))
     for (int64_t e = graph.row_ptr[i]; e < graph.row_ptr[i + 1]; ++e) {
       out.rows.push_back(static_cast<int32_t>(i));

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cuts/condense.h"
+#include "cuts/groups.h"
 
 namespace cuts {
 
@@ -25,6 +26,9 @@ struct SpectrumBlocks {
 };
 
 SpectrumBlocks spectrum_blocks(const KernelGraph& graph, int64_t exact_limit);
+
+// Sets `block` and `sizes` of `out` from the union of the kernel graph's pairs.
+void assign_blocks(SmallestRootSets& sets, SpectrumBlocks* out);
 
 // The rows of the blocks of 2..exact_limit points, ordered by the size of their block, then
 // their block, then their index; `block` and `sizes` as in SpectrumBlocks.
