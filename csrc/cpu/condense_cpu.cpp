@@ -190,6 +190,9 @@ class CpuCondenser final : public Condenser {
   }
 
   int64_t merge(double threshold) override {
+    // The kernel belongs to the points it was built on; dropped first, so that the merge's own
+    // lists do not add to its memory.
+    drop_kernel();
     const int64_t m = size();
     const Sweep sweep(x_, m, c_);
     // Pairs closer than the threshold (strictly): the query keeps d <= r, then d < r is checked.
@@ -214,7 +217,6 @@ class CpuCondenser final : public Condenser {
       w_.swap(w);
       for (auto& c : cluster_) c = group[c];
     }
-    drop_kernel();  // the kernel belongs to the points it was built on
     return groups;
   }
 
