@@ -66,8 +66,10 @@ class CpuCondenser final : public Condenser {
       return (alpha_decay(d, bandwidth[i], decay_, thresh_) +
               alpha_decay(d, bandwidth[j], decay_, thresh_)) / 2.0;
     };
+    std::vector<double> diagonal(m);
+    for (int64_t i = 0; i < m; ++i) diagonal[i] = affinity(i, i, 0.0);  // (1 + 1) / 2
     set_kernel(build_upper_graph(
-        std::vector<double>(m, affinity(0, 0, 0.0)),  // (k(0) + k(0)) / 2 = 1 for every point
+        std::move(diagonal),
         [&](int64_t i, std::vector<int32_t>& cols, std::vector<double>& values) {
           auto& row = lists[i];
           std::sort(row.begin(), row.end(), by_index);
