@@ -5,8 +5,8 @@
 // (85 M pairs), 1.0 GB against 2.7 GB.
 //
 // The products visit each output row's terms in ascending column order, exactly as a CSR row
-// loop does, so results are bit for bit those of the CUDA engine's CSR products (the same
-// operations in the same order) and independent of the thread count.
+// loop does: the same operations in the same order as the CUDA engine's CSR products (which
+// tests/test_condense_cuda.py checks where a GPU runs), and independent of the thread count.
 #pragma once
 
 #include <algorithm>
