@@ -21,23 +21,35 @@ Public API:
 """
 
 import importlib
+import sys
 
-from . import figures, io, metrics, ops
-from .condense import CondensationResult, condense
-from .granularity import auto_level
+from . import io
+from .condensation import ops
+from .condensation.driver import CondensationResult, condense
+from .encoder.pairs import sample_pairs
+from .encoder.patches import extract_patches
 from .info import build_info
-from .multiscale import MultiscaleSegmentation
-from .pairs import sample_pairs
-from .patches import extract_patches
-from .persistence import persistent_map
-from .segmentation import SegmentedImage, segment
+from .io import figures
+from .segmentation import metrics
+from .segmentation.level_choice import auto_level
+from .segmentation.multiscale import MultiscaleSegmentation
+from .segmentation.persistence import persistent_map
+from .segmentation.pipeline import SegmentedImage, segment
+
+# The documented namespaces cuts_ext.ops, .metrics and .figures live in the subpackages of their
+# stage; registered under their public names too, `import cuts_ext.metrics` and
+# `from cuts_ext.ops import merge` keep working.
+for _public, _module in (("ops", ops), ("metrics", metrics), ("figures", figures)):
+    sys.modules[f"{__name__}.{_public}"] = _module
+del _public, _module
 
 __version__ = build_info()["version"]
 
 # The stage-1 names need PyTorch, whose import takes seconds and over 200 MB: they are loaded on
 # first use, so that condensation alone (`import cuts_ext; cuts_ext.condense(...)`) never pays it.
-_NEEDS_TORCH = {"load_encoder": "checkpoint", "Embedding": "embedding", "embed": "embedding",
-                "CUTSEncoder": "encoder", "TrainResult": "training", "train": "training"}
+_NEEDS_TORCH = {"load_encoder": "encoder.checkpoint", "Embedding": "encoder.embedding",
+                "embed": "encoder.embedding", "CUTSEncoder": "encoder.model",
+                "TrainResult": "encoder.training", "train": "encoder.training"}
 
 
 def __getattr__(name: str):

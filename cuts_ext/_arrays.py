@@ -145,6 +145,18 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def like_operand(array: np.ndarray, operand: Operand) -> Any:
+    """A host result `array` in the library and on the device of the input `operand` (numpy in,
+    numpy out; torch or cupy on a GPU in, the same out)."""
+    if operand.library == "torch":
+        import torch
+        return torch.from_numpy(array).to(operand.value.device)
+    if operand.library == "cupy":
+        import cupy
+        return cupy.asarray(array)
+    return array
+
+
 def _wrap(x: Any, name: str) -> Operand:
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(x, torch.Tensor):

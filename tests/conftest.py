@@ -1,4 +1,4 @@
-"""Shared fixtures. CUDA tests carry the `cuda` marker and are skipped, with the reason, where
+"""Shared fixtures and the CUDA skip rule. CUDA tests carry the `cuda` marker and are skipped, with the reason, where
 no GPU can run them; with CUTS_EXPECT_GPU=1 (python/gpu_check.sh sets it) a missing GPU is a
 failure instead, so a GPU run can never pass by skipping."""
 
@@ -38,13 +38,3 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
-
-
-def smooth_images(rng, shape, dtype=np.float32):
-    """Random images with spatial structure (a cumulative sum smooths white noise), in [-1, 1]."""
-    x = rng.standard_normal(shape)
-    for axis in range(2, len(shape)):
-        x = np.cumsum(x, axis=axis)
-    x -= x.min()
-    x /= max(x.max(), 1e-12)
-    return (2.0 * x - 1.0).astype(dtype)

@@ -6,7 +6,7 @@ import torch
 
 import cuts_ext
 from cuts_ext._arrays import as_operand
-from reference import reference_patches
+from support.reference import reference_patches
 
 
 def test_contiguous_numpy_and_torch_inputs_are_not_copied():

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import cuts_ext
-from conftest import smooth_images
-from cuts_ext import checkpoint as ckpt
+from support.images import smooth_images
+from cuts_ext.encoder import checkpoint as ckpt
 
 
 @pytest.fixture

@@ -11,10 +11,10 @@ import nibabel
 import numpy as np
 import pytest
 from PIL import Image
-from tiny_segmentations import block_result
+from support.tiny_segmentations import block_result
 
 from cuts_ext.io import read_image, write_outputs
-from cuts_ext.multiscale import MultiscaleSegmentation
+from cuts_ext.segmentation.multiscale import MultiscaleSegmentation
 
 
 def _cuts(*args):

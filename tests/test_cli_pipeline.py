@@ -11,7 +11,7 @@ import nibabel
 import numpy as np
 import pytest
 import tifffile
-from conftest import smooth_images
+from support.images import smooth_images
 from PIL import Image
 
 SIDE = 16

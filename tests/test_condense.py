@@ -12,8 +12,8 @@ from skimage.data import retina as skimage_retina
 from skimage.transform import resize
 
 import cuts_ext
-from condense_oracle import condense_oracle
-from cuts_ext._spectrum import diffusion_time
+from support.condense_oracle import condense_oracle
+from cuts_ext.condensation.spectrum import diffusion_time
 
 
 def _blobs(rng, n_per, centres, spread):
@@ -167,9 +167,11 @@ def test_integer_input_that_converts_exactly():
     (np.zeros((5, 2)), dict(exact_spectrum_limit=0), ValueError, ["exact_spectrum_limit"]),
     (np.zeros((5, 2)), dict(max_iterations=0), ValueError, ["max_iterations"]),
     (np.zeros((5, 2)), dict(knn=2.5), TypeError, ["knn"]),
-    (np.zeros((6, 2)), dict(pos_encoding=((2, 2), 1.0)), ValueError, ["pos_encoding", "6"]),
-    (np.zeros((6, 2)), dict(pos_encoding=((2, 3), 0.0)), ValueError, ["pos_encoding gamma"]),
-    (np.zeros((6, 2)), dict(pos_encoding=(2, 3)), ValueError, ["pos_encoding must be"]),
+    (np.zeros((6, 2)), dict(position_weight=1.0, spatial_shape=(2, 2)), ValueError,
+     ["spatial_shape", "6"]),
+    (np.zeros((6, 2)), dict(position_weight=-1.0, spatial_shape=(2, 3)), ValueError,
+     ["position_weight", ">= 0"]),
+    (np.zeros((6, 2)), dict(position_weight=1.0), ValueError, ["needs spatial_shape"]),
 ])
 def test_bad_input_raises_naming_the_argument(X, kwargs, error, words):
     with pytest.raises(error) as raised:
@@ -179,7 +181,7 @@ def test_bad_input_raises_naming_the_argument(X, kwargs, error, words):
 
 
 def test_positional_encoding_rows_are_unit_sinusoids():
-    from cuts_ext.condense import positional_encoding
+    from cuts_ext.condensation.preparation import positional_encoding
     encoding = positional_encoding((3, 5))
     assert encoding.shape == (15, 16)
     np.testing.assert_allclose(np.linalg.norm(encoding, axis=1), 1.0, rtol=1e-12)
@@ -188,15 +190,19 @@ def test_positional_encoding_rows_are_unit_sinusoids():
 
 
 def test_positional_encoding_is_appended_to_the_normalised_rows_before_pca(rng):
-    from cuts_ext.condense import positional_encoding, prepare_points
+    from cuts_ext.condensation.preparation import positional_encoding, prepare_points
     X = rng.normal(size=(6 * 7, 4))
     unit = X / np.linalg.norm(X, axis=1, keepdims=True)
     expected = np.hstack([unit, 0.5 * positional_encoding((6, 7))])
-    np.testing.assert_array_equal(prepare_points(X, None, ((6, 7), 0.5)), expected)
+    np.testing.assert_array_equal(prepare_points(X, None, 0.5, (6, 7)), expected)
     # With PCA the encoding's columns take part in the projection: 4 + 16 columns down to 8.
-    assert prepare_points(X, 8, ((6, 7), 0.5)).shape == (42, 8)
-    result = cuts_ext.condense(X, pos_encoding=((6, 7), 0.5), n_pca=None)
+    assert prepare_points(X, 8, 0.5, (6, 7)).shape == (42, 8)
+    result = cuts_ext.condense(X, position_weight=0.5, spatial_shape=(6, 7), n_pca=None)
     assert result.hierarchy.shape[1] == 42 and result.cluster_counts[-1] == 1
+    # The name this replaced still works for one release, with a warning.
+    with pytest.warns(DeprecationWarning, match="spatial_shape=shape, position_weight=weight"):
+        deprecated = cuts_ext.condense(X, pos_encoding=((6, 7), 0.5), n_pca=None)
+    np.testing.assert_array_equal(deprecated.hierarchy, result.hierarchy)
 
 
 def test_approximate_spectrum_picks_the_exact_time_within_one():
@@ -204,7 +210,7 @@ def test_approximate_spectrum_picks_the_exact_time_within_one():
     on iteration 0's kernel of 1,444 points its knee stays within 1 of the exact one."""
     from cuts_ext import _C
     from cuts_ext._arrays import Operand
-    from cuts_ext.condense import prepare_points
+    from cuts_ext.condensation.preparation import prepare_points
     engine = _C.Condenser(Operand(prepare_points(INPUTS["retina 38 x 38"], 50), "numpy", "cpu", 0)
                           .descriptor, 40.0, 1e-4, 0)
     engine.adaptive_kernel(30)

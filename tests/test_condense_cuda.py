@@ -17,7 +17,7 @@ import pytest
 import cuts_ext
 from cuts_ext import _C
 from cuts_ext._arrays import FLOAT_DTYPES, as_operand
-from conftest import smooth_images
+from support.images import smooth_images
 
 pytestmark = pytest.mark.cuda
 
@@ -249,7 +249,7 @@ def test_steps_need_a_kernel(rng):
 @pytest.fixture
 def engine_devices(monkeypatch):
     """The device of every engine condense creates (descriptor field 3)."""
-    module = importlib.import_module("cuts_ext.condense")
+    module = importlib.import_module("cuts_ext.condensation.engine")
     real = module._C
     devices = []
 

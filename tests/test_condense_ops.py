@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import cuts_ext
-import condense_oracle as oracle
+from support import condense_oracle as oracle
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from condense_oracle import (
+from support.condense_oracle import (
     adaptive_kernel,
     condense_oracle,
     diffusion_operator,
@@ -41,7 +41,7 @@ def test_knee_of_hand_computed_curve():
 
 
 def _knee_by_polyfit(y):
-    """The knee rule of ALGORITHM.md, with numpy.polyfit for the two lines."""
+    """The knee rule of docs/method.md, with numpy.polyfit for the two lines."""
     x = np.arange(len(y), dtype=np.float64)
     errors = []
     for b in range(1, len(y) - 1):

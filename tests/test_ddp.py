@@ -45,6 +45,6 @@ def test_world_size_two_trains_identical_weights_on_every_rank(tmp_path):
     import cuts_ext
     saved = cuts_ext.load_encoder(tmp_path / "encoder.pt").state_dict()
     assert all(torch.equal(saved[key], state0[key]) for key in state0)
-    from cuts_ext.training import _INIT, _derive_seed
+    from cuts_ext.encoder.training import _INIT, _derive_seed
     untrained = cuts_ext.CUTSEncoder(3, num_kernels=2, seed=_derive_seed(0, _INIT)).state_dict()
     assert not torch.equal(state0["layers.0.weight"], untrained["layers.0.weight"])

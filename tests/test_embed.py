@@ -5,9 +5,9 @@ import pytest
 import torch
 
 import cuts_ext
-from conftest import smooth_images
-from cuts_ext import embedding
-from retina import retina_images
+from support.images import smooth_images
+from cuts_ext.encoder import embedding
+from support.retina import retina_images
 
 
 def trained_like(in_channels, dims, seed=0):

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import cuts_ext
-from conftest import smooth_images
-from reference import reference_patches_at
+from support.images import smooth_images
+from support.reference import reference_patches_at
 
 
 @pytest.mark.parametrize("shape,dims", [((2, 3, 16, 20), 2), ((1, 2, 10, 12, 11), 3)])

@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 import cuts_ext
-from conftest import smooth_images
-from reference import reference_patches, reference_patches_at
+from support.images import smooth_images
+from support.reference import reference_patches, reference_patches_at
 
 DTYPES = [np.float32, np.float64]
 

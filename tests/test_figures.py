@@ -2,10 +2,10 @@
 
 import numpy as np
 from PIL import Image
-from tiny_segmentations import block_result
+from support.tiny_segmentations import block_result
 
-from cuts_ext.figures import choose_levels, colorize_labels, save_figure
-from cuts_ext.multiscale import MultiscaleSegmentation
+from cuts_ext.io.figures import choose_levels, colorize_labels, save_figure
+from cuts_ext.segmentation.multiscale import MultiscaleSegmentation
 
 
 def test_choose_levels_spreads_coarse_to_fine():

@@ -7,12 +7,12 @@ import nibabel
 import numpy as np
 import pytest
 from PIL import Image
-from tiny_segmentations import block_result
+from support.tiny_segmentations import block_result
 
 import cuts_ext
 from cuts_ext.io import (InputError, OutputExistsError, atomic_directory, read_image,
                          write_label_image, write_outputs, written_segmentations)
-from cuts_ext.multiscale import MultiscaleSegmentation
+from cuts_ext.segmentation.multiscale import MultiscaleSegmentation
 
 
 def _png_input(tmp_path, shape=(4, 6)):

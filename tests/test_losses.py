@@ -1,12 +1,12 @@
-"""The stage-1 losses against a direct NumPy computation of ALGORITHM.md's formulas."""
+"""The stage-1 losses against a direct NumPy computation of docs/method.md's formulas."""
 
 import numpy as np
 import pytest
 import torch
 
 import cuts_ext
-from cuts_ext.encoder import EncoderOutput
-from cuts_ext.losses import cuts_loss, nt_xent_loss, reconstruction_loss
+from cuts_ext.encoder.model import EncoderOutput
+from cuts_ext.encoder.losses import cuts_loss, nt_xent_loss, reconstruction_loss
 
 
 def numpy_nt_xent(anchors, positives, temperature=0.5):

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from cuts_ext.condense import levels_from_counts
-from cuts_ext.granularity import auto_level, consensus_level, level_lifetimes, lifetime_level
-from cuts_ext.persistence import persistent_map
+from cuts_ext.condensation.driver import levels_from_counts
+from cuts_ext.segmentation.level_choice import auto_level, consensus_level, level_lifetimes, lifetime_level
+from cuts_ext.segmentation.persistence import persistent_map
 
 
 def test_persistent_map_paints_larger_structures_first_and_breaks_area_ties_by_persistence():

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import cuts_ext
-from conftest import smooth_images
-from reference import reference_pairs, skimage_patch_ssim
+from support.images import smooth_images
+from support.reference import reference_pairs, skimage_patch_ssim
 
 
 def _ssim_hook(images, size, data_range, rows):

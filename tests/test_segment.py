@@ -4,7 +4,7 @@ masks, a given model or one trained on the spot."""
 import nibabel
 import numpy as np
 import pytest
-from conftest import smooth_images
+from support.images import smooth_images
 from PIL import Image
 
 import cuts_ext
@@ -64,19 +64,18 @@ def test_a_checkpoint_path_is_a_model(tmp_path, rng):
 
 
 def test_position_weight_is_the_condensation_s_positional_encoding(rng):
-    """segment condenses each image's embeddings with pos_encoding = (its shape, the weight);
-    weight 0 is the reference method, with no encoding."""
-    from cuts_ext.condense import condense
-    from cuts_ext.segmentation import POSITION_WEIGHT
+    """segment condenses each image's embeddings with the positional encoding of its shape at
+    the given weight; weight 0 is the reference method, with no encoding."""
+    from cuts_ext.condensation.driver import condense
+    from cuts_ext.segmentation.pipeline import POSITION_WEIGHT
     images = smooth_images(rng, (1, 3, 18, 14))
     model = cuts_ext.train(images, **TINY_TRAINING, progress=False).model
     latent = np.asarray(cuts_ext.embed(model, images).z)[0]
     points = latent.reshape(latent.shape[0], -1).T
     hierarchies = {}
-    for weight, encoding in ((POSITION_WEIGHT, ((18, 14), POSITION_WEIGHT)), (0.0, None),
-                             (2.0, ((18, 14), 2.0))):
+    for weight in (POSITION_WEIGHT, 0.0, 2.0):
         (result,) = cuts_ext.segment(images, model, position_weight=weight, progress=False)
-        expected = condense(points, pos_encoding=encoding).hierarchy
+        expected = condense(points, position_weight=weight, spatial_shape=(18, 14)).hierarchy
         np.testing.assert_array_equal(result.condensation.hierarchy, expected)
         hierarchies[weight] = expected
     # The encoding is not ignored: a heavy weight changes the hierarchy.

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 import cuts_ext
-from conftest import smooth_images
-from cuts_ext import training
-from cuts_ext.training import lr_factor
-from retina import retina_images
+from support.images import smooth_images
+from cuts_ext.encoder import training
+from cuts_ext.encoder.training import lr_factor
+from support.retina import retina_images
 
 TINY = dict(batch_size=2, num_kernels=2, progress=False)
 
@@ -63,7 +63,7 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(rng, tmp_path, monkeyp
     with pytest.raises(KeyboardInterrupt):
         cuts_ext.train(images, checkpoint=path, **settings)
     monkeypatch.setattr(training, "save_checkpoint", real_save)
-    assert cuts_ext.checkpoint.load_checkpoint(path)["epoch"] == 2
+    assert cuts_ext.encoder.checkpoint.load_checkpoint(path)["epoch"] == 2
 
     resumed = cuts_ext.train(images, checkpoint=path, resume=True, **settings)
     assert [h["epoch"] for h in resumed.history] == [0, 1, 2, 3]

@@ -25,8 +25,8 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
-from ..figures import colorize_labels, save_figure
 from .errors import OutputExistsError
+from .figures import colorize_labels, save_figure
 from .paths import PathSpec
 from .readers import LoadedImage
 

@@ -3,7 +3,7 @@
 For each seed: train the encoder on all images (labels unused), embed every image, condense
 each image's 128-d pixel embeddings with the positional encoding `segment` adds
 (--position-weight, default cuts_ext's POSITION_WEIGHT; 0 is the reference method), and score
-the label-hint mask (ALGORITHM.md) against the image's lesion mask. Rows:
+the label-hint mask (docs/method.md, "Label hint and scores") against the image's lesion mask. Rows:
 - best level: the level with the best Dice and, separately, the best Hausdorff distance (the
   paper's oracle choice);
 - persistent map: the persistent-structures map;
@@ -58,8 +58,8 @@ def score_map(label_map: np.ndarray, mask: np.ndarray) -> tuple:
 
 def run_seed(images, masks, seed: int, args) -> dict:
     import cuts_ext
-    from cuts_ext.evaluation import evaluate_segmentation
-    from cuts_ext.multiscale import MultiscaleSegmentation
+    from cuts_ext.segmentation.evaluation import evaluate_segmentation
+    from cuts_ext.segmentation.multiscale import MultiscaleSegmentation
     from cuts_ext.segmentation import condensation_position
 
     started = time.perf_counter()
@@ -106,11 +106,11 @@ def main() -> int:
                         help="skip spectral k-means and raw patches")
     parser.add_argument("--position-weight", type=float, default=None,
                         help="weight of the positional encoding (default: segment's, "
-                             "cuts_ext.segmentation.POSITION_WEIGHT; 0: the reference method)")
+                             "cuts_ext.segmentation.pipeline.POSITION_WEIGHT; 0: the reference method)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     if args.position_weight is None:
-        from cuts_ext.segmentation import POSITION_WEIGHT
+        from cuts_ext.segmentation.pipeline import POSITION_WEIGHT
         args.position_weight = POSITION_WEIGHT
     if not (args.data / "images").is_dir():
         raise SystemExit(f"no retina data at {args.data} (pass --data)")

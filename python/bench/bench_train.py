@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 import cuts_ext
-from cuts_ext.losses import cuts_loss
+from cuts_ext.encoder.losses import cuts_loss
 
 HERE = Path(__file__).resolve().parent
 BATCH, SIDE, ANCHORS, PATCH, SEED = 16, 128, 8, 5, 1234
@@ -141,7 +141,7 @@ def cuts_without_convs(model: cuts_ext.CUTSEncoder, optimizer: torch.optim.Optim
     z_anchors = z_last[(batch,) + tuple(anchors.unbind(-1))]
     z_positives = z_last[(batch,) + tuple(positives.unbind(-1))]
     patch_real = cuts_ext.extract_patches(x, size=PATCH, centers=anchors)
-    output = cuts_ext.encoder.EncoderOutput(z, patch_real,
+    output = cuts_ext.encoder.model.EncoderOutput(z, patch_real,
                                             model.recon(z_anchors).view(patch_real.shape),
                                             z_anchors, z_positives)
     loss = cuts_loss(output).total

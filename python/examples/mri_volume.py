@@ -13,7 +13,7 @@ import cuts_ext
 
 def main(volume: str = "", out: str = "mri_out") -> None:
     if not volume:
-        from cuts_ext.demo_command import bundled_mri
+        from cuts_ext.cli.demo import bundled_mri
         volume = str(bundled_mri())
     # A file in, so its affine and header travel to the outputs; the encoder is trained on it.
     (result,) = cuts_ext.segment(volume, train_options={"epochs": 60, "batch_size": 1,

@@ -9,7 +9,7 @@ With the development data: IMAGES_DIR = ../shared/data/retina/images, MASKS_DIR 
 import sys
 
 import cuts_ext
-from cuts_ext.evaluation import format_summary
+from cuts_ext.segmentation.evaluation import format_summary
 
 
 def main(images: str, masks: str, out: str = "retina_out") -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _C
-from ._arrays import FLOAT_DTYPES, INDEX_DTYPES, as_operand, index_argument
+from .. import _C
+from .._arrays import FLOAT_DTYPES, INDEX_DTYPES, as_operand, index_argument
 
 
 def extract_patches(images: Any, size: int = 5, centers: Any = None) -> Any:

@@ -8,9 +8,9 @@ from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._arrays import to_numpy
-from .granularity import auto_level
-from .io.errors import InputError
+from .._arrays import to_numpy
+from ..io.errors import InputError
+from .level_choice import auto_level
 from .persistence import persistent_map
 
 # The .npz keys that every file holds; "reconstruction" is optional.

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .io.errors import OutputExistsError
-from .segment_command import add_common_options
+from ..io.errors import OutputExistsError
+from .options import add_common_options
 
 # Side the fundus photograph is resized to.
 RETINA_SIDE = 128
@@ -42,8 +42,8 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .io import read_image, write_outputs
-    from .segmentation import prepare_model, segment_image
+    from ..io import read_image, write_outputs
+    from ..segmentation.pipeline import prepare_model, segment_image
 
     started = time.perf_counter()
     out = Path(args.output)

@@ -1,5 +1,5 @@
-"""The CUTS encoder (ALGORITHM.md, "Stage 1"): four convolutions to a per-pixel latent vector,
-and the linear head that reconstructs each pixel's patch from its vector."""
+"""The CUTS encoder (docs/method.md, "Stage 1: the encoder"): four convolutions to a per-pixel
+latent vector, and the linear head that reconstructs each pixel's patch from its vector."""
 
 from __future__ import annotations
 

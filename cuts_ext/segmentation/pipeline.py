@@ -9,27 +9,24 @@ label-hint mask is scored (Dice, Hausdorff distance).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ._arrays import to_numpy
-from .condense import CondensationResult, condense
+from .._arrays import to_numpy
+from ..condensation.driver import CondensationResult, condense
+from ..condensation.preparation import check_position_weight
+from ..io import LoadedImage, match_masks, read_image, read_mask, resolve_inputs
 from .evaluation import evaluate_segmentation
-from .io import LoadedImage, match_masks, read_image, read_mask, resolve_inputs
 from .metrics import label_hint_mask
 from .multiscale import MultiscaleSegmentation
 
 # The weight of the positional encoding appended to each pixel's embedding before condensation
-# (condense's pos_encoding gamma; 0 is the reference method, which condenses appearance alone).
-# Position keeps a structure's pixels together and stray look-alike pixels elsewhere apart. On
-# the 40 retina images (encoders trained with the windowed step, seeds 0, 1, 2; mean of the
-# per-seed means), weight 0.5 against 0: best-level Dice 0.774 against 0.736, Hausdorff 13.0
-# against 22.9 px, automatic level 0.656 against 0.643, persistent map 0.593 against 0.624.
-# Weight 1.0 (seed 0) was worse than both (Dice 0.689): position then outweighs appearance.
+# (condense's position_weight; 0 is the reference method, which condenses appearance alone).
+# Position keeps a structure's pixels together and stray look-alike pixels elsewhere apart; the
+# README's quality section gives the comparison this value was chosen by.
 POSITION_WEIGHT = 0.5
 
 
@@ -77,7 +74,7 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
             alone, as the reference method does.
         train_options: keyword arguments of `train` (epochs, batch_size, crop, ...).
         condense_options: keyword arguments of `condense` (knn, n_pca, t, granularity, ...);
-            a `pos_encoding` given here replaces the one `position_weight` sets.
+            `position_weight` and `spatial_shape` are set by this function.
         progress: progress bars for training and for the images.
 
     Returns:
@@ -87,7 +84,7 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
         io.InputError: a file that cannot be read, a mask of the wrong shape.
         ValueError: images or masks of the wrong rank, count or shape; bad options.
     """
-    check_position_weight(position_weight)
+    check_position_weight(position_weight)  # here, before minutes of training
     loaded = load_images(images)
     references = _load_masks(masks, loaded)
     device = _torch_device(device)
@@ -113,12 +110,13 @@ def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = N
         device: where condensation runs (the encoder runs on its own device).
         seed, position_weight, condense_options: as `segment` takes them.
     """
-    from .embedding import embed
+    from ..encoder.embedding import embed
 
     embedding = embed(model, image.data[None])
     latent = to_numpy(embedding.z)[0]                       # [F, *spatial]
     points = latent.reshape(latent.shape[0], -1).T          # [N, F], pixels in row-major order
-    options = {"seed": seed, **condensation_position(image.spatial_shape, position_weight),
+    options = {"seed": seed, **_position_options(image.spatial_shape, position_weight,
+                                                 condense_options or {}),
                **(condense_options or {})}
     if device is not None and getattr(device, "type", device) == "cuda":
         options.setdefault("device", "cuda")
@@ -133,27 +131,21 @@ def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = N
     return SegmentedImage(image, segmentation, result, hints, metrics)
 
 
-def check_position_weight(weight: float) -> None:
-    """ValueError unless `weight` is a finite number >= 0."""
-    if not (isinstance(weight, (int, float, np.integer, np.floating)) and math.isfinite(weight)
-            and weight >= 0):
-        raise ValueError(f"position_weight must be a finite number >= 0, got {weight!r}")
-
-
-def condensation_position(spatial_shape: Sequence[int], weight: float) -> dict:
-    """condense's keyword for a positional encoding of this weight over an image (volume) of
-    `spatial_shape`: {} for weight 0 (the reference method)."""
-    check_position_weight(weight)
-    return {"pos_encoding": (tuple(spatial_shape), float(weight))} if weight > 0 else {}
+def _position_options(spatial_shape: Sequence[int], weight: float, condense_options: dict) -> dict:
+    """condense's position keywords for pixels of an image (volume) of `spatial_shape`; none
+    when condense_options give the deprecated pos_encoding, which then replaces them."""
+    if "pos_encoding" in condense_options:
+        return {}
+    return {"position_weight": weight, "spatial_shape": tuple(spatial_shape)}
 
 
 def prepare_model(model: Any, images: Sequence[LoadedImage], *, device: Any, seed: int,
                   train_options: Optional[dict], progress: bool) -> Any:
     """The encoder to segment `images` with: `model` itself, the encoder of a checkpoint path,
     or (model None) one trained on the images' data (all of one shape, or cropped by `train`)."""
-    from .checkpoint import load_encoder
-    from .encoder import CUTSEncoder
-    from .training import train
+    from ..encoder.checkpoint import load_encoder
+    from ..encoder.model import CUTSEncoder
+    from ..encoder.training import train
 
     if isinstance(model, CUTSEncoder):
         return model.to(device) if device is not None else model

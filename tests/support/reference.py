@@ -64,7 +64,7 @@ def skimage_patch_ssim(image, a, b, size, data_range):
 
 
 def reference_pairs(images, n_anchors, size, radius, attempts, ssim_min, seed, data_range=2.0):
-    """The sampler of ALGORITHM.md with Python loops over images, anchors and attempts, drawing
+    """The sampler of docs/method.md with Python loops over images, anchors and attempts, drawing
     from the same counter streams as the kernels, with scikit-image's SSIM."""
     B = images.shape[0]
     extents = images.shape[2:]

@@ -11,15 +11,15 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _C
-from ._arrays import to_numpy
-from .condense import _engine_points, _host_points, _like_input
+from .._arrays import like_operand, to_numpy
+from .engine import KERNEL_DECAY, KERNEL_THRESHOLD, host_points, new_engine
 
 
 def diffusion_step(X: Any, *, eps: Optional[float] = None, knn: Optional[int] = None,
-                   weights: Any = None, t: int = 1, decay: float = 40,
-                   thresh: float = 1e-4) -> Any:
-    """X <- P^t X for one of the two kernels of ALGORITHM.md, P = D^-1 (K + K^T) / 2.
+                   weights: Any = None, t: int = 1, decay: float = KERNEL_DECAY,
+                   thresh: float = KERNEL_THRESHOLD) -> Any:
+    """X <- P^t X for one of the two kernels of docs/method.md ("Kernels"),
+    P = D^-1 (K + K^T) / 2.
 
     Give exactly one of `eps` (the fixed kernel exp(-(d/eps)^decay), columns weighted by
     `weights`) or `knn` (the adaptive kernel of iteration 0, bandwidth the distance to the k-th
@@ -47,7 +47,7 @@ def diffusion_step(X: Any, *, eps: Optional[float] = None, knn: Optional[int] = 
             raise ValueError(f"eps must be a positive number, got {eps}")
         engine.fixed_kernel(float(eps))
     engine.diffuse(int(t))
-    return _like_input(np.ascontiguousarray(engine.points()), operand)
+    return like_operand(np.ascontiguousarray(engine.points()), operand)
 
 
 def merge(X: Any, threshold: float, *, weights: Any = None) -> tuple:
@@ -66,17 +66,17 @@ def merge(X: Any, threshold: float, *, weights: Any = None) -> tuple:
     """
     if not (np.isfinite(threshold) and threshold > 0):
         raise ValueError(f"threshold must be a positive number, got {threshold}")
-    operand, engine = _engine(X, 40.0, 1e-4, weights)
+    # A merge needs no kernel: the engine's kernel parameters are irrelevant to it.
+    operand, engine = _engine(X, KERNEL_DECAY, KERNEL_THRESHOLD, weights)
     engine.merge(float(threshold))
     group = engine.labels().astype(np.int64)
-    return tuple(_like_input(np.ascontiguousarray(a), operand)
+    return tuple(like_operand(np.ascontiguousarray(a), operand)
                  for a in (engine.points(), group, engine.weights()))
 
 
 def _engine(X: Any, decay: float, thresh: float, weights: Any) -> tuple:
-    operand, points = _host_points(X)
-    source = _engine_points(points, operand, operand.device == "cuda")
-    engine = _C.Condenser(source.descriptor, float(decay), float(thresh), source.stream())
+    operand, points = host_points(X)
+    engine = new_engine(points, operand, operand.device == "cuda", decay, thresh)
     if weights is not None:
         # set_weights checks the length and positivity.
         engine.set_weights(np.asarray(to_numpy(weights), dtype=np.float64).reshape(-1))

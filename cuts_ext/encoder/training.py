@@ -1,5 +1,5 @@
-"""train(): CUTS stage 1 (ALGORITHM.md, "Stage 1") on one device or, under ``torchrun``, on
-several processes with PyTorch's DistributedDataParallel.
+"""train(): CUTS stage 1 (docs/method.md, "Stage 1: the encoder") on one device or, under
+``torchrun``, on several processes with PyTorch's DistributedDataParallel.
 
 Every training step is: a batch of images (randomly cropped when large) -> pairs from
 `cuts_ext.sample_pairs` on the batch's device -> one `CUTSEncoder` training forward (the whole
@@ -22,10 +22,10 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from ..info import build_info
 from .checkpoint import PathLike, load_checkpoint, save_checkpoint
-from .encoder import CUTSEncoder
-from .info import build_info
 from .losses import cuts_loss
+from .model import CUTSEncoder
 from .pairs import sample_pairs
 
 #: Spatial side beyond which training takes random crops, when `crop` is not given.

@@ -1,6 +1,6 @@
 """The diffusion time of condensation: the knee of the von Neumann entropy of P's singular values.
 
-ALGORITHM.md, "Diffusion time", as the authors' code computes it: entry k of the entropy curve
+docs/method.md, "Diffusion time", as the authors' code computes it: entry k of the entropy curve
 (k = 0..t_max-1) uses the singular values raised to the power k + 1 (their curve starts at s^1),
 and the knee index k is the diffusion time t.
 
@@ -86,7 +86,7 @@ def entropy_curve(s: np.ndarray, t_max: int) -> np.ndarray:
 
 
 def knee(y: np.ndarray) -> int:
-    """The knee of the curve y over x = 0..n-1 (n >= 3), as ALGORITHM.md defines it.
+    """The knee of the curve y over x = 0..n-1 (n >= 3), as docs/method.md defines it.
 
     For each break b in 1..n-2: a least-squares line through points 0..b and another through
     points b-1..n-1; the error is the summed absolute residual of the first over 0..b plus that

@@ -12,28 +12,10 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from .io import InputError, match_masks, read_image, read_mask, resolve_inputs
-from .io.errors import OutputExistsError
-from .segmentation import POSITION_WEIGHT, check_position_weight
-
-
-def add_common_options(parser: argparse.ArgumentParser) -> None:
-    """--device, --seed and --quiet, shared by the pipeline subcommands."""
-    parser.add_argument("--device", default=None,
-                        help="cpu or cuda (default: cuda when usable, else cpu)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--quiet", action="store_true",
-                        help="no progress bars or per-image lines; errors still print")
-
-
-def add_training_options(parser: argparse.ArgumentParser, epochs: int) -> None:
-    parser.add_argument("--epochs", type=int, default=epochs,
-                        help=f"training epochs (default {epochs})")
-    parser.add_argument("--batch-size", type=int, default=16, help="images per step (default 16)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (1e-3)")
-    parser.add_argument("--crop", type=int, default=None,
-                        help="train on random crops of this side (default 256 for images, "
-                             "64 for volumes; smaller inputs are used whole)")
+from ..io import InputError, match_masks, read_image, read_mask, resolve_inputs
+from ..io.errors import OutputExistsError
+from ..segmentation.pipeline import POSITION_WEIGHT
+from .options import add_common_options, add_training_options, position_weight_option
 
 
 def add_parsers(sub: "argparse._SubParsersAction") -> None:
@@ -74,7 +56,7 @@ def add_parsers(sub: "argparse._SubParsersAction") -> None:
                               "only for scoring")
     segment.add_argument("--granularity", type=float, default=1.0,
                          help="condensation's initial bandwidth factor (default 1)")
-    segment.add_argument("--position-weight", type=_position_weight, default=POSITION_WEIGHT,
+    segment.add_argument("--position-weight", type=position_weight_option, default=POSITION_WEIGHT,
                          help="weight of the pixels' positional encoding in condensation "
                               f"(default {POSITION_WEIGHT}; 0: appearance alone, as the "
                               "reference method)")
@@ -86,7 +68,7 @@ def add_parsers(sub: "argparse._SubParsersAction") -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from .training import train
+    from ..encoder.training import train
 
     images, failures = read_inputs("train", args.inputs)
     if not images:
@@ -97,20 +79,10 @@ def run_train(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
-def _position_weight(text: str) -> float:
-    """argparse type of --position-weight: a finite number >= 0."""
-    try:
-        value = float(text)
-        check_position_weight(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}") from None
-    return value
-
-
 def run_segment(args: argparse.Namespace) -> int:
-    from .evaluation import format_summary, write_metrics_csv
-    from .io import write_outputs
-    from .segmentation import prepare_model, segment_image
+    from ..io import write_outputs
+    from ..segmentation.evaluation import format_summary, write_metrics_csv
+    from ..segmentation.pipeline import prepare_model, segment_image
 
     out = Path(args.output)
     csv_path = out / "metrics.csv"

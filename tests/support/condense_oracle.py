@@ -1,7 +1,7 @@
 """Dense NumPy/SciPy oracle for CUTS stage 2, diffusion condensation.
 
 This module is the executable definition of the method described in
-``shared/docs/ALGORITHM.md`` ("Stage 2: diffusion condensation" and "Levels"). It keeps every
+``docs/method.md`` ("Stage 2: condensation"). It keeps every
 N x N quantity in memory (pairwise distances, kernel, diffusion operator) and favours a plain,
 step-by-step reading of the text over speed: the fast C++/CUDA kernels of ``cuts_ext`` are held
 to it iteration by iteration, and benchmarks use it as their baseline.
@@ -13,12 +13,13 @@ same iterations, cluster counts and levels, adjusted Rand index 1.0 at every ite
 recorded t differs only where P = I, where it has no effect (the reference's knee of a flat
 curve is decided by rounding noise; here it is 1).
 
-One departure from the letter of the text:
+One point where a natural reading differs from the reference:
 
-- Entropy curve: ALGORITHM.md writes p_i(t) = s_i^t for t = 0..t_max-1. The reference's curve
-  starts at s^1 (entry k uses s^(k+1)) and uses the knee's index k as t. Read literally, the
-  text gives other hierarchies (e.g. t0 = 7 instead of 6 on a 24 x 24 crop, diverging at
-  iteration 1), so this oracle follows the reference (see `von_neumann_entropy`).
+- Entropy curve: p_i(t) = s_i^t for t = 0..t_max-1 would be the natural reading. The
+  reference's curve starts at s^1 (entry k uses s^(k+1)) and uses the knee's index k as t, as
+  docs/method.md states it. The natural reading gives other hierarchies (e.g. t0 = 7 instead
+  of 6 on a 24 x 24 crop, diverging at iteration 1), so this oracle follows the reference (see
+  `von_neumann_entropy`).
 
 Choices where the text is silent:
 
@@ -211,7 +212,7 @@ def von_neumann_entropy(P: np.ndarray, t_max: int) -> np.ndarray:
     """The von Neumann entropy curve of P, as the reference computes it.
 
     Entry k (k = 0..t_max-1) is H = -sum_i p_i log p_i with p_i = s_i^(k+1) / sum_j s_j^(k+1)
-    + eps64, s the singular values of P. ALGORITHM.md writes the powers as t = 0..t_max-1, but
+    + eps64, s the singular values of P. The natural reading takes the powers t = 0..t_max-1, but
     the reference's curve starts at s^1 (and its knee index is then used as t); only this
     reading reproduces the reference's hierarchies.
 
@@ -391,7 +392,7 @@ def condense_oracle(X, *, knn: int = 30, n_pca: Optional[int] = 50,
                     t: Union[str, int] = "auto", t_max: int = 50, scale: float = 1.025,
                     decay: float = 40, thresh: float = 1e-4, granularity: float = 1.0,
                     max_iterations: Optional[int] = None) -> OracleResult:
-    """Diffusion condensation of X as ALGORITHM.md states it (entropy curve as the reference's).
+    """Diffusion condensation of X as docs/method.md states it (entropy curve as the reference's).
 
     Iteration 0: adaptive kernel, t (curve of length `t_max`), X <- P^t X, merge threshold,
     merge, eps = granularity * 0.1 * std(X) * n^(1/5). Each later iteration, while more than one

@@ -11,7 +11,7 @@ from typing import Any, Dict, Sequence
 
 import numpy as np
 
-from .io.errors import OutputExistsError
+from ..io.errors import OutputExistsError
 from .metrics import dice, hausdorff_distance, label_hint_mask, score_levels
 
 CSV_COLUMNS = ("name", "n_levels",

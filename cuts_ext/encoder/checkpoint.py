@@ -28,7 +28,7 @@ from typing import Any, Optional, Union
 
 import torch
 
-from .encoder import CUTSEncoder
+from .model import CUTSEncoder
 
 FORMAT = "cuts_ext.encoder"
 VERSION = 1

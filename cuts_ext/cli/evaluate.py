@@ -11,10 +11,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from .evaluation import evaluate_segmentation, format_row, format_summary, write_metrics_csv
-from .io import InputError, match_masks, read_mask, written_segmentations
-from .io.errors import OutputExistsError
-from .multiscale import MultiscaleSegmentation
+from ..io import InputError, match_masks, read_mask, written_segmentations
+from ..io.errors import OutputExistsError
+from ..segmentation.evaluation import (evaluate_segmentation, format_row, format_summary,
+                                       write_metrics_csv)
+from ..segmentation.multiscale import MultiscaleSegmentation
 
 DEFAULT_CSV_NAME = "metrics.csv"
 

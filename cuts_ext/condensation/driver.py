@@ -1,27 +1,36 @@
 """Diffusion condensation (CUTS stage 2): a coarse-to-fine hierarchy of clusters of N points.
 
-`condense` prepares the points (L2 rows, exact PCA), then drives the compiled engine
-(csrc/include/cuts/condense.h) one iteration at a time: kernel, diffusion time, diffusion, merge.
-The engine keeps the points and a sparse kernel graph, never an N x N matrix.
+`condense` prepares the points (preparation.py), then drives the compiled engine
+(csrc/condense/condense.h, through engine.py) one iteration at a time: kernel, diffusion time
+(spectrum.py), diffusion, merge. The engine keeps the points and a sparse kernel graph, never an
+N x N matrix. docs/method.md, "Stage 2: condensation", states what is computed.
 """
 
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _C
-from ._arrays import Operand, as_operand, index_argument, to_numpy
-from ._spectrum import diffusion_time
+from .. import _C
+from .._arrays import index_argument, like_operand, to_numpy
+from .engine import KERNEL_DECAY, KERNEL_THRESHOLD, host_points, new_engine
+from .preparation import check_position_weight, check_spatial_shape, prepare_points
+from .spectrum import diffusion_time
 
 # The reference keeps the merge threshold at this quantile (numpy percentile 0.0001) of all pair
 # distances after iteration 0's diffusion, plus this offset.
 _THRESHOLD_PERCENTILE = 0.0001
 _THRESHOLD_OFFSET = 1e-7
+
+# The reference's rule for the fixed kernel's first bandwidth (docs/method.md, "Iteration 0"):
+# granularity * 0.1 * std(X) * n^(1/5) over the merged points, a Silverman-like scale.
+_BANDWIDTH_FACTOR = 0.1
+_BANDWIDTH_EXPONENT = 1 / 5
 
 
 @dataclass
@@ -32,7 +41,7 @@ class CondensationResult:
         hierarchy: int32 [T, N]: the cluster of every point after iterations 0..T-1, ids
             0..k-1 numbered by each cluster's smallest point index. numpy, or a tensor of the
             input's library and device.
-        levels: the iterations chosen as output granularities, fine to coarse (ALGORITHM.md,
+        levels: the iterations chosen as output granularities, fine to coarse (docs/method.md,
             "Levels").
         cluster_counts: T ints, clusters after each iteration.
         eps: T floats: iteration 0 records the bandwidth set after its merge, iteration i >= 1
@@ -83,10 +92,13 @@ class CondensationResult:
 
 def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
              t: Union[str, int] = "auto", t_max: int = 50, scale: float = 1.025,
-             decay: float = 40, thresh: float = 1e-4, granularity: float = 1.0,
-             pos_encoding: Optional[tuple] = None, device: Optional[str] = None, seed: int = 0, exact_spectrum_limit: int = 2048,
-             max_iterations: Optional[int] = None) -> CondensationResult:
-    """Diffusion condensation of the rows of X, as ALGORITHM.md specifies it.
+             decay: float = KERNEL_DECAY, thresh: float = KERNEL_THRESHOLD,
+             granularity: float = 1.0, position_weight: float = 0.0,
+             spatial_shape: Optional[Sequence[int]] = None, device: Optional[str] = None,
+             seed: int = 0, exact_spectrum_limit: int = 2048,
+             max_iterations: Optional[int] = None,
+             pos_encoding: Optional[tuple] = None) -> CondensationResult:
+    """Diffusion condensation of the rows of X, as docs/method.md specifies it.
 
     Iteration 0 builds the adaptive kernel (bandwidth: distance to the k-th neighbour,
     k = min(knn, N - 2)), picks t, diffuses, fixes the merge threshold and merges; each later
@@ -105,11 +117,12 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
         scale: growth of eps per iteration (> 1).
         decay, thresh: the alpha-decay exponent and the affinity below which entries are dropped.
         granularity: multiplies the initial eps.
-        pos_encoding: None (the reference: off), or (shape, gamma) for X whose rows are the
-            pixels (voxels) of an image (volume) of spatial `shape` in row-major order: appends
-            gamma times a unit-norm sinusoidal encoding of each point's position to its
-            L2-normalised row, before PCA (see `positional_encoding`). gamma > 0 weighs position
-            against appearance (both rows then have norm 1 and gamma).
+        position_weight: 0 (the reference: appearance alone), or the weight (> 0) of a
+            unit-norm sinusoidal encoding of each point's position, appended to its
+            L2-normalised row before PCA (see `positional_encoding`): the rows then weigh
+            position against appearance as position_weight against 1.
+        spatial_shape: the image's (volume's) spatial shape, for X whose rows are its pixels
+            (voxels) in row-major order; needed when position_weight > 0.
         device: "cpu", "cuda" or None (where X lives). Preparation (normalisation, PCA) and
             the spectrum run on the host; the kernel graph, diffusion and merges on the device.
         seed: seeds the stochastic spectrum estimate (used only for blocks above
@@ -119,6 +132,8 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
             run in float32 on the CPU and float64 on a GPU, so above this limit the two may
             pick a different t).
         max_iterations: stop after this many iterations (None: until one cluster is left).
+        pos_encoding: deprecated: (shape, weight), the same as spatial_shape=shape,
+            position_weight=weight (a DeprecationWarning says so).
 
     Returns:
         A `CondensationResult`.
@@ -132,19 +147,22 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
     """
     options = _check_options(knn, n_pca, t, t_max, scale, decay, thresh, granularity, seed,
                              exact_spectrum_limit, max_iterations)
-    operand, points = _host_points(X)
-    _check_pos_encoding(pos_encoding, points.shape[0])
+    operand, points = host_points(X)
+    if pos_encoding is not None:
+        spatial_shape, position_weight = _deprecated_pos_encoding(pos_encoding, position_weight,
+                                                                  spatial_shape)
+    position_weight, spatial_shape = _check_position(position_weight, spatial_shape,
+                                                     points.shape[0])
     if device not in (None, "cpu", "cuda"):
         raise ValueError(f"device must be None, 'cpu' or 'cuda', got {device!r}")
     on_cuda = device == "cuda" or (device is None and operand.device == "cuda")
     n = points.shape[0]
     if n == 0:
         return _result(np.zeros((0, 0), np.int32), [], [], [], [], [], float("nan"), points, operand)
-    prepared = prepare_points(points, n_pca, pos_encoding)
+    prepared = prepare_points(points, n_pca, position_weight, spatial_shape)
     # Both engines start from the same float64 points, prepared on the host.
-    source = _engine_points(prepared, operand, on_cuda)  # alive across the constructor
-    engine = _C.Condenser(source.descriptor, float(decay), float(thresh), source.stream())
-    del prepared, source  # the engine holds its own copy; at 65,536 points this is 26 MB
+    engine = new_engine(prepared, operand, on_cuda, decay, thresh)
+    del prepared  # the engine holds its own copy
     rng = np.random.default_rng(options["seed"])
     history, counts, bandwidths, times, exact, seconds = [], [], [], [], [], []
 
@@ -171,7 +189,7 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
         engine.diffuse(t0)
         threshold = merge_threshold(engine)
         engine.merge(threshold)
-        eps = granularity * 0.1 * float(np.std(engine.points())) * engine.size() ** (1 / 5)
+        eps = initial_bandwidth(engine, granularity)
         record(t0, eps, started)
         while engine.size() > 1 and (max_iterations is None or len(history) < max_iterations):
             started = time.perf_counter()
@@ -187,66 +205,11 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
                    points, operand)
 
 
-def _engine_points(prepared: np.ndarray, operand: Operand, on_cuda: bool) -> Operand:
-    """The prepared points where the engine runs: the host array, or a copy on X's GPU (the
-    current GPU for host input with device="cuda")."""
-    if not on_cuda:
-        return Operand(prepared, "numpy", "cpu", 0)
-    _C.require_cuda("X")
-    if operand.library == "cupy":
-        import cupy
-        with cupy.cuda.Device(operand.device_index):
-            return Operand(cupy.asarray(prepared), "cupy", "cuda", operand.device_index)
-    import torch
-    index = operand.device_index if operand.device == "cuda" else torch.cuda.current_device()
-    return Operand(torch.from_numpy(prepared).to(torch.device("cuda", index)), "torch", "cuda",
-                   index)
-
-
-def prepare_points(X: np.ndarray, n_pca: Optional[int],
-                   pos_encoding: Optional[tuple] = None) -> np.ndarray:
-    """L2-normalised rows, the optional positional encoding appended, then exact PCA to `n_pca`
-    dimensions when N > n_pca and C > n_pca.
-
-    PCA centres the columns and projects them on the top right singular vectors, each with its
-    sign fixed so that its largest-magnitude entry is positive. Zero rows stay zero.
-
-    Args:
-        X: float64 [N, C].
-        pos_encoding: None or (shape, gamma), as `condense` takes it.
-    Returns:
-        float64 [N, min(C', n_pca)], C-contiguous, C' = C plus the encoding's columns.
-    """
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    X = X / np.where(norms > 0, norms, 1.0)
-    if pos_encoding is not None:
-        shape, gamma = pos_encoding
-        X = np.concatenate([X, gamma * positional_encoding(shape)], axis=1)
-    n, c = X.shape
-    if n_pca is None or n <= n_pca or c <= n_pca:
-        return np.ascontiguousarray(X)
-    centred = X - X.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    components = vt[:n_pca]
-    largest = np.argmax(np.abs(components), axis=1)
-    components = components * np.sign(components[np.arange(n_pca), largest])[:, None]
-    return np.ascontiguousarray(centred @ components.T)
-
-
-# Octaves of the positional encoding: wavelengths from twice the image's extent down to a
-# quarter of it, coarse enough that position separates regions, not neighbouring pixels.
-_POSITION_OCTAVES = 4
-
-
-def positional_encoding(shape: Sequence[int]) -> np.ndarray:
-    """float64 [prod(shape), 2 * 4 * d]: sin and cos of pi * 2^f * u for f = 0..3 and each of
-    the d axes, u the coordinate scaled to [0, 1], rows in row-major pixel order, divided by
-    sqrt(4 d) so that every row has norm 1."""
-    axes = [np.linspace(0.0, 1.0, size) if size > 1 else np.zeros(1) for size in shape]
-    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(shape))
-    angles = np.pi * grid[:, :, None] * 2.0 ** np.arange(_POSITION_OCTAVES)  # [N, d, F]
-    features = np.concatenate([np.sin(angles), np.cos(angles)], axis=2).reshape(grid.shape[0], -1)
-    return features / np.sqrt(_POSITION_OCTAVES * len(shape))
+def initial_bandwidth(engine: Any, granularity: float) -> float:
+    """eps after iteration 0: granularity * 0.1 * std * n^(1/5), std the population standard
+    deviation over all entries of the engine's (merged) points and n their count."""
+    spread = float(np.std(engine.points()))
+    return granularity * _BANDWIDTH_FACTOR * spread * engine.size() ** _BANDWIDTH_EXPONENT
 
 
 def merge_threshold(engine: Any) -> float:
@@ -272,7 +235,7 @@ def merge_threshold(engine: Any) -> float:
 
 
 def levels_from_counts(counts: Sequence[int], n_points: int) -> list:
-    """The level iterations of a hierarchy with these cluster counts (ALGORITHM.md, "Levels").
+    """The level iterations of a hierarchy with these cluster counts (docs/method.md, "Levels").
 
     With c(-2) = c(-1) = N, iteration i >= -2 is a plateau when c(i + 1) = c(i); walking the
     plateaus in order, one is a level when its count differs from the previous plateau's.
@@ -286,66 +249,42 @@ def levels_from_counts(counts: Sequence[int], n_points: int) -> list:
 def _result(hierarchy, counts, bandwidths, times, exact, seconds, threshold, points,
             operand) -> CondensationResult:
     return CondensationResult(
-        hierarchy=_like_input(hierarchy, operand), levels=levels_from_counts(counts, points.shape[0]),
+        hierarchy=like_operand(hierarchy, operand),
+        levels=levels_from_counts(counts, points.shape[0]),
         cluster_counts=counts, eps=bandwidths, t=times, t_exact=exact, seconds=seconds,
         merge_threshold=threshold, _points=points)
 
 
-def _like_input(array: np.ndarray, operand: Operand) -> Any:
-    """`array` in the library and on the device of the input."""
-    if operand.library == "torch":
-        import torch
-        return torch.from_numpy(array).to(operand.value.device)
-    if operand.library == "cupy":
-        import cupy
-        return cupy.asarray(array)
-    return array
+def _check_position(position_weight: Any, spatial_shape: Any, n: int) -> tuple:
+    """(weight, shape) checked: ValueError for a weight that is not a finite number >= 0, a
+    positive weight without a spatial_shape, or a shape whose sizes do not multiply to N."""
+    position_weight = check_position_weight(position_weight)
+    if spatial_shape is not None:
+        spatial_shape = check_spatial_shape(spatial_shape, n)
+    elif position_weight > 0:
+        raise ValueError("position_weight > 0 needs spatial_shape, the image's shape whose pixels "
+                         "are the rows of X")
+    return position_weight, spatial_shape
 
 
-def _host_points(X: Any) -> tuple:
-    """(operand, float64 [N, C] host copy of X), refusing what cannot become float64 exactly."""
-    operand = as_operand(X, "X", None)  # convertibility is checked below
-    value = operand.value
-    if operand.library == "torch":
-        import torch
-        if value.dtype in (torch.bfloat16, torch.float16):
-            value = value.float()
-        value = value.cpu().numpy()
-    elif operand.library == "cupy":
-        value = value.get()
-    if value.ndim != 2:
-        raise ValueError(f"X must be [N, C], got shape {list(value.shape)}")
-    if value.shape[0] > 0 and value.shape[1] == 0:
-        raise ValueError("X must have at least one feature column, got shape "
-                         f"{list(value.shape)}")
-    if value.dtype.kind not in "fiub" or not np.can_cast(value.dtype, np.float64, "safe"):
-        raise ValueError(f"X must be real: float, or integers that convert to float64 exactly; "
-                         f"got {value.dtype}")
-    if value.dtype.kind in "iu" and value.size and np.abs(value).max() > 2**53:
-        raise ValueError(f"X holds {value.dtype} values beyond 2^53, which float64 cannot "
-                         "represent exactly")
-    points = np.ascontiguousarray(value, dtype=np.float64)
-    if not np.isfinite(points).all():
-        raise ValueError("X must be finite: found NaN or Inf")
-    return operand, points
-
-
-def _check_pos_encoding(pos_encoding: Optional[tuple], n: int) -> None:
-    """ValueError unless pos_encoding is None or (shape, gamma) with prod(shape) = N, gamma > 0."""
-    if pos_encoding is None:
-        return
+def _deprecated_pos_encoding(pos_encoding: Any, position_weight: Any, spatial_shape: Any) -> tuple:
+    """(shape, weight) of the deprecated pos_encoding=(shape, weight), which must then be the
+    only way the position is given, and whose weight must be > 0 (as it always had to be)."""
+    warnings.warn("condense(pos_encoding=(shape, weight)) is deprecated and will be removed in "
+                  "the next release: use spatial_shape=shape, position_weight=weight",
+                  DeprecationWarning, stacklevel=3)
+    if position_weight != 0 or spatial_shape is not None:
+        raise ValueError("give pos_encoding (deprecated) or position_weight and spatial_shape, "
+                         "not both")
     try:
-        shape, gamma = pos_encoding
-        shape = [index_argument(size, "pos_encoding shape") for size in shape]
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"pos_encoding must be None or (shape, gamma), got {pos_encoding!r}: "
-                         f"{error}") from None
-    if not shape or min(shape) < 1 or int(np.prod(shape)) != n:
-        raise ValueError(f"pos_encoding shape {tuple(shape)} must be positive sizes whose product "
-                         f"is the number of points, {n}")
-    if not (isinstance(gamma, (int, float, np.floating, np.integer)) and math.isfinite(gamma)
-            and gamma > 0):
-        raise ValueError(f"pos_encoding gamma must be a finite number > 0, got {gamma!r}")
+        shape, weight = pos_encoding
+    except (TypeError, ValueError):
+        raise ValueError(f"pos_encoding must be None or (shape, weight), got "
+                         f"{pos_encoding!r}") from None
+    if not (isinstance(weight, (int, float, np.floating, np.integer)) and math.isfinite(weight)
+            and weight > 0):
+        raise ValueError(f"pos_encoding weight must be a finite number > 0, got {weight!r}")
+    return shape, weight
 
 
 def _check_options(knn, n_pca, t, t_max, scale, decay, thresh, granularity, seed,

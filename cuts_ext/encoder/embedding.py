@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, NamedTuple, Optional, Sequence, Union
+from typing import Any, NamedTuple, Sequence, Union
 
 import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
-from .encoder import RECEPTIVE_RADIUS, CUTSEncoder
+from .model import RECEPTIVE_RADIUS, CUTSEncoder
 
 #: Working memory one forward pass may take (bytes) before embed splits the work.
 WORK_BYTES = 512 * 2 ** 20

@@ -1,4 +1,4 @@
-"""The two losses of CUTS stage 1 and their mix (ALGORITHM.md, "Losses")."""
+"""The two losses of CUTS stage 1 and their mix (docs/method.md, "Stage 1: the encoder")."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from .encoder import EncoderOutput
+from .model import EncoderOutput
 
 #: NT-Xent temperature and the epsilon inside its ratio (reference values).
 TEMPERATURE = 0.5

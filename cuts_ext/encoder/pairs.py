@@ -1,11 +1,11 @@
-"""The anchor / positive pixel pairs of CUTS stage 1 (ALGORITHM.md, "Training pairs")."""
+"""The anchor / positive pixel pairs of CUTS stage 1 (docs/method.md, "Stage 1: the encoder")."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import _C
-from ._arrays import FLOAT_DTYPES, as_operand, index_argument
+from .. import _C
+from .._arrays import FLOAT_DTYPES, as_operand, index_argument
 
 
 def sample_pairs(images: Any, n_anchors: int = 8, size: int = 5, radius: int = 5,

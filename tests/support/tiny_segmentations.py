@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from cuts_ext.condense import levels_from_counts
+from cuts_ext.condensation.driver import levels_from_counts
 
 
 def block_result(spatial_shape, block_sizes=(1, 2, 2, 4, 4, 8, 8, 8)):

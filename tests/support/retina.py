@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-RETINA = Path(__file__).resolve().parents[2] / "shared" / "data" / "retina"
+RETINA = Path(__file__).resolve().parents[3] / "shared" / "data" / "retina"
 
 
 def retina_images(count=None):

@@ -1,6 +1,6 @@
 """The persistent-structures map: one label map that keeps the structures that last across levels.
 
-ALGORITHM.md, "From a hierarchy to a segmentation". Label ids are compared across levels by
+docs/method.md, "Persistent-structures map". Label ids are compared across levels by
 number: in a condensation hierarchy the clusters of every iteration are numbered 0..k-1 by
 their smallest point index, so id j at two levels is the cluster holding the j-th "first
 pixel" in each; that is what the reference compares, and what is reproduced here.

@@ -1,0 +1,36 @@
+"""Command-line options shared by several `cuts` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..condensation.preparation import check_position_weight
+
+
+def add_common_options(parser: argparse.ArgumentParser) -> None:
+    """--device, --seed and --quiet, shared by the pipeline subcommands."""
+    parser.add_argument("--device", default=None,
+                        help="cpu or cuda (default: cuda when usable, else cpu)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress bars or per-image lines; errors still print")
+
+
+def add_training_options(parser: argparse.ArgumentParser, epochs: int) -> None:
+    parser.add_argument("--epochs", type=int, default=epochs,
+                        help=f"training epochs (default {epochs})")
+    parser.add_argument("--batch-size", type=int, default=16, help="images per step (default 16)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (1e-3)")
+    parser.add_argument("--crop", type=int, default=None,
+                        help="train on random crops of this side (default 256 for images, "
+                             "64 for volumes; smaller inputs are used whole)")
+
+
+def position_weight_option(text: str) -> float:
+    """argparse type of --position-weight: a finite number >= 0."""
+    try:
+        value = float(text)
+        check_position_weight(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}") from None
+    return value

@@ -1,0 +1,75 @@
+"""The boundary between condensation's Python layer and the compiled engine (`_C.Condenser`,
+csrc/condense/condense.h): the input's float64 host copy, and an engine holding the points on
+the device where it runs.
+
+`condense` and the low-level `ops` both go through `new_engine`, so they check inputs and place
+the points the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import _C
+from .._arrays import Operand, as_operand
+
+# The kernel of the reference method (docs/method.md, "Kernels"): the alpha-decay affinity
+# exp(-(d / b)^KERNEL_DECAY), with entries below KERNEL_THRESHOLD dropped.
+KERNEL_DECAY = 40.0
+KERNEL_THRESHOLD = 1e-4
+
+
+def host_points(X: Any) -> tuple:
+    """(operand, float64 [N, C] C-contiguous host copy of X), refusing what cannot become
+    float64 exactly: ValueError for a rank other than 2, no feature column, a complex or unsafe
+    integer dtype, or NaN / Inf."""
+    operand = as_operand(X, "X", None)  # convertibility is checked below
+    value = operand.value
+    if operand.library == "torch":
+        import torch
+        if value.dtype in (torch.bfloat16, torch.float16):
+            value = value.float()
+        value = value.cpu().numpy()
+    elif operand.library == "cupy":
+        value = value.get()
+    if value.ndim != 2:
+        raise ValueError(f"X must be [N, C], got shape {list(value.shape)}")
+    if value.shape[0] > 0 and value.shape[1] == 0:
+        raise ValueError("X must have at least one feature column, got shape "
+                         f"{list(value.shape)}")
+    if value.dtype.kind not in "fiub" or not np.can_cast(value.dtype, np.float64, "safe"):
+        raise ValueError(f"X must be real: float, or integers that convert to float64 exactly; "
+                         f"got {value.dtype}")
+    if value.dtype.kind in "iu" and value.size and np.abs(value).max() > 2**53:
+        raise ValueError(f"X holds {value.dtype} values beyond 2^53, which float64 cannot "
+                         "represent exactly")
+    points = np.ascontiguousarray(value, dtype=np.float64)
+    if not np.isfinite(points).all():
+        raise ValueError("X must be finite: found NaN or Inf")
+    return operand, points
+
+
+def new_engine(points: np.ndarray, operand: Operand, on_cuda: bool, decay: float = KERNEL_DECAY,
+               thresh: float = KERNEL_THRESHOLD) -> Any:
+    """A `_C.Condenser` holding its own copy of `points` (float64 [M, C] on the host), on the
+    CPU or, with `on_cuda`, on X's GPU (the current GPU for host input). RuntimeError where CUDA
+    is asked for and no GPU can run."""
+    source = _engine_points(points, operand, on_cuda)  # alive until the engine has copied it
+    return _C.Condenser(source.descriptor, float(decay), float(thresh), source.stream())
+
+
+def _engine_points(points: np.ndarray, operand: Operand, on_cuda: bool) -> Operand:
+    """`points` where the engine runs: the host array, or a copy on X's GPU."""
+    if not on_cuda:
+        return Operand(points, "numpy", "cpu", 0)
+    _C.require_cuda("X")
+    if operand.library == "cupy":
+        import cupy
+        with cupy.cuda.Device(operand.device_index):
+            return Operand(cupy.asarray(points), "cupy", "cuda", operand.device_index)
+    import torch
+    index = operand.device_index if operand.device == "cuda" else torch.cuda.current_device()
+    return Operand(torch.from_numpy(points).to(torch.device("cuda", index)), "torch", "cuda",
+                   index)

@@ -1,0 +1,80 @@
+"""What condensation does to the points before the engine sees them (docs/method.md,
+"Preparation"): L2-normalised rows, an optional positional encoding of the given weight, and
+exact PCA.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from .._arrays import index_argument
+
+# Octaves of the positional encoding: wavelengths from twice the image's extent down to a
+# quarter of it, coarse enough that position separates regions, not neighbouring pixels.
+_POSITION_OCTAVES = 4
+
+
+def check_position_weight(weight: Any) -> float:
+    """`weight` as a float; ValueError unless it is a finite number >= 0."""
+    if not (isinstance(weight, (int, float, np.integer, np.floating)) and math.isfinite(weight)
+            and weight >= 0):
+        raise ValueError(f"position_weight must be a finite number >= 0, got {weight!r}")
+    return float(weight)
+
+
+def check_spatial_shape(spatial_shape: Any, n: int) -> tuple:
+    """`spatial_shape` as a tuple of ints; ValueError unless its sizes are positive and their
+    product is the number of points `n`."""
+    try:
+        shape = tuple(index_argument(size, "spatial_shape") for size in spatial_shape)
+    except TypeError as error:
+        raise ValueError(f"spatial_shape must be a sequence of integer sizes, got "
+                         f"{spatial_shape!r}: {error}") from None
+    if not shape or min(shape) < 1 or math.prod(shape) != n:
+        raise ValueError(f"spatial_shape {shape} must be positive sizes whose product is the "
+                         f"number of points, {n}")
+    return shape
+
+
+def prepare_points(X: np.ndarray, n_pca: Optional[int], position_weight: float = 0.0,
+                   spatial_shape: Optional[Sequence[int]] = None) -> np.ndarray:
+    """L2-normalised rows, then (weight > 0) `position_weight` times the positional encoding of
+    each point's place in `spatial_shape` appended, then exact PCA to `n_pca` dimensions when
+    N > n_pca and C > n_pca.
+
+    PCA centres the columns and projects them on the top right singular vectors, each with its
+    sign fixed so that its largest-magnitude entry is positive. Zero rows stay zero.
+
+    Args:
+        X: float64 [N, C].
+        position_weight, spatial_shape: as `condense` takes them (already checked).
+    Returns:
+        float64 [N, min(C', n_pca)], C-contiguous, C' = C plus the encoding's columns.
+    """
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    X = X / np.where(norms > 0, norms, 1.0)
+    if position_weight > 0:
+        X = np.concatenate([X, position_weight * positional_encoding(spatial_shape)], axis=1)
+    n, c = X.shape
+    if n_pca is None or n <= n_pca or c <= n_pca:
+        return np.ascontiguousarray(X)
+    centred = X - X.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    components = vt[:n_pca]
+    largest = np.argmax(np.abs(components), axis=1)
+    components = components * np.sign(components[np.arange(n_pca), largest])[:, None]
+    return np.ascontiguousarray(centred @ components.T)
+
+
+def positional_encoding(shape: Sequence[int]) -> np.ndarray:
+    """float64 [prod(shape), 2 * 4 * d]: sin and cos of pi * 2^f * u for f = 0..3 and each of
+    the d axes, u the coordinate scaled to [0, 1], rows in row-major pixel order, divided by
+    sqrt(4 d) so that every row has norm 1."""
+    axes = [np.linspace(0.0, 1.0, size) if size > 1 else np.zeros(1) for size in shape]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(shape))
+    angles = np.pi * grid[:, :, None] * 2.0 ** np.arange(_POSITION_OCTAVES)  # [N, d, F]
+    features = np.concatenate([np.sin(angles), np.cos(angles)], axis=2).reshape(grid.shape[0], -1)
+    return features / np.sqrt(_POSITION_OCTAVES * len(shape))
