@@ -8,8 +8,8 @@ resized to S x S and scaled to [-1, 1]), for S = 64, 128 and 256 (N = 4,096, 16,
 - ``--input encoder``: the embeddings of a CUTS encoder trained on the image itself (windowed
   step, 128 x 128 crops, 100 epochs, seed 0), what `segment` condenses.
 Each input is made, and each condensation runs, in its own process, so that a run's peak
-resident memory (ru_maxrss) is its own. The oracle (tests/condense_oracle.py, dense N x N) runs
-where it fits: N = 4,096.
+resident memory (ru_maxrss) is its own. The oracle (tests/support/condense_oracle.py, dense
+N x N) runs where it fits: N = 4,096.
 
 Columns: time, peak RSS, iterations, levels, and for N where the oracle ran: its time, the
 speed-up, the agreement per iteration (minimum adjusted Rand index over the iterations both
@@ -76,8 +76,8 @@ def worker(implementation: str, side: int, device: str, out: Path, kind: str) ->
     X = np.load(data)
     if implementation == "oracle":
         # The benchmark's baseline is the tests' oracle, loaded from its file.
-        spec = importlib.util.spec_from_file_location("condense_oracle",
-                                                      REPO / "tests" / "condense_oracle.py")
+        oracle_file = REPO / "tests" / "support" / "condense_oracle.py"
+        spec = importlib.util.spec_from_file_location("condense_oracle", oracle_file)
         oracle = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = oracle  # its dataclasses look their module up there
         spec.loader.exec_module(oracle)
