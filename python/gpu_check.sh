@@ -37,7 +37,7 @@ step build 120 "$PY" -m pip install --no-build-isolation --no-deps -v \
   printf '%s\n' "${rows[@]}"; exit 1; }
 step build_info 20 "$PY" -c "import cuts_ext, json; print(json.dumps(cuts_ext.build_info()))"
 step cuda_tests 90 "$PY" -m pytest -q -m cuda tests
-SHORT_TEST="tests/test_extract_patches.py::test_cuda_equals_cpu tests/test_sample_pairs.py::test_cuda_equals_cpu tests/test_condense_cuda.py::test_queries_and_merges_are_bit_identical_before_diffusion"
+SHORT_TEST="tests/test_extract_patches.py::test_accelerator_equals_cpu tests/test_sample_pairs.py::test_accelerator_equals_cpu tests/test_condense_ops.py::test_queries_and_merges_are_bit_identical_before_diffusion"
 step memcheck 60 compute-sanitizer --tool memcheck --error-exitcode 1 "$PY" -m pytest -q -x $SHORT_TEST
 step racecheck 60 compute-sanitizer --tool racecheck --error-exitcode 1 "$PY" -m pytest -q -x $SHORT_TEST
 step bench_patches 60 "$PY" python/bench/bench_patches.py --device cuda

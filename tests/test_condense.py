@@ -1,5 +1,7 @@
-"""cuts_ext.condense against the dense oracle (tests/condense_oracle.py), iteration by iteration."""
+"""cuts_ext.condense against the dense oracle (tests/support/condense_oracle.py), iteration by
+iteration, and on each accelerator against the CPU."""
 
+import importlib
 import signal
 import subprocess
 import sys
@@ -13,6 +15,8 @@ from skimage.transform import resize
 
 import cuts_ext
 from support.condense_oracle import condense_oracle
+from support.devices import ACCELERATORS
+from support.engines import blobs, image_patches
 from cuts_ext.condensation.spectrum import diffusion_time
 
 
@@ -240,3 +244,55 @@ def test_ctrl_c_interrupts_a_long_run(tmp_path):
             process.kill()
             raise
     assert process.returncode != 0 and "KeyboardInterrupt" in stderr
+
+
+# --- condense end to end --------------------------------------------------------------------
+
+
+@pytest.fixture
+def engine_devices(monkeypatch):
+    """The device of every engine condense creates (descriptor field 3)."""
+    module = importlib.import_module("cuts_ext.condensation.engine")
+    real = module._C
+    devices = []
+
+    class Recorder:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def Condenser(self, descriptor, *args):  # noqa: N802 (the binding's name)
+            devices.append(descriptor[3])
+            return real.Condenser(descriptor, *args)
+
+    monkeypatch.setattr(module, "_C", Recorder())
+    return devices
+
+
+@pytest.mark.parametrize("data", ["blobs", "patches"])
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_condense_of_cuda_input_matches_the_cpu(device, rng, data, engine_devices):
+    import torch
+    x = blobs(rng, n=300, c=6) if data == "blobs" else image_patches(rng, (1, 1, 24, 24))
+    expected = cuts_ext.condense(x, n_pca=None)
+    result = cuts_ext.condense(torch.from_numpy(x).to(device), n_pca=None)
+    assert engine_devices == ["cpu", "cuda"]  # the second run condensed on the GPU
+    assert isinstance(result.hierarchy, torch.Tensor)
+    assert result.hierarchy.device.type == "cuda"
+    assert result.hierarchy.dtype == torch.int32
+    np.testing.assert_array_equal(result.hierarchy.cpu().numpy(), expected.hierarchy)
+    assert result.cluster_counts == expected.cluster_counts
+    assert result.t == expected.t
+    assert result.levels == expected.levels
+    np.testing.assert_allclose(result.eps, expected.eps, rtol=1e-12)
+    assert result.merge_threshold == pytest.approx(expected.merge_threshold, rel=1e-12)
+
+
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_condense_of_float32_cuda_input(device, rng, engine_devices):
+    import torch
+    x = blobs(rng, n=200, c=4).astype(np.float32)
+    expected = cuts_ext.condense(x, n_pca=None, t=3)
+    result = cuts_ext.condense(torch.from_numpy(x).to(device), n_pca=None, t=3)
+    assert engine_devices == ["cpu", "cuda"]
+    np.testing.assert_array_equal(result.hierarchy.cpu().numpy(), expected.hierarchy)
+    assert result.cluster_counts == expected.cluster_counts

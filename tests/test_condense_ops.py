@@ -1,4 +1,5 @@
-"""cuts_ext.ops: the low-level condensation steps against the oracle's building blocks."""
+"""The condensation engine's steps: cuts_ext.ops and the CPU engine against the oracle's building
+blocks, and each accelerator's engine against the CPU engine (support/engines.py)."""
 
 import numpy as np
 import pytest
@@ -6,6 +7,9 @@ import torch
 
 import cuts_ext
 from support import condense_oracle as oracle
+from support.devices import ACCELERATORS, FLOAT_DTYPES
+from support.engines import (POINTS_ATOL, assert_graphs_match, assert_state_matches, blobs,
+                             cpu_and_accelerator_engines, image_patches, merge_distance)
 
 
 @pytest.fixture
@@ -176,3 +180,170 @@ def test_products_over_several_row_blocks_equal_scipy(rng, kernel):
     expected = P @ (P @ X)
     engine.diffuse(2)
     np.testing.assert_array_equal(engine.points().reshape(X.shape), expected)
+
+
+# --- an accelerator engine against the CPU engine, step by step ------------------------------
+
+
+@pytest.mark.parametrize("data", ["blobs", "patches"])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_engine_steps_match_the_cpu(device, rng, data, dtype):
+    x = blobs(rng) if data == "blobs" else image_patches(rng)
+    cpu, gpu = cpu_and_accelerator_engines(x, device, dtype)
+    assert_state_matches(cpu, gpu, atol=0)
+
+    cpu.adaptive_kernel(10)
+    gpu.adaptive_kernel(10)
+    assert_graphs_match(cpu, gpu)
+    block = rng.standard_normal((cpu.size(), 3))
+    # The CPU computes this product in float32 (csrc/cpu/upper_graph.h), the GPU in float64.
+    np.testing.assert_allclose(gpu.gram_product(block), cpu.gram_product(block), rtol=1e-5,
+                               atol=1e-6)
+    cpu.diffuse(4)
+    gpu.diffuse(4)
+    np.testing.assert_allclose(gpu.points(), cpu.points(), rtol=0, atol=POINTS_ATOL)
+
+    m = cpu.size()
+    count = min(m * (m - 1) // 2, 7)
+    np.testing.assert_allclose(gpu.smallest_pair_distances(count),
+                               cpu.smallest_pair_distances(count), rtol=0, atol=POINTS_ATOL)
+    threshold = merge_distance(cpu)
+    assert gpu.merge(threshold) == cpu.merge(threshold)
+    assert_state_matches(cpu, gpu)
+    with pytest.raises(ValueError, match="no kernel"):
+        gpu.kernel_graph()
+
+    points = cpu.points()
+    eps = 0.1 * float(np.std(points)) * cpu.size() ** 0.2
+    for _ in range(15):
+        if cpu.size() == 1:
+            break
+        eps *= 1.3
+        cpu.fixed_kernel(eps)
+        gpu.fixed_kernel(eps)
+        assert_graphs_match(cpu, gpu)
+        cpu.diffuse(3)
+        gpu.diffuse(3)
+        np.testing.assert_allclose(gpu.points(), cpu.points(), rtol=0, atol=POINTS_ATOL)
+        assert gpu.merge(threshold) == cpu.merge(threshold)
+        assert_state_matches(cpu, gpu)
+    assert cpu.size() < m
+
+
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_queries_and_merges_are_bit_identical_before_diffusion(device, rng):
+    # No exp / pow involved: k-th neighbours, pair distances, merged means are the CPU's exactly.
+    x = blobs(rng, n=300, c=4, spread=0.05)
+    x[10] = x[3]  # a duplicate: distance 0
+    cpu, gpu = cpu_and_accelerator_engines(x, device)
+    for count in (1, 5, 150, 151, 1000, 300 * 299 // 2, 10**9):
+        np.testing.assert_array_equal(gpu.smallest_pair_distances(count),
+                                      cpu.smallest_pair_distances(count))
+    threshold = float(cpu.smallest_pair_distances(40)[-1])  # strict: the 40th pair stays apart
+    assert gpu.merge(threshold) == cpu.merge(threshold) < 300
+    assert_state_matches(cpu, gpu, atol=0)
+    # The adaptive kernel's structure and bandwidths: the graph's columns are exact.
+    cpu.adaptive_kernel(30)
+    gpu.adaptive_kernel(30)
+    assert_graphs_match(cpu, gpu)
+
+
+@pytest.mark.parametrize("c", [1, 2, 97, 7000])  # 7000 features: too wide for a shared tile
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_feature_counts(device, rng, c):
+    x = rng.standard_normal((150 if c < 7000 else 40, c))
+    cpu, gpu = cpu_and_accelerator_engines(x, device)
+    k = 5
+    cpu.adaptive_kernel(k)
+    gpu.adaptive_kernel(k)
+    assert_graphs_match(cpu, gpu)
+    cpu.diffuse(2)
+    gpu.diffuse(2)
+    np.testing.assert_allclose(gpu.points(), cpu.points(), rtol=0, atol=POINTS_ATOL)
+
+
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_runs_on_the_given_stream(device, rng):
+    import torch
+    x = blobs(rng, n=200)
+    stream = torch.cuda.Stream()
+    cpu, gpu = cpu_and_accelerator_engines(x, device, stream=stream)
+    with torch.cuda.stream(stream):
+        for engine in (cpu, gpu):
+            engine.adaptive_kernel(8)
+            engine.diffuse(3)
+    assert_graphs_match(cpu, gpu)
+    np.testing.assert_allclose(gpu.points(), cpu.points(), rtol=0, atol=POINTS_ATOL)
+
+
+# --- edge cases -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_single_point(device):
+    cpu, gpu = cpu_and_accelerator_engines(np.array([[0.5, -1.0, 2.0]]), device)
+    for engine in (cpu, gpu):
+        engine.adaptive_kernel(1)  # no neighbour: infinite bandwidth, the self-loop only
+    assert_graphs_match(cpu, gpu, exact=True)
+    row_ptr, cols, values = gpu.kernel_graph()
+    assert row_ptr.tolist() == [0, 1] and cols.tolist() == [0] and values.tolist() == [1.0]
+    gpu.diffuse(5)
+    np.testing.assert_array_equal(gpu.points(), [[0.5, -1.0, 2.0]])
+    assert gpu.smallest_pair_distances(3).shape == (0,)
+    assert gpu.merge(float("nan")) == 1
+    gpu.fixed_kernel(0.1)
+    assert gpu.kernel_graph()[0].tolist() == [0, 1]
+    assert gpu.labels().tolist() == [0]
+
+
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_nan_threshold_merges_nothing(device, rng):
+    cpu, gpu = cpu_and_accelerator_engines(blobs(rng, n=50), device)
+    assert gpu.merge(float("nan")) == cpu.merge(float("nan")) == 50
+    assert gpu.merge(-1.0) == 50
+    assert_state_matches(cpu, gpu, atol=0)
+
+
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_everything_merges_into_one(device, rng):
+    cpu, gpu = cpu_and_accelerator_engines(blobs(rng, n=80), device)
+    assert gpu.merge(1e6) == cpu.merge(1e6) == 1
+    assert_state_matches(cpu, gpu, atol=0)
+    assert gpu.weights().tolist() == [80.0]
+
+
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_k_beyond_the_points_gives_infinite_bandwidths(device, rng):
+    cpu, gpu = cpu_and_accelerator_engines(rng.standard_normal((6, 3)), device)
+    for engine in (cpu, gpu):
+        engine.adaptive_kernel(10)  # fewer than k others: every pair at affinity 1
+    assert_graphs_match(cpu, gpu, exact=True)
+    assert gpu.kernel_graph()[1].size == 36
+    block = rng.standard_normal((6, 4))
+    # float32 on the CPU (csrc/cpu/upper_graph.h), float64 on the GPU.
+    np.testing.assert_allclose(gpu.gram_product(block), cpu.gram_product(block), rtol=1e-5,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_large_k_is_refused_on_cuda(device, rng):
+    _, gpu = cpu_and_accelerator_engines(rng.standard_normal((300, 2)), device)
+    with pytest.raises(ValueError, match="at most 256 neighbours"):
+        gpu.adaptive_kernel(257)
+    gpu.adaptive_kernel(256)
+    assert gpu.kernel_graph()[0].size == 301
+
+
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_steps_need_a_kernel(device, rng):
+    _, gpu = cpu_and_accelerator_engines(rng.standard_normal((10, 2)), device)
+    with pytest.raises(ValueError, match="no kernel"):
+        gpu.kernel_graph()
+    with pytest.raises(ValueError, match="needs a kernel"):
+        gpu.diffuse(1)
+    with pytest.raises(ValueError, match="needs a kernel"):
+        gpu.gram_product(np.zeros((10, 2)))
+    gpu.adaptive_kernel(3)
+    with pytest.raises(ValueError, match="block"):
+        gpu.gram_product(np.zeros((9, 2)))

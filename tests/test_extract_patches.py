@@ -6,13 +6,13 @@ import torch
 import torch.nn.functional as F
 
 import cuts_ext
+from support.devices import ACCELERATORS, FLOAT_DTYPES
 from support.images import smooth_images
 from support.reference import reference_patches, reference_patches_at
 
-DTYPES = [np.float32, np.float64]
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("shape,size", [((2, 3, 9, 7), 5), ((1, 1, 5, 5), 5), ((3, 2, 6, 11), 3),
                                         ((1, 4, 8, 8), 1), ((2, 3, 12, 10), 7)])
 def test_2d_equals_reference_everywhere(rng, shape, size, dtype):
@@ -22,7 +22,7 @@ def test_2d_equals_reference_everywhere(rng, shape, size, dtype):
     np.testing.assert_array_equal(out, reference_patches(images, size))
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("shape,size", [((2, 2, 5, 6, 7), 3), ((1, 1, 5, 5, 5), 5),
                                         ((1, 3, 7, 6, 9), 5)])
 def test_3d_equals_reference_everywhere(rng, shape, size, dtype):
@@ -52,7 +52,7 @@ def test_corner_and_border_patches_replicate_the_edge():
     np.testing.assert_array_equal(out[0, 1, 4, 0], [[3, 4, 4], [8, 9, 9], [13, 14, 14]])
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("ndim", [2, 3])
 @pytest.mark.parametrize("index_dtype", [np.int64, np.int32])
 def test_given_centres_equal_reference(rng, ndim, dtype, index_dtype):
@@ -126,30 +126,30 @@ def test_bad_input_raises_naming_the_argument(images, size, centers, error, word
         assert word in str(raised.value)
 
 
-@pytest.mark.cuda
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("device", ACCELERATORS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("shape,size", [((3, 3, 33, 29), 5), ((1, 2, 9, 10, 11), 3)])
-def test_cuda_equals_cpu(rng, shape, size, dtype):
-    x = torch.from_numpy(smooth_images(rng, shape)).to(dtype)
-    gpu = cuts_ext.extract_patches(x.cuda(), size=size)
-    assert gpu.is_cuda and gpu.dtype == dtype
+def test_accelerator_equals_cpu(device, rng, shape, size, dtype):
+    x = torch.from_numpy(smooth_images(rng, shape, dtype))
+    gpu = cuts_ext.extract_patches(x.to(device), size=size)
+    assert gpu.device.type == torch.device(device).type and gpu.dtype == x.dtype
     torch.testing.assert_close(gpu.cpu(), cuts_ext.extract_patches(x, size=size), rtol=0, atol=0)
     nd = len(shape) - 2
     centers = torch.stack([torch.randint(0, n, (shape[0], 7)) for n in shape[2:]], dim=-1)
-    at_gpu = cuts_ext.extract_patches(x.cuda(), size=size, centers=centers.cuda())
+    at_gpu = cuts_ext.extract_patches(x.to(device), size=size, centers=centers.to(device))
     torch.testing.assert_close(at_gpu.cpu(), cuts_ext.extract_patches(x, size=size, centers=centers),
                                rtol=0, atol=0)
     assert at_gpu.shape == (shape[0], 7, shape[1]) + (size,) * nd
 
 
-@pytest.mark.cuda
-def test_cuda_errors_are_exceptions_and_leave_the_gpu_usable():
-    x = torch.zeros((1, 3, 16, 16), device="cuda")
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_accelerator_errors_are_exceptions_and_leave_the_gpu_usable(device):
+    x = torch.zeros((1, 3, 16, 16), device=device)
     with pytest.raises(ValueError, match="outside"):
-        cuts_ext.extract_patches(x, size=3, centers=torch.tensor([[[0, 99]]], device="cuda"))
+        cuts_ext.extract_patches(x, size=3, centers=torch.tensor([[[0, 99]]], device=device))
     with pytest.raises(ValueError, match="same device"):
         cuts_ext.extract_patches(x, size=3, centers=np.zeros((1, 1, 2), np.int64))
-    huge = torch.zeros((1, 3, 8192, 8192), device="cuda")
+    huge = torch.zeros((1, 3, 8192, 8192), device=device)
     with pytest.raises(MemoryError, match="out"):
         cuts_ext.extract_patches(huge, size=41)  # 3 * 41^2 * 8192^2 * 4 bytes: about 1.3 TB
     del huge

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import cuts_ext
+from support.devices import ACCELERATORS, FLOAT_DTYPES
 from support.images import smooth_images
 from support.reference import reference_pairs, skimage_patch_ssim
 
@@ -21,7 +22,7 @@ def _ssim_hook(images, size, data_range, rows):
     return np.array(_C._patch_ssim(source.descriptor, size, data_range, pairs.descriptor))
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("shape,size", [((2, 3, 20, 24), 5), ((1, 1, 9, 10, 11), 3),
                                         ((1, 2, 12, 12, 12), 5), ((3, 3, 16, 16), 7)])
 def test_ssim_equals_scikit_image(rng, shape, size, dtype):
@@ -42,7 +43,7 @@ def test_ssim_equals_scikit_image(rng, shape, size, dtype):
     assert ours[-1] == pytest.approx(1.0, abs=1e-12)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("shape,kwargs", [
     ((3, 3, 32, 28), dict(n_anchors=8, size=5, radius=5, attempts=10, ssim_min=0.5, seed=7)),
     ((2, 1, 12, 14, 13), dict(n_anchors=5, size=3, radius=3, attempts=6, ssim_min=0.3, seed=3)),
@@ -150,21 +151,21 @@ def test_bad_input_raises_naming_the_argument(images, kwargs, error, words):
         assert word in str(raised.value)
 
 
-@pytest.mark.cuda
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("device", ACCELERATORS)
+@pytest.mark.parametrize("dtype", FLOAT_DTYPES)
 @pytest.mark.parametrize("shape", [(16, 3, 128, 128), (2, 1, 24, 20, 22)])
-def test_cuda_equals_cpu(rng, shape, dtype):
-    x = torch.from_numpy(smooth_images(rng, shape)).to(dtype)
-    on_gpu = cuts_ext.sample_pairs(x.cuda(), n_anchors=8, seed=123)
+def test_accelerator_equals_cpu(device, rng, shape, dtype):
+    x = torch.from_numpy(smooth_images(rng, shape, dtype))
+    on_gpu = cuts_ext.sample_pairs(x.to(device), n_anchors=8, seed=123)
     on_cpu = cuts_ext.sample_pairs(x, n_anchors=8, seed=123)
     for g, c in zip(on_gpu, on_cpu):
-        assert g.is_cuda
+        assert g.device.type == torch.device(device).type
         torch.testing.assert_close(g.cpu(), c, rtol=0, atol=0)
 
 
-@pytest.mark.cuda
-def test_cuda_non_finite_is_a_value_error():
-    x = torch.zeros((2, 3, 16, 16), device="cuda")
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_accelerator_non_finite_is_a_value_error(device):
+    x = torch.zeros((2, 3, 16, 16), device=device)
     x[1, 2, 5, 5] = float("nan")
     with pytest.raises(ValueError, match="finite"):
         cuts_ext.sample_pairs(x)
