@@ -45,8 +45,9 @@ del _public, _module
 
 __version__ = build_info()["version"]
 
-# The stage-1 names need PyTorch, whose import takes seconds and over 200 MB: they are loaded on
-# first use, so that condensation alone (`import cuts_ext; cuts_ext.condense(...)`) never pays it.
+# The stage-1 names need PyTorch, whose import costs seconds and hundreds of megabytes
+# (python/bench/RESULTS.md): they are loaded on first use, so that condensation alone
+# (`import cuts_ext; cuts_ext.condense(...)`) never pays it.
 _NEEDS_TORCH = {"load_encoder": "encoder.checkpoint", "Embedding": "encoder.embedding",
                 "embed": "encoder.embedding", "CUTSEncoder": "encoder.model",
                 "TrainResult": "encoder.training", "train": "encoder.training"}

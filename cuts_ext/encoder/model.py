@@ -121,8 +121,8 @@ class CUTSEncoder(nn.Module):
 
     def latent(self, x: torch.Tensor) -> torch.Tensor:
         """The latent map: [B, C, *spatial] -> [B, F, *spatial] (in channels-last memory order)."""
-        # oneDNN and cuDNN convolve channels-last data faster (~20 % per training step measured
-        # on the 2-core CPU); the shape and the values are the same.
+        # oneDNN and cuDNN convolve channels-last data faster (python/bench/RESULTS.md,
+        # 2026-11-25); the shape and the values are the same.
         layout = torch.channels_last if self.dims == 2 else torch.channels_last_3d
         return self.layers(x.contiguous(memory_format=layout))
 

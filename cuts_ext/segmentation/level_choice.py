@@ -12,10 +12,8 @@ Two criteria:
   Levels under `min_clusters` clusters are not candidates: at the end of a run eps outgrows the
   data and the last two or three clusters persist for many iterations whatever the image holds.
 
-A first check, before the encoder existed: raw 5 x 5 patches of the first 20 retina images
-(shrunk to 32 x 32) condensed, label-hint Dice against the masks: oracle best level 0.63 +- 0.22,
-consensus 0.56 +- 0.17, persistent map 0.53 +- 0.15, lifetime (min_clusters 8) 0.49 +- 0.25,
-lifetime (min_clusters 3) 0.36 +- 0.24. The real evaluation is python/bench/bench_quality.py:
+"consensus" is the default because it scored best of the two in a first check on raw patches
+(python/bench/RESULTS.md, 2026-11-25). The real evaluation is python/bench/bench_quality.py:
 per retina image, label-hint Dice and Hausdorff at `auto_level` against the oracle best level
 (chosen with the mask) and the persistent map, on the trained encoder's embeddings.
 """
