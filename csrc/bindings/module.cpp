@@ -10,10 +10,10 @@
 #include <optional>
 #include <string>
 
-#include "core/array.h"
-#include "core/build_info.h"
 #include "condense/condense.h"
 #include "condense/spectrum_blocks.h"
+#include "core/array.h"
+#include "core/build_info.h"
 #include "core/errors.h"
 #include "core/nvtx.h"
 #include "pairs/pairs.h"

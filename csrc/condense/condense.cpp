@@ -1,27 +1,13 @@
 // Front of the condensation engine: validation and the choice of device.
-#include <cmath>
-
-#include "core/build_info.h"
-#include "core/checks.h"
 #include "condense/condense.h"
+
+#include <cmath>
+#include <string>
+
+#include "core/checks.h"
 #include "core/errors.h"
-#include "condense/spectrum_blocks.h"
 
 namespace cuts {
-
-void Condenser::set_weights(const std::vector<double>& weights) {
-  if (static_cast<int64_t>(weights.size()) != size())
-    throw InvalidArgument("weights must hold one value per point (" + std::to_string(size()) +
-                          "), got " + std::to_string(weights.size()));
-  for (double w : weights)
-    if (!(std::isfinite(w) && w > 0))
-      throw InvalidArgument("weights must be positive and finite, got " + std::to_string(w));
-  assign_weights(weights);
-}
-
-SpectrumBlocks Condenser::spectrum_blocks(int64_t exact_limit) const {
-  return cuts::spectrum_blocks(kernel_graph(), exact_limit);
-}
 
 std::unique_ptr<Condenser> make_condenser(const ArrayView& points, double decay, double thresh,
                                           StreamHandle stream) {

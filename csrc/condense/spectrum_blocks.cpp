@@ -4,8 +4,8 @@
 #include <limits>
 #include <string>
 
-#include "core/errors.h"
 #include "condense/groups.h"
+#include "core/errors.h"
 
 namespace cuts {
 

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "condense/condense.h"
+#include "condense/engine.h"
 #include "condense/groups.h"
 
 namespace cuts {

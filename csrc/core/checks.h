@@ -5,8 +5,8 @@
 #include <initializer_list>
 #include <string>
 
-#include "core/grid.h"
 #include "core/array.h"
+#include "core/grid.h"
 
 namespace cuts {
 

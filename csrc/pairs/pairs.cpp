@@ -4,10 +4,12 @@
 #include <cmath>
 #include <string>
 
-#include "core/dispatch_float.h"
 #include "core/checks.h"
+#include "core/dispatch_float.h"
 #include "core/errors.h"
 #include "core/nvtx.h"
+#include "pairs/pairs_kernels.h"
+#include "pairs/ssim.h"
 
 namespace cuts {
 namespace {

@@ -1,14 +1,21 @@
-// sample_pairs: the anchor / positive pixel pairs of CUTS stage 1 (see pairs/pair_sampler.h for
-// the exact rule), every pair drawn independently from a counter-based stream of `seed`.
+// sample_pairs: the anchor / positive pixel pairs of CUTS stage 1 (see pair_sampler.h for the
+// exact rule), every pair drawn independently from a counter-based stream of `seed`. The
+// operation's front: it validates the arguments and the images' values and routes to the
+// images' device (pairs_kernels.h); only the bindings call it.
 //
 //   images     [B, C, H, W] or [B, C, D, H, W]; float32 or float64; finite; CPU or CUDA
 //   anchors    out: [B, S, d] int64 on the images' device
 //   positives  out: [B, S, d] int64 on the images' device
+//   stream     CUDA arrays: the stream the finiteness check and the sampler run on; ignored on
+//              the CPU, where OpenMP runs them
+//
+// The same seed gives the same pairs on the CPU and on a GPU. Throws InvalidArgument for a
+// malformed argument or non-finite images, DeviceError where a CUDA array cannot run here.
 #pragma once
 
+#include <cstdint>
 #include <vector>
 
-#include "pairs/pair_sampler.h"
 #include "core/array.h"
 
 namespace cuts {
@@ -31,18 +38,5 @@ void sample_pairs(const ArrayView& images, const PairOptions& options, const Arr
 // array [M, 1 + 2d] of rows (image index, centre a, centre b), on CPU images.
 std::vector<double> patch_ssim_of_pairs(const ArrayView& images, int size, double data_range,
                                         const ArrayView& pairs);
-
-void sample_pairs_cpu(const ArrayView& images, const PairSamplerParams& params,
-                      const ArrayView& anchors, const ArrayView& positives);
-#ifdef CUTS_WITH_CUDA
-void sample_pairs_cuda(const ArrayView& images, const PairSamplerParams& params,
-                       const ArrayView& anchors, const ArrayView& positives, StreamHandle stream);
-#endif
-
-// Whether every element of a float array is finite (no NaN, no +-Inf).
-bool all_finite_cpu(const ArrayView& values);
-#ifdef CUTS_WITH_CUDA
-bool all_finite_cuda(const ArrayView& values, StreamHandle stream);
-#endif
 
 }  // namespace cuts

@@ -1,6 +1,6 @@
 // CPU sample_pairs: OpenMP over the B * S pairs, each from its own random stream.
 #include "core/dispatch_float.h"
-#include "pairs/pairs.h"
+#include "pairs/pairs_kernels.h"
 
 namespace cuts {
 

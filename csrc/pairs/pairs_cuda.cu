@@ -2,7 +2,7 @@
 // CPU. Built with --fmad=false (CMakeLists.txt) so SSIM values match the CPU's bit for bit.
 #include "core/cuda/cuda_utils.h"
 #include "core/nvtx.h"
-#include "pairs/pairs.h"
+#include "pairs/pairs_kernels.h"
 
 namespace cuts {
 namespace {

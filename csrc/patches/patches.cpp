@@ -1,11 +1,15 @@
 // Front of extract_patches: validation, the public NVTX range, and routing to the device.
 #include "patches/patches.h"
 
+#include <string>
+#include <vector>
+
 #include "core/build_info.h"
 #include "core/checks.h"
 #include "core/errors.h"
 #include "core/nvtx.h"
 #include "patches/centers.h"
+#include "patches/patches_kernels.h"
 
 namespace cuts {
 namespace {

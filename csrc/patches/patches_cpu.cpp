@@ -2,7 +2,7 @@
 #include <vector>
 
 #include "core/dispatch_float.h"
-#include "patches/patches.h"
+#include "patches/patches_kernels.h"
 
 namespace cuts {
 namespace {

@@ -2,7 +2,7 @@
 // addresses; the source index comes from the same core/grid.h functions as on the CPU.
 #include "core/cuda/cuda_utils.h"
 #include "core/nvtx.h"
-#include "patches/patches.h"
+#include "patches/patches_kernels.h"
 
 namespace cuts {
 namespace {

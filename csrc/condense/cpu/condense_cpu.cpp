@@ -14,16 +14,16 @@
 #include <queue>
 #include <vector>
 
-#include "condense/kernel.h"
-#include "core/dispatch_float.h"
+#include "condense/cpu/page_allocator.h"
 #include "condense/cpu/parallel.h"
 #include "condense/cpu/sweep.h"
 #include "condense/cpu/upper_graph.h"
-#include "core/build_info.h"
-#include "condense/condense.h"
-#include "core/errors.h"
+#include "condense/engine.h"
 #include "condense/groups.h"
+#include "condense/kernel.h"
 #include "condense/spectrum_blocks.h"
+#include "core/dispatch_float.h"
+#include "core/errors.h"
 
 namespace cuts {
 namespace {

@@ -15,7 +15,6 @@
 
 #include "condense/cpu/page_allocator.h"
 #include "condense/cpu/parallel.h"
-#include "condense/condense.h"
 #include "condense/spectrum_blocks.h"
 
 namespace cuts {

@@ -22,11 +22,11 @@
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 
+#include "condense/engine.h"
+#include "condense/groups.h"
 #include "condense/kernel.h"
 #include "core/cuda/cuda_utils.h"
-#include "condense/condense.h"
 #include "core/errors.h"
-#include "condense/groups.h"
 #include "core/nvtx.h"
 
 namespace cuts {
