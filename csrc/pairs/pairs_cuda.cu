@@ -46,7 +46,7 @@ void sample_pairs_cuda(const ArrayView& images, const PairSamplerParams& params,
 bool all_finite_cuda(const ArrayView& values, StreamHandle stream) {
   DeviceGuard guard(values.device_index);
   const cudaStream_t s = as_cuda_stream(stream);
-  StreamBuffer<unsigned int> flag(1, s);
+  DeviceArray<unsigned int> flag(1, s, "the non-finite flag");
   CUTS_CUDA_CHECK(cudaMemsetAsync(flag.get(), 0, sizeof(unsigned int), s));
   const int64_t n = values.numel();
   {
@@ -60,11 +60,7 @@ bool all_finite_cuda(const ArrayView& values, StreamHandle stream) {
     }
     CUTS_CHECK_LAUNCH(s, "count_non_finite_kernel");
   }
-  unsigned int host_flag = 0;
-  CUTS_CUDA_CHECK(cudaMemcpyAsync(&host_flag, flag.get(), sizeof(unsigned int),
-                                  cudaMemcpyDeviceToHost, s));
-  CUTS_CUDA_CHECK(cudaStreamSynchronize(s));
-  return host_flag == 0;
+  return scalar_to_host(flag.get(), s) == 0;
 }
 
 }  // namespace cuts
