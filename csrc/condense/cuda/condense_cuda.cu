@@ -11,17 +11,15 @@
 // products round as on the CPU.
 #include <algorithm>
 #include <cfloat>
-#include <cmath>
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <cub/device/device_radix_sort.cuh>
-#include <cub/device/device_scan.cuh>
-
+#include "condense/cuda/cub_ops.cuh"
+#include "condense/cuda/graph_kernels.cuh"
+#include "condense/cuda/step_kernels.cuh"
 #include "condense/engine.h"
 #include "condense/groups.h"
 #include "condense/kernel.h"
@@ -31,374 +29,6 @@
 
 namespace cuts {
 namespace {
-
-// Threads per block of the brute-force pair kernels (one thread per row), and the shared memory
-// one block may use for its tile of j rows (the default limit, no opt-in needed).
-constexpr int kRowThreads = 128;
-constexpr int64_t kTileBytes = 48 * 1024;
-// The largest k of the k-th neighbour query: a thread keeps its k best in a local array.
-constexpr int64_t kMaxNeighbours = 256;
-// A constexpr scalar: usable in device code as well.
-constexpr double kInfinity = std::numeric_limits<double>::infinity();
-
-// ---------------------------------------------------------------------------------------------
-// Sizes
-
-// The number of bits holding values 0..max_value (at least 1), the radix sort's end_bit.
-int bits_for(uint64_t max_value) {
-  int bits = 1;
-  while (bits < 64 && (max_value >> bits) != 0) ++bits;
-  return bits;
-}
-
-// Rows of the j tile in shared memory for C features (0: C too large, j read from global).
-int tile_rows_for(int64_t c) {
-  const int64_t rows = std::min<int64_t>(kRowThreads, kTileBytes / (8 * std::max<int64_t>(c, 1)));
-  return static_cast<int>(rows);
-}
-
-unsigned int row_blocks(int64_t m) {
-  const int64_t blocks = (m + kRowThreads - 1) / kRowThreads;
-  return static_cast<unsigned int>(blocks > 0 ? blocks : 1);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Kernels
-
-// Calls visit(j, x_j) for j = from, from + 1, ..., m - 1 in order, in every active thread of the
-// block; x_j points to shared memory when the rows are staged (tile_rows > 0). Every thread of
-// the block must call it with the same from / tile_rows (it synchronises the block).
-template <class Visit>
-__device__ __forceinline__ void for_each_point(const double* __restrict__ x, int64_t m, int64_t c,
-                                               double* tile, int tile_rows, int64_t from,
-                                               bool active, Visit& visit) {
-  if (tile_rows == 0) {
-    if (active)
-      for (int64_t j = from; j < m; ++j) visit(j, x + j * c);
-    return;
-  }
-  for (int64_t base = from; base < m; base += tile_rows) {
-    const int64_t rows = min(static_cast<int64_t>(tile_rows), m - base);
-    __syncthreads();  // the previous tile has been used by every thread
-    for (int64_t t = threadIdx.x; t < rows * c; t += blockDim.x) tile[t] = x[base * c + t];
-    __syncthreads();
-    if (active)
-      for (int64_t r = 0; r < rows; ++r) visit(base + r, tile + r * c);
-  }
-}
-
-template <class T>
-__global__ void to_float64_kernel(const T* __restrict__ src, int64_t n, double* __restrict__ dst) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x)
-    dst[i] = static_cast<double>(src[i]);
-}
-
-__global__ void fill_kernel(double* __restrict__ out, int64_t n, double value) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x)
-    out[i] = value;
-}
-
-// Every point its own cluster of weight 1.
-__global__ void init_clusters_kernel(int64_t n, double* __restrict__ weights,
-                                     int64_t* __restrict__ cluster) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x) {
-    weights[i] = 1.0;
-    cluster[i] = i;
-  }
-}
-
-// Distance from each point to its k-th nearest other point (infinity when fewer than k exist):
-// the CPU's kth_neighbour_distance, as a brute-force scan keeping the k smallest squared
-// distances in ascending order. Once k are held, squared_distance_bounded gives up past the
-// k-th, exactly as the CPU's heap bound does, so the k-th value is the same.
-template <int K>
-__global__ void __launch_bounds__(kRowThreads)
-    kth_distance_kernel(const double* __restrict__ x, int64_t m, int64_t c, int k, int tile_rows,
-                        double* __restrict__ out) {
-  extern __shared__ double tile[];
-  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  const bool active = i < m;
-  const double* xi = x + (active ? i : 0) * c;
-  double best[K];
-  for (int q = 0; q < K; ++q) best[q] = kInfinity;
-  int count = 0;
-  auto visit = [&](int64_t j, const double* xj) {
-    if (j == i) return;
-    const double bound = count == k ? best[k - 1] : kInfinity;
-    const double d2 = squared_distance_bounded(xi, xj, c, bound);
-    int pos;
-    if (count < k) {
-      pos = count++;
-    } else if (d2 < best[k - 1]) {
-      pos = k - 1;
-    } else {
-      return;
-    }
-    while (pos > 0 && best[pos - 1] > d2) {
-      best[pos] = best[pos - 1];
-      --pos;
-    }
-    best[pos] = d2;
-  };
-  for_each_point(x, m, c, tile, tile_rows, 0, active, visit);
-  if (active) out[i] = count == k ? sqrt(best[k - 1]) : kInfinity;
-}
-
-// The adaptive bandwidth (raised to float64 epsilon, as std::max does) and its kernel support.
-__global__ void bandwidth_kernel(const double* __restrict__ kth, int64_t m, double decay,
-                                 double thresh, double* __restrict__ bandwidth,
-                                 double* __restrict__ support) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x) {
-    const double b = kth[i] < DBL_EPSILON ? DBL_EPSILON : kth[i];
-    bandwidth[i] = b;
-    support[i] = kernel_support(b, decay, thresh);
-  }
-}
-
-// The CPU's neighbours_within: for row i, every j != i (only j > i when only_greater) inside
-// i's first-axis window |x_j0 - x_i0| <= r with squared_distance_bounded(x_i, x_j) <= r^2,
-// r = radius * (1 + 1e-9) (radius[i], or `scalar` when radius is null). kFill = false counts
-// them into counts[i]; kFill = true writes them from offsets[i], increasing j, with sqrt(d^2).
-template <bool kFill>
-__global__ void __launch_bounds__(kRowThreads)
-    within_radius_kernel(const double* __restrict__ x, int64_t m, int64_t c,
-                         const double* __restrict__ radius, double scalar, bool only_greater,
-                         int tile_rows, int64_t* __restrict__ counts_or_offsets,
-                         int64_t* __restrict__ cols, double* __restrict__ dist) {
-  extern __shared__ double tile[];
-  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  const bool active = i < m;
-  const double* xi = x + (active ? i : 0) * c;
-  const double r = (active ? (radius != nullptr ? radius[i] : scalar) : 0.0) * (1.0 + 1e-9);
-  const double bound = r * r;
-  int64_t pos = kFill && active ? counts_or_offsets[i] : 0;
-  auto visit = [&](int64_t j, const double* xj) {
-    if (j == i || (only_greater && j < i)) return;
-    if (!(fabs(xj[0] - xi[0]) <= r)) return;  // the CPU's sweep window
-    const double d2 = squared_distance_bounded(xi, xj, c, bound);
-    if (d2 <= bound) {
-      if (kFill) {
-        cols[pos] = j;
-        dist[pos] = sqrt(d2);
-      }
-      ++pos;
-    }
-  };
-  // With only_greater no thread of this block needs a j at or below the block's first row.
-  const int64_t from = only_greater ? blockIdx.x * int64_t(blockDim.x) + 1 : 0;
-  for_each_point(x, m, c, tile, tile_rows, from, active, visit);
-  if (!kFill && active) counts_or_offsets[i] = pos;
-}
-
-// The entries of the union of the directed lists with their transpose, plus self-loops, as
-// (row * m + col, distance) pairs in any order: (i, j) and (j, i) for each listed pair.
-__global__ void emit_union_kernel(const int64_t* __restrict__ offsets,
-                                  const int64_t* __restrict__ cols, const double* __restrict__ dist,
-                                  int64_t m, unsigned long long* __restrict__ keys,
-                                  double* __restrict__ d) {
-  const int64_t directed = offsets[m];
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x) {
-    for (int64_t e = offsets[i]; e < offsets[i + 1]; ++e) {
-      const int64_t j = cols[e];
-      keys[2 * e] = static_cast<unsigned long long>(i * m + j);
-      d[2 * e] = dist[e];
-      keys[2 * e + 1] = static_cast<unsigned long long>(j * m + i);
-      d[2 * e + 1] = dist[e];
-    }
-    keys[2 * directed + i] = static_cast<unsigned long long>(i * m + i);
-    d[2 * directed + i] = 0.0;
-  }
-}
-
-// Symmetric lists (one radius for all): each row's list with its self-loop inserted in place,
-// row after row, so the keys come out sorted by (row, col) with no sort.
-__global__ void emit_symmetric_kernel(const int64_t* __restrict__ offsets,
-                                      const int64_t* __restrict__ cols,
-                                      const double* __restrict__ dist, int64_t m,
-                                      unsigned long long* __restrict__ keys,
-                                      double* __restrict__ d) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x) {
-    int64_t out = offsets[i] + i;
-    bool self_done = false;
-    for (int64_t e = offsets[i]; e < offsets[i + 1]; ++e) {
-      if (!self_done && cols[e] > i) {
-        keys[out] = static_cast<unsigned long long>(i * m + i);
-        d[out++] = 0.0;
-        self_done = true;
-      }
-      keys[out] = static_cast<unsigned long long>(i * m + cols[e]);
-      d[out++] = dist[e];
-    }
-    if (!self_done) {
-      keys[out] = static_cast<unsigned long long>(i * m + i);
-      d[out] = 0.0;
-    }
-  }
-}
-
-struct AdaptiveAffinity {
-  const double* bandwidth;
-  double decay, thresh;
-  __device__ double operator()(int64_t i, int64_t j, double d) const {
-    return (alpha_decay(d, bandwidth[i], decay, thresh) +
-            alpha_decay(d, bandwidth[j], decay, thresh)) / 2.0;
-  }
-};
-
-struct FixedAffinity {
-  double bandwidth;
-  const double* weights;
-  double decay, thresh;
-  __device__ double operator()(int64_t i, int64_t j, double d) const {
-    const double k = alpha_decay(d, bandwidth, decay, thresh);
-    return (k * weights[j] + k * weights[i]) / 2.0;
-  }
-};
-
-// Over the entries sorted by key: the first of each key gets its affinity, kept when nonzero
-// (keep[t] = 1), as the CPU's unique-then-filter does.
-template <class Affinity>
-__global__ void graph_values_kernel(const unsigned long long* __restrict__ keys,
-                                    const double* __restrict__ d, int64_t total, int64_t m,
-                                    Affinity affinity, double* __restrict__ values,
-                                    int64_t* __restrict__ keep) {
-  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
-       t += int64_t(blockDim.x) * gridDim.x) {
-    const bool first = t == 0 || keys[t] != keys[t - 1];
-    double value = 0.0;
-    if (first) {
-      const int64_t key = static_cast<int64_t>(keys[t]);
-      value = affinity(key / m, key % m, d[t]);
-    }
-    values[t] = value;
-    keep[t] = first && value != 0.0 ? 1 : 0;
-  }
-}
-
-// Kept entries to their CSR slots (position = exclusive scan of keep, [total + 1]).
-__global__ void graph_scatter_kernel(const unsigned long long* __restrict__ keys,
-                                     const double* __restrict__ values,
-                                     const int64_t* __restrict__ position, int64_t total, int64_t m,
-                                     int64_t* __restrict__ cols, double* __restrict__ out) {
-  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
-       t += int64_t(blockDim.x) * gridDim.x) {
-    if (position[t + 1] != position[t]) {
-      const int64_t e = position[t];
-      cols[e] = static_cast<int64_t>(keys[t] % static_cast<unsigned long long>(m));
-      out[e] = values[t];
-    }
-  }
-}
-
-// row_ptr[r] = kept entries before row r's first key (a binary search in the sorted keys).
-__global__ void graph_row_ptr_kernel(const unsigned long long* __restrict__ keys,
-                                     const int64_t* __restrict__ position, int64_t total, int64_t m,
-                                     int64_t* __restrict__ row_ptr) {
-  for (int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; r <= m;
-       r += int64_t(blockDim.x) * gridDim.x) {
-    int64_t lo = total;
-    if (r < m) {
-      const unsigned long long target = static_cast<unsigned long long>(r * m);
-      int64_t hi = total;
-      lo = 0;
-      while (lo < hi) {
-        const int64_t mid = lo + (hi - lo) / 2;
-        if (keys[mid] < target) lo = mid + 1; else hi = mid;
-      }
-    }
-    row_ptr[r] = position[lo];
-  }
-}
-
-// P = D^-1 S: D_i the row sum, in column order.
-__global__ void transition_kernel(const int64_t* __restrict__ row_ptr,
-                                  const double* __restrict__ values, int64_t m,
-                                  double* __restrict__ p) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x) {
-    double degree = 0.0;
-    for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) degree += values[e];
-    for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) p[e] = values[e] / degree;
-  }
-}
-
-// next = P x, one thread per (row, feature), the row's entries summed in order from 0.
-__global__ void diffuse_kernel(const int64_t* __restrict__ row_ptr,
-                               const int64_t* __restrict__ cols, const double* __restrict__ p,
-                               const double* __restrict__ x, int64_t m, int64_t c,
-                               double* __restrict__ next) {
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < m * c;
-       idx += int64_t(blockDim.x) * gridDim.x) {
-    const int64_t i = idx / c, k = idx % c;
-    double sum = 0.0;
-    for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) sum += p[e] * x[cols[e] * c + k];
-    next[idx] = sum;
-  }
-}
-
-// One pass of gram_product, one thread per (row, column): dst = S src, the row's entries summed
-// in order from 0, divided by D_i^2 (D_i summed alongside, in the same order) when `scale`.
-__global__ void gram_pass_kernel(const int64_t* __restrict__ row_ptr,
-                                 const int64_t* __restrict__ cols, const double* __restrict__ values,
-                                 const double* __restrict__ src, int64_t m, int64_t columns,
-                                 bool scale, double* __restrict__ dst) {
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < m * columns;
-       idx += int64_t(blockDim.x) * gridDim.x) {
-    const int64_t i = idx / columns, k = idx % columns;
-    double sum = 0.0, degree = 0.0;
-    for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) {
-      const double s = values[e];
-      sum += s * src[cols[e] * columns + k];
-      degree += s;
-    }
-    dst[idx] = scale ? sum / (degree * degree) : sum;
-  }
-}
-
-// Group means summed over the members in increasing index (members grouped by offsets), and
-// group weights, as the CPU's in-order accumulation.
-__global__ void merge_points_kernel(const double* __restrict__ x, const int64_t* __restrict__ members,
-                                    const int64_t* __restrict__ offsets, int64_t groups, int64_t c,
-                                    double* __restrict__ out) {
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < groups * c;
-       idx += int64_t(blockDim.x) * gridDim.x) {
-    const int64_t g = idx / c, k = idx % c;
-    double sum = 0.0, count = 0.0;
-    for (int64_t q = offsets[g]; q < offsets[g + 1]; ++q) {
-      sum += x[members[q] * c + k];
-      count += 1.0;
-    }
-    out[idx] = sum / count;
-  }
-}
-
-__global__ void merge_weights_kernel(const double* __restrict__ w,
-                                     const int64_t* __restrict__ members,
-                                     const int64_t* __restrict__ offsets, int64_t groups,
-                                     double* __restrict__ out) {
-  for (int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; g < groups;
-       g += int64_t(blockDim.x) * gridDim.x) {
-    double sum = 0.0;
-    for (int64_t q = offsets[g]; q < offsets[g + 1]; ++q) sum += w[members[q]];
-    out[g] = sum;
-  }
-}
-
-__global__ void relabel_kernel(const int64_t* __restrict__ group, int64_t n,
-                               int64_t* __restrict__ cluster) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x)
-    cluster[i] = group[cluster[i]];
-}
-
-// ---------------------------------------------------------------------------------------------
-// The engine
 
 // Directed neighbour lists as CSR: row i's entries offsets[i] .. offsets[i + 1], increasing j.
 struct NeighbourLists {
@@ -550,10 +180,7 @@ class CudaCondenser final : public Condenser {
       DeviceArray<double> sorted(m, stream_, "the sorted nearest-neighbour distances");
       kth_neighbour_distance(1, nearest.get());
       cub::DoubleBuffer<double> buffer(nearest.get(), sorted.get());
-      run_cub("cub::DeviceRadixSort::SortKeys (nearest distances)", stream_,
-              [&](void* temp, size_t& bytes) {
-                return cub::DeviceRadixSort::SortKeys(temp, bytes, buffer, m, 0, 64, stream_);
-              });
+      sort_keys("cub::DeviceRadixSort::SortKeys (nearest distances)", buffer, m, stream_);
       radius = scalar_to_host(buffer.Current() + (2 * count - 1), stream_);
     }
     NeighbourLists lists = neighbours_within(nullptr, radius, /*only_greater=*/true);
@@ -563,10 +190,7 @@ class CudaCondenser final : public Condenser {
     lists.offsets.release();
     DeviceArray<double> sorted(entries, stream_, "the sorted pair distances");
     cub::DoubleBuffer<double> buffer(lists.dist.get(), sorted.get());
-    run_cub("cub::DeviceRadixSort::SortKeys (pair distances)", stream_,
-            [&](void* temp, size_t& bytes) {
-              return cub::DeviceRadixSort::SortKeys(temp, bytes, buffer, entries, 0, 64, stream_);
-            });
+    sort_keys("cub::DeviceRadixSort::SortKeys (pair distances)", buffer, entries, stream_);
     return to_host(buffer.Current(), std::min(count, entries), stream_);
   }
 
@@ -715,10 +339,7 @@ class CudaCondenser final : public Condenser {
     }
     int64_t* offsets = lists.offsets.get();
     const int64_t items = m + 1;  // offsets[m] = 0 turns into the total
-    run_cub("cub::DeviceScan::ExclusiveSum (neighbour counts)", stream_,
-            [&](void* temp, size_t& bytes) {
-              return cub::DeviceScan::ExclusiveSum(temp, bytes, offsets, offsets, items, stream_);
-            });
+    exclusive_sum("cub::DeviceScan::ExclusiveSum (neighbour counts)", offsets, items, stream_);
     lists.entries = scalar_to_host(offsets + m, stream_);
     lists.cols = DeviceArray<int64_t>(lists.entries, stream_, "the neighbour lists");
     lists.dist = DeviceArray<double>(lists.entries, stream_, "the neighbour distances");
@@ -771,11 +392,8 @@ class CudaCondenser final : public Condenser {
       cub::DoubleBuffer<unsigned long long> key_buffer(keys.get(), keys_alt.get());
       cub::DoubleBuffer<double> dist_buffer(dist.get(), dist_alt.get());
       const int end_bit = bits_for(static_cast<uint64_t>(m) * static_cast<uint64_t>(m) - 1);
-      run_cub("cub::DeviceRadixSort::SortPairs (kernel graph)", stream_,
-              [&](void* temp, size_t& bytes) {
-                return cub::DeviceRadixSort::SortPairs(temp, bytes, key_buffer, dist_buffer, total,
-                                                       0, end_bit, stream_);
-              });
+      sort_pairs("cub::DeviceRadixSort::SortPairs (kernel graph)", key_buffer, dist_buffer, total,
+                 end_bit, stream_);
       sorted_keys = key_buffer.Current();
       sorted_dist = dist_buffer.Current();
       values = dist_buffer.Alternate();  // free after the sort
@@ -790,10 +408,7 @@ class CudaCondenser final : public Condenser {
     }
     int64_t* pos = position.get();
     const int64_t items = total + 1;
-    run_cub("cub::DeviceScan::ExclusiveSum (kernel graph)", stream_,
-            [&](void* temp, size_t& bytes) {
-              return cub::DeviceScan::ExclusiveSum(temp, bytes, pos, pos, items, stream_);
-            });
+    exclusive_sum("cub::DeviceScan::ExclusiveSum (kernel graph)", pos, items, stream_);
     DeviceGraph graph;
     graph.entries = scalar_to_host(pos + total, stream_);
     graph.row_ptr = DeviceArray<int64_t>(m + 1, stream_, "the kernel graph row pointers");
