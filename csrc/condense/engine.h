@@ -1,4 +1,4 @@
-// The diffusion condensation engine (ALGORITHM.md, "Stage 2"): the points being condensed,
+// The diffusion condensation engine (docs/method.md, "Stage 2"): the points being condensed,
 // their cluster sizes, the cluster of every original point, and the current kernel graph, kept on
 // one device for a whole run. This is what the backends implement: cpu/condense_cpu.cpp and
 // cuda/condense_cuda.cu; the front (condense.h) picks one.

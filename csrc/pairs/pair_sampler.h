@@ -1,5 +1,6 @@
-// One anchor / positive pair of CUTS stage 1 (ALGORITHM.md, "Training pairs"), drawn from its own
-// counter-based random stream so that every pair is independent of every other and of the device:
+// One anchor / positive pair of CUTS stage 1 (docs/method.md, "Training pairs"), drawn from its
+// own counter-based random stream so that every pair is independent of every other and of the
+// device:
 //   anchor:    each coordinate uniform in [r, n - r), r = P // 2 (the whole patch inside);
 //   candidate: each coordinate uniform in [max(a - radius, r), min(a + radius, n - r)) (Python's
 //              randrange: the upper end excluded), `attempts` times;

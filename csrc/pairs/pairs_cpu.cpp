@@ -13,8 +13,8 @@ void sample_pairs_cpu(const ArrayView& images, const PairSamplerParams& params,
   dispatch_float(images.dtype, [&](auto zero) {
     using T = decltype(zero);
     const T* data = images.as<const T>();
-    // A training batch has ~100 pairs of ~1 us each: below a few hundred, waking the thread
-    // team costs more than it saves (and stalls when the cores are busy elsewhere).
+    // A training batch has ~100 pairs, each a short computation: below a few hundred, waking
+    // the thread team costs more than it saves (and stalls when the cores are busy elsewhere).
 #pragma omp parallel for schedule(dynamic, 16) if (pairs >= 512)
     for (int64_t i = 0; i < pairs; ++i)
       sample_pair(data, params, i, anchor_out + i * d, positive_out + i * d);

@@ -2,7 +2,7 @@
 // freed. The kernel graph's blocks (megabytes each, rebuilt every iteration with other sizes)
 // would otherwise go through malloc, whose mmap threshold rises to the size of the first large
 // block freed: later blocks then come from the heap, and the holes the previous iteration's
-// blocks leave there stay resident (at 65,536 points, 180 MiB above the graph itself).
+// blocks leave there stay resident, on top of the graph itself.
 #pragma once
 
 #include <sys/mman.h>
@@ -50,8 +50,8 @@ struct PageAllocator {
 };
 
 // Hands the heap's free pages back to the operating system: freed allocations otherwise stay
-// resident as holes between live ones (at 65,536 points, 300 MiB after the first iteration).
-// glibc only; elsewhere a no-op.
+// resident as holes between live ones from one iteration to the next. glibc only; elsewhere a
+// no-op.
 inline void return_free_heap_pages() {
 #ifdef __GLIBC__
   malloc_trim(0);

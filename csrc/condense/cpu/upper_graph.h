@@ -1,8 +1,8 @@
 // The CPU engine's kernel graph: the symmetric S stored once per pair. Row i holds S_ij for
 // j > i only (int32 column, float64 value: 12 bytes a pair), the diagonal is kept apart, and the
 // products read every pair from both of its rows' sides. A full CSR holds each pair twice with
-// int64 columns (32 bytes a pair): on the densest kernel of a 256 x 256 image's embeddings
-// (85 M pairs), 1.0 GB against 2.7 GB.
+// int64 columns (32 bytes a pair): the dense kernels of large images' embeddings then fit in
+// well under half the memory.
 //
 // The products visit each output row's terms in ascending column order, exactly as a CSR row
 // loop does: the same operations in the same order as the CUDA engine's CSR products (which
