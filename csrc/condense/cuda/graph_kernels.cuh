@@ -30,6 +30,7 @@ int tile_rows_for(int64_t c) {
   return static_cast<int>(rows);
 }
 
+// Blocks of kRowThreads for one thread per row of m.
 unsigned int row_blocks(int64_t m) {
   const int64_t blocks = (m + kRowThreads - 1) / kRowThreads;
   return static_cast<unsigned int>(blocks > 0 ? blocks : 1);

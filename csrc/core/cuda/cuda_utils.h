@@ -80,7 +80,6 @@ class DeviceArray {
                         " bytes for " + what);
     }
     CUTS_CUDA_CHECK(err);
-    count_ = count;
   }
   ~DeviceArray() { release(); }
   DeviceArray(DeviceArray&& other) noexcept { steal(other); }
@@ -95,26 +94,21 @@ class DeviceArray {
   DeviceArray& operator=(const DeviceArray&) = delete;
 
   T* get() const { return data_; }
-  int64_t size() const { return count_; }
 
   // Frees in stream order; never throws (it runs in destructors).
   void release() noexcept {
     if (data_ != nullptr && cudaFreeAsync(data_, stream_) != cudaSuccess) cudaGetLastError();
     data_ = nullptr;
-    count_ = 0;
   }
 
  private:
   void steal(DeviceArray& other) noexcept {
     data_ = other.data_;
-    count_ = other.count_;
     stream_ = other.stream_;
     other.data_ = nullptr;
-    other.count_ = 0;
   }
 
   T* data_ = nullptr;
-  int64_t count_ = 0;
   cudaStream_t stream_ = nullptr;
 };
 
@@ -138,7 +132,7 @@ T scalar_to_host(const T* src, cudaStream_t stream) {
   return value;
 }
 
-// A device copy of `values`, allocated as DeviceArray(values.size(), stream, what).
+// A device copy of `values` (an array named `what` in an OutOfMemory message).
 template <class T>
 DeviceArray<T> to_device(const std::vector<T>& values, cudaStream_t stream, const char* what) {
   DeviceArray<T> out(static_cast<int64_t>(values.size()), stream, what);
