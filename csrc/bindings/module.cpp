@@ -10,14 +10,14 @@
 #include <optional>
 #include <string>
 
-#include "cuts/array.h"
-#include "cuts/build_info.h"
-#include "cuts/condense.h"
-#include "cuts/spectrum_blocks.h"
-#include "cuts/errors.h"
-#include "cuts/nvtx.h"
-#include "cuts/pairs.h"
-#include "cuts/patches.h"
+#include "condense/condense.h"
+#include "condense/spectrum_blocks.h"
+#include "core/array.h"
+#include "core/build_info.h"
+#include "core/errors.h"
+#include "core/nvtx.h"
+#include "pairs/pairs.h"
+#include "patches/patches.h"
 
 namespace py = pybind11;
 using namespace cuts;

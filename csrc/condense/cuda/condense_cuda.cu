@@ -1,0 +1,469 @@
+// CUDA diffusion condensation engine: the same steps as csrc/condense/cpu/condense_cpu.cpp (the
+// reference), with the points, cluster sizes, clusters and kernel graph kept on the GPU.
+//
+// Neighbour queries are brute force over all pairs: one thread per row i, the j side staged
+// through shared memory a tile of rows at a time, visited in increasing index so that every
+// list comes out sorted. A pair is listed under exactly the CPU's conditions (its first-axis
+// window, then squared_distance_bounded against the widened radius), so the lists, the k-th
+// neighbour distances, the pair distances and the merges are the CPU's bit for bit. The
+// affinities use the device's exp / pow, which may differ from the host libm's by an ulp.
+// Built with --fmad=false (CMakeLists.txt): no multiply-add is contracted, so sums and
+// products round as on the CPU.
+#include <algorithm>
+#include <cfloat>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "condense/cuda/cub_ops.cuh"
+#include "condense/cuda/graph_kernels.cuh"
+#include "condense/cuda/step_kernels.cuh"
+#include "condense/engine.h"
+#include "condense/groups.h"
+#include "condense/kernel.h"
+#include "core/cuda/cuda_utils.h"
+#include "core/errors.h"
+#include "core/nvtx.h"
+
+namespace cuts {
+namespace {
+
+// Directed neighbour lists as CSR: row i's entries offsets[i] .. offsets[i + 1], increasing j.
+struct NeighbourLists {
+  DeviceArray<int64_t> offsets;  // [M + 1]
+  DeviceArray<int64_t> cols;     // [E]
+  DeviceArray<double> dist;      // [E]
+  int64_t entries = 0;
+};
+
+// The kernel graph on the device.
+struct DeviceGraph {
+  DeviceArray<int64_t> row_ptr;  // [M + 1]
+  DeviceArray<int64_t> cols;     // [E]
+  DeviceArray<double> values;    // [E]
+  int64_t entries = 0;
+  bool built = false;
+};
+
+class CudaCondenser final : public Condenser {
+ public:
+  CudaCondenser(DeviceArray<double> x, int64_t n, int64_t c, double decay, double thresh,
+                int device, cudaStream_t stream)
+      : n_(n), m_(n), c_(c), decay_(decay), thresh_(thresh), device_(device), stream_(stream),
+        x_(std::move(x)), w_(n, stream, "the cluster weights"),
+        cluster_(n, stream, "the cluster of every point") {
+    NvtxRange range("init_clusters_kernel");
+    init_clusters_kernel<<<blocks_for(n), kThreadsPerBlock, 0, stream_>>>(n, w_.get(),
+                                                                          cluster_.get());
+    CUTS_CHECK_LAUNCH(stream_, "init_clusters_kernel");
+  }
+
+  ~CudaCondenser() override {
+    // Free in stream order on the engine's device, then restore the caller's; never throw.
+    int previous = -1;
+    if (cudaGetDevice(&previous) != cudaSuccess) {
+      cudaGetLastError();
+      previous = -1;
+    }
+    if (previous != device_ && cudaSetDevice(device_) != cudaSuccess) cudaGetLastError();
+    graph_ = DeviceGraph{};
+    x_.release();
+    w_.release();
+    cluster_.release();
+    if (previous >= 0 && previous != device_ && cudaSetDevice(previous) != cudaSuccess)
+      cudaGetLastError();
+  }
+
+  int64_t size() const override { return m_; }
+  int64_t dims() const override { return c_; }
+
+  void adaptive_kernel(int64_t k) override {
+    if (k < 1) throw InvalidArgument("k (neighbours of the adaptive bandwidth) must be >= 1, got " +
+                                     std::to_string(k));
+    DeviceGuard guard(device_);
+    const int64_t m = m_;
+    DeviceArray<double> kth(m, stream_, "the k-th neighbour distances");
+    kth_neighbour_distance(k, kth.get());
+    DeviceArray<double> bandwidth(m, stream_, "the adaptive bandwidths");
+    DeviceArray<double> support(m, stream_, "the kernel supports");
+    {
+      NvtxRange range("bandwidth_kernel");
+      bandwidth_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
+          kth.get(), m, decay_, thresh_, bandwidth.get(), support.get());
+      CUTS_CHECK_LAUNCH(stream_, "bandwidth_kernel");
+    }
+    kth.release();
+    // Directed lists j within i's support; S_ij is nonzero where either direction is.
+    NeighbourLists directed = neighbours_within(support.get(), 0.0, /*only_greater=*/false);
+    support.release();
+    build_graph(std::move(directed), /*symmetric=*/false,
+                AdaptiveAffinity{bandwidth.get(), decay_, thresh_});
+  }
+
+  void fixed_kernel(double eps) override {
+    DeviceGuard guard(device_);
+    const double bandwidth = std::max(eps, DBL_EPSILON);
+    const double support = kernel_support(bandwidth, decay_, thresh_);
+    // One radius for all: the lists are already symmetric.
+    NeighbourLists lists = neighbours_within(nullptr, support, false);
+    build_graph(std::move(lists), /*symmetric=*/true,
+                FixedAffinity{bandwidth, w_.get(), decay_, thresh_});
+  }
+
+  KernelGraph kernel_graph() const override {
+    if (!graph_.built) throw InvalidArgument("no kernel built since the last merge");
+    DeviceGuard guard(device_);
+    KernelGraph g;
+    g.row_ptr = to_host(graph_.row_ptr.get(), m_ + 1, stream_);
+    g.cols = to_host(graph_.cols.get(), graph_.entries, stream_);
+    g.values = to_host(graph_.values.get(), graph_.entries, stream_);
+    return g;
+  }
+
+  std::vector<double> gram_product(const std::vector<double>& v, int64_t columns) const override {
+    if (!graph_.built) throw InvalidArgument("gram_product needs a kernel: build one first");
+    const int64_t m = m_;
+    if (columns < 0 || static_cast<int64_t>(v.size()) != m * columns)
+      throw InvalidArgument("gram_product: the block must have M * columns values");
+    DeviceGuard guard(device_);
+    const DeviceArray<double> block = to_device(v, stream_, "the gram_product block");
+    DeviceArray<double> inner(m * columns, stream_, "the gram_product intermediate");
+    DeviceArray<double> out(m * columns, stream_, "the gram_product result");
+    // inner = D^-2 S V, then out = S inner.
+    for (int pass = 0; pass < 2; ++pass) {
+      NvtxRange range("gram_pass_kernel");
+      gram_pass_kernel<<<blocks_for(m * columns), kThreadsPerBlock, 0, stream_>>>(
+          graph_.row_ptr.get(), graph_.cols.get(), graph_.values.get(),
+          pass == 0 ? block.get() : inner.get(), m, columns, pass == 0,
+          pass == 0 ? inner.get() : out.get());
+      CUTS_CHECK_LAUNCH(stream_, "gram_pass_kernel");
+    }
+    return to_host(out.get(), m * columns, stream_);
+  }
+
+  void diffuse(int64_t t) override {
+    if (!graph_.built) throw InvalidArgument("diffuse needs a kernel: build one first");
+    DeviceGuard guard(device_);
+    const int64_t m = m_;
+    // P_ij = S_ij / D_i, formed once: the reference divides K by its row sums the same way.
+    DeviceArray<double> p(graph_.entries, stream_, "the diffusion operator");
+    {
+      NvtxRange range("transition_kernel");
+      transition_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
+          graph_.row_ptr.get(), graph_.values.get(), m, p.get());
+      CUTS_CHECK_LAUNCH(stream_, "transition_kernel");
+    }
+    if (t <= 0) return;
+    DeviceArray<double> next(m * c_, stream_, "the diffused points");
+    for (int64_t step = 0; step < t; ++step) {
+      NvtxRange range("diffuse_kernel");
+      diffuse_kernel<<<blocks_for(m * c_), kThreadsPerBlock, 0, stream_>>>(
+          graph_.row_ptr.get(), graph_.cols.get(), p.get(), x_.get(), m, c_, next.get());
+      CUTS_CHECK_LAUNCH(stream_, "diffuse_kernel");
+      std::swap(x_, next);
+    }
+  }
+
+  std::vector<double> smallest_pair_distances(int64_t count) override {
+    const int64_t m = m_;
+    const int64_t pairs = m * (m - 1) / 2;
+    count = std::min(count, pairs);
+    if (count <= 0) return {};
+    DeviceGuard guard(device_);
+    // A radius sure to hold `count` pairs: the 2 * count smallest nearest-neighbour distances
+    // belong to 2 * count points, hence to at least `count` distinct pairs.
+    double radius = kInfinity;
+    if (2 * count <= m) {
+      DeviceArray<double> nearest(m, stream_, "the nearest-neighbour distances");
+      DeviceArray<double> sorted(m, stream_, "the sorted nearest-neighbour distances");
+      kth_neighbour_distance(1, nearest.get());
+      cub::DoubleBuffer<double> buffer(nearest.get(), sorted.get());
+      sort_keys("cub::DeviceRadixSort::SortKeys (nearest distances)", buffer, m, stream_);
+      radius = scalar_to_host(buffer.Current() + (2 * count - 1), stream_);
+    }
+    NeighbourLists lists = neighbours_within(nullptr, radius, /*only_greater=*/true);
+    const int64_t entries = lists.entries;
+    if (entries == 0) return {};
+    lists.cols.release();
+    lists.offsets.release();
+    DeviceArray<double> sorted(entries, stream_, "the sorted pair distances");
+    cub::DoubleBuffer<double> buffer(lists.dist.get(), sorted.get());
+    sort_keys("cub::DeviceRadixSort::SortKeys (pair distances)", buffer, entries, stream_);
+    return to_host(buffer.Current(), std::min(count, entries), stream_);
+  }
+
+  int64_t merge(double threshold) override {
+    DeviceGuard guard(device_);
+    const int64_t m = m_;
+    // Pairs closer than the threshold (strictly): the query keeps d <= r, then d < r is checked.
+    // They are few: the union-find runs on the host, as the CPU's.
+    std::vector<int64_t> offsets, cols;
+    std::vector<double> dist;
+    {
+      NeighbourLists lists = neighbours_within(nullptr, threshold, /*only_greater=*/true);
+      offsets = to_host(lists.offsets.get(), m + 1, stream_);
+      cols = to_host(lists.cols.get(), lists.entries, stream_);
+      dist = to_host(lists.dist.get(), lists.entries, stream_);
+    }
+    std::vector<std::pair<int64_t, int64_t>> close;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t e = offsets[i]; e < offsets[i + 1]; ++e)
+        if (dist[e] < threshold) close.emplace_back(i, cols[e]);
+    // Groups numbered by their smallest member, which is the order rows are kept in.
+    int64_t groups = 0;
+    const std::vector<int64_t> group = components_by_smallest_member(m, close, &groups);
+    if (groups != m) {
+      // Members of each group in increasing index (a counting sort), for in-order sums.
+      std::vector<int64_t> member_offsets(groups + 1, 0), members(m);
+      for (int64_t i = 0; i < m; ++i) ++member_offsets[group[i] + 1];
+      for (int64_t g = 0; g < groups; ++g) member_offsets[g + 1] += member_offsets[g];
+      {
+        std::vector<int64_t> cursor(member_offsets.begin(), member_offsets.end() - 1);
+        for (int64_t i = 0; i < m; ++i) members[cursor[group[i]]++] = i;
+      }
+      const DeviceArray<int64_t> d_group = to_device(group, stream_, "the merge groups");
+      const DeviceArray<int64_t> d_members = to_device(members, stream_, "the group members");
+      const DeviceArray<int64_t> d_offsets =
+          to_device(member_offsets, stream_, "the group member offsets");
+      DeviceArray<double> x(groups * c_, stream_, "the merged points");
+      DeviceArray<double> w(groups, stream_, "the merged weights");
+      {
+        NvtxRange range("merge_points_kernel");
+        merge_points_kernel<<<blocks_for(groups * c_), kThreadsPerBlock, 0, stream_>>>(
+            x_.get(), d_members.get(), d_offsets.get(), groups, c_, x.get());
+        CUTS_CHECK_LAUNCH(stream_, "merge_points_kernel");
+      }
+      {
+        NvtxRange range("merge_weights_kernel");
+        merge_weights_kernel<<<blocks_for(groups), kThreadsPerBlock, 0, stream_>>>(
+            w_.get(), d_members.get(), d_offsets.get(), groups, w.get());
+        CUTS_CHECK_LAUNCH(stream_, "merge_weights_kernel");
+      }
+      {
+        NvtxRange range("relabel_kernel");
+        relabel_kernel<<<blocks_for(n_), kThreadsPerBlock, 0, stream_>>>(d_group.get(), n_,
+                                                                         cluster_.get());
+        CUTS_CHECK_LAUNCH(stream_, "relabel_kernel");
+      }
+      x_ = std::move(x);
+      w_ = std::move(w);
+      m_ = groups;
+    }
+    graph_ = DeviceGraph{};  // the kernel belongs to the points it was built on
+    return groups;
+  }
+
+  std::vector<int32_t> labels() const override {
+    DeviceGuard guard(device_);
+    const std::vector<int64_t> cluster = to_host(cluster_.get(), n_, stream_);
+    return std::vector<int32_t>(cluster.begin(), cluster.end());
+  }
+
+  std::vector<double> points() const override {
+    DeviceGuard guard(device_);
+    return to_host(x_.get(), m_ * c_, stream_);
+  }
+
+  std::vector<double> weights() const override {
+    DeviceGuard guard(device_);
+    return to_host(w_.get(), m_, stream_);
+  }
+
+ protected:
+  void assign_weights(const std::vector<double>& weights) override {
+    DeviceGuard guard(device_);
+    w_ = to_device(weights, stream_, "the weights");
+    graph_ = DeviceGraph{};
+  }
+
+ private:
+  // The distance from every point to its k-th nearest other point, into out[M].
+  void kth_neighbour_distance(int64_t k, double* out) {
+    const int64_t m = m_;
+    if (m == 0) return;
+    if (k > m - 1) {
+      // Fewer than k other points: infinity everywhere, as the CPU's query finds.
+      NvtxRange range("fill_kernel");
+      fill_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(out, m, kInfinity);
+      CUTS_CHECK_LAUNCH(stream_, "fill_kernel");
+      return;
+    }
+    if (k > kMaxNeighbours)
+      throw InvalidArgument("the CUDA engine finds at most " + std::to_string(kMaxNeighbours) +
+                            " neighbours for the adaptive bandwidth, got k = " +
+                            std::to_string(k) + ": use a smaller knn or run on the CPU");
+    const int tile_rows = tile_rows_for(c_);
+    const size_t shared = static_cast<size_t>(tile_rows) * c_ * sizeof(double);
+    const int kk = static_cast<int>(k);
+    NvtxRange range("kth_distance_kernel");
+    if (k <= 1) {
+      kth_distance_kernel<1><<<row_blocks(m), kRowThreads, shared, stream_>>>(x_.get(), m, c_, kk,
+                                                                             tile_rows, out);
+    } else if (k <= 8) {
+      kth_distance_kernel<8><<<row_blocks(m), kRowThreads, shared, stream_>>>(x_.get(), m, c_, kk,
+                                                                             tile_rows, out);
+    } else if (k <= 32) {
+      kth_distance_kernel<32><<<row_blocks(m), kRowThreads, shared, stream_>>>(x_.get(), m, c_,
+                                                                              kk, tile_rows, out);
+    } else if (k <= 64) {
+      kth_distance_kernel<64><<<row_blocks(m), kRowThreads, shared, stream_>>>(x_.get(), m, c_,
+                                                                              kk, tile_rows, out);
+    } else if (k <= 128) {
+      kth_distance_kernel<128><<<row_blocks(m), kRowThreads, shared, stream_>>>(x_.get(), m, c_,
+                                                                               kk, tile_rows, out);
+    } else {
+      kth_distance_kernel<kMaxNeighbours><<<row_blocks(m), kRowThreads, shared, stream_>>>(
+          x_.get(), m, c_, kk, tile_rows, out);
+    }
+    CUTS_CHECK_LAUNCH(stream_, "kth_distance_kernel");
+  }
+
+  // For every point i, the points j != i with d_ij <= radius_i (radius[i], or `scalar` where
+  // radius is null; only j > i when only_greater), sorted by index: count, scan, fill.
+  NeighbourLists neighbours_within(const double* radius, double scalar, bool only_greater) {
+    const int64_t m = m_;
+    NeighbourLists lists;
+    lists.offsets = DeviceArray<int64_t>(m + 1, stream_, "the neighbour list offsets");
+    CUTS_CUDA_CHECK(cudaMemsetAsync(lists.offsets.get(), 0, (m + 1) * sizeof(int64_t), stream_));
+    if (m == 0) return lists;
+    const int tile_rows = tile_rows_for(c_);
+    const size_t shared = static_cast<size_t>(tile_rows) * c_ * sizeof(double);
+    {
+      NvtxRange range("within_radius_count_kernel");
+      within_radius_kernel<false><<<row_blocks(m), kRowThreads, shared, stream_>>>(
+          x_.get(), m, c_, radius, scalar, only_greater, tile_rows, lists.offsets.get(), nullptr,
+          nullptr);
+      CUTS_CHECK_LAUNCH(stream_, "within_radius_count_kernel");
+    }
+    int64_t* offsets = lists.offsets.get();
+    const int64_t items = m + 1;  // offsets[m] = 0 turns into the total
+    exclusive_sum("cub::DeviceScan::ExclusiveSum (neighbour counts)", offsets, items, stream_);
+    lists.entries = scalar_to_host(offsets + m, stream_);
+    lists.cols = DeviceArray<int64_t>(lists.entries, stream_, "the neighbour lists");
+    lists.dist = DeviceArray<double>(lists.entries, stream_, "the neighbour distances");
+    if (lists.entries > 0) {
+      NvtxRange range("within_radius_fill_kernel");
+      within_radius_kernel<true><<<row_blocks(m), kRowThreads, shared, stream_>>>(
+          x_.get(), m, c_, radius, scalar, only_greater, tile_rows, offsets, lists.cols.get(),
+          lists.dist.get());
+      CUTS_CHECK_LAUNCH(stream_, "within_radius_fill_kernel");
+    }
+    return lists;
+  }
+
+  // The CSR graph of the lists plus self-loops (united with their transpose unless already
+  // symmetric), holding the nonzero affinity(i, j, d) of each pair: entries keyed row * M + col
+  // and sorted, the first of each key valued, zeros dropped, then compacted in order.
+  template <class Affinity>
+  void build_graph(NeighbourLists lists, bool symmetric, const Affinity& affinity) {
+    const int64_t m = m_;
+    if (m > 3037000499LL)  // row * M + col must fit in 63 bits
+      throw InvalidArgument("the CUDA engine holds at most 3037000499 points, got " +
+                            std::to_string(m));
+    const int64_t total = (symmetric ? 1 : 2) * lists.entries + m;
+    DeviceArray<unsigned long long> keys(total, stream_, "the kernel graph keys");
+    DeviceArray<double> dist(total, stream_, "the kernel graph distances");
+    DeviceArray<unsigned long long> keys_alt;
+    DeviceArray<double> dist_alt;
+    unsigned long long* sorted_keys = keys.get();
+    double* sorted_dist = dist.get();
+    double* values = nullptr;  // scratch [total] for the affinities
+    DeviceArray<double> values_storage;
+    if (symmetric) {
+      NvtxRange range("emit_symmetric_kernel");
+      emit_symmetric_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
+          lists.offsets.get(), lists.cols.get(), lists.dist.get(), m, keys.get(), dist.get());
+      CUTS_CHECK_LAUNCH(stream_, "emit_symmetric_kernel");
+    } else {
+      NvtxRange range("emit_union_kernel");
+      emit_union_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
+          lists.offsets.get(), lists.cols.get(), lists.dist.get(), m, keys.get(), dist.get());
+      CUTS_CHECK_LAUNCH(stream_, "emit_union_kernel");
+    }
+    lists = NeighbourLists{};  // release before the sort's buffers
+    if (symmetric) {
+      values_storage = DeviceArray<double>(total, stream_, "the kernel graph values");
+      values = values_storage.get();
+    } else if (total > 0) {
+      keys_alt = DeviceArray<unsigned long long>(total, stream_, "the kernel graph keys");
+      dist_alt = DeviceArray<double>(total, stream_, "the kernel graph distances");
+      cub::DoubleBuffer<unsigned long long> key_buffer(keys.get(), keys_alt.get());
+      cub::DoubleBuffer<double> dist_buffer(dist.get(), dist_alt.get());
+      const int end_bit = bits_for(static_cast<uint64_t>(m) * static_cast<uint64_t>(m) - 1);
+      sort_pairs("cub::DeviceRadixSort::SortPairs (kernel graph)", key_buffer, dist_buffer, total,
+                 end_bit, stream_);
+      sorted_keys = key_buffer.Current();
+      sorted_dist = dist_buffer.Current();
+      values = dist_buffer.Alternate();  // free after the sort
+    }
+    DeviceArray<int64_t> position(total + 1, stream_, "the kernel graph positions");
+    CUTS_CUDA_CHECK(cudaMemsetAsync(position.get() + total, 0, sizeof(int64_t), stream_));
+    {
+      NvtxRange range("graph_values_kernel");
+      graph_values_kernel<Affinity><<<blocks_for(total), kThreadsPerBlock, 0, stream_>>>(
+          sorted_keys, sorted_dist, total, m, affinity, values, position.get());
+      CUTS_CHECK_LAUNCH(stream_, "graph_values_kernel");
+    }
+    int64_t* pos = position.get();
+    const int64_t items = total + 1;
+    exclusive_sum("cub::DeviceScan::ExclusiveSum (kernel graph)", pos, items, stream_);
+    DeviceGraph graph;
+    graph.entries = scalar_to_host(pos + total, stream_);
+    graph.row_ptr = DeviceArray<int64_t>(m + 1, stream_, "the kernel graph row pointers");
+    graph.cols = DeviceArray<int64_t>(graph.entries, stream_, "the kernel graph columns");
+    graph.values = DeviceArray<double>(graph.entries, stream_, "the kernel graph values");
+    if (total > 0) {
+      NvtxRange range("graph_scatter_kernel");
+      graph_scatter_kernel<<<blocks_for(total), kThreadsPerBlock, 0, stream_>>>(
+          sorted_keys, values, pos, total, m, graph.cols.get(), graph.values.get());
+      CUTS_CHECK_LAUNCH(stream_, "graph_scatter_kernel");
+    }
+    {
+      NvtxRange range("graph_row_ptr_kernel");
+      graph_row_ptr_kernel<<<blocks_for(m + 1), kThreadsPerBlock, 0, stream_>>>(
+          sorted_keys, pos, total, m, graph.row_ptr.get());
+      CUTS_CHECK_LAUNCH(stream_, "graph_row_ptr_kernel");
+    }
+    graph.built = true;
+    graph_ = std::move(graph);
+  }
+
+  int64_t n_, m_, c_;
+  double decay_, thresh_;
+  int device_;
+  cudaStream_t stream_;
+  DeviceArray<double> x_;         // [M, C] current points
+  DeviceArray<double> w_;         // [M] original points per cluster
+  DeviceArray<int64_t> cluster_;  // [N] current cluster of each original point
+  DeviceGraph graph_;             // the kernel on the current points; not built after a merge
+};
+
+}  // namespace
+
+std::unique_ptr<Condenser> make_condenser_cuda(const ArrayView& points, double decay,
+                                               double thresh, StreamHandle stream) {
+  DeviceGuard guard(points.device_index);
+  const cudaStream_t s = as_cuda_stream(stream);
+  const int64_t n = points.shape[0], c = points.shape[1];
+  DeviceArray<double> x(n * c, s, "the points (float64 copy)");
+  if (n * c > 0) {
+    if (points.dtype == DType::Float64) {
+      CUTS_CUDA_CHECK(cudaMemcpyAsync(x.get(), points.data, n * c * sizeof(double),
+                                      cudaMemcpyDeviceToDevice, s));
+    } else {
+      NvtxRange range("to_float64_kernel");
+      to_float64_kernel<float><<<blocks_for(n * c), kThreadsPerBlock, 0, s>>>(
+          points.as<const float>(), n * c, x.get());
+      CUTS_CHECK_LAUNCH(s, "to_float64_kernel");
+    }
+  }
+  auto engine = std::make_unique<CudaCondenser>(std::move(x), n, c, decay, thresh,
+                                                points.device_index, s);
+  // The caller may free `points` once we return, whatever stream it allocates on next.
+  CUTS_CUDA_CHECK(cudaStreamSynchronize(s));
+  return engine;
+}
+
+}  // namespace cuts

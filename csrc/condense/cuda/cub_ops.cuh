@@ -1,0 +1,48 @@
+// The CUB algorithms of the CUDA condensation engine (condense_cuda.cu, which alone includes
+// this file), each run through run_cub (core/cuda/cuda_utils.h) in an NVTX range named `name`.
+#pragma once
+
+#include <cstdint>
+
+#include <cub/device/device_radix_sort.cuh>
+#include <cub/device/device_scan.cuh>
+
+#include "core/cuda/cuda_utils.h"
+
+namespace cuts {
+namespace {
+
+// The number of bits holding values 0..max_value (at least 1), the radix sort's end_bit.
+int bits_for(uint64_t max_value) {
+  int bits = 1;
+  while (bits < 64 && (max_value >> bits) != 0) ++bits;
+  return bits;
+}
+
+// data[0..items) <- its exclusive prefix sum, in place.
+void exclusive_sum(const char* name, int64_t* data, int64_t items, cudaStream_t stream) {
+  run_cub(name, stream, [&](void* temp, size_t& bytes) {
+    return cub::DeviceScan::ExclusiveSum(temp, bytes, data, data, items, stream);
+  });
+}
+
+// Sorts `items` doubles ascending (all 64 bits); the result is keys.Current().
+void sort_keys(const char* name, cub::DoubleBuffer<double>& keys, int64_t items,
+               cudaStream_t stream) {
+  run_cub(name, stream, [&](void* temp, size_t& bytes) {
+    return cub::DeviceRadixSort::SortKeys(temp, bytes, keys, items, 0, 64, stream);
+  });
+}
+
+// Sorts `items` (key, value) pairs by the key's bits [0, end_bit); the results are
+// keys.Current() and values.Current().
+template <class Key, class Value>
+void sort_pairs(const char* name, cub::DoubleBuffer<Key>& keys, cub::DoubleBuffer<Value>& values,
+                int64_t items, int end_bit, cudaStream_t stream) {
+  run_cub(name, stream, [&](void* temp, size_t& bytes) {
+    return cub::DeviceRadixSort::SortPairs(temp, bytes, keys, values, items, 0, end_bit, stream);
+  });
+}
+
+}  // namespace
+}  // namespace cuts

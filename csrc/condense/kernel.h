@@ -1,0 +1,45 @@
+// Per-pair math of diffusion condensation, shared by the CPU and CUDA engines: distances in the
+// order scipy's cdist sums them (so the kernels see bit-identical distances to the dense
+// reference), the alpha-decay affinity, and the radius beyond which it is dropped.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "core/hd.h"
+
+namespace cuts {
+
+// Squared distance of two rows, summed over k = 0..dims-1 in order, giving up as soon as the
+// partial sum exceeds `bound` (the result is then some value > bound). Rows are in PCA order,
+// largest variance first, so far pairs are rejected after a few terms.
+CUTS_HD double squared_distance_bounded(const double* a, const double* b, int64_t dims,
+                                        double bound) {
+  double sum = 0.0;
+  for (int64_t k = 0; k < dims; ++k) {
+    const double d = a[k] - b[k];
+    sum += d * d;
+    if (sum > bound) return sum;
+  }
+  return sum;
+}
+
+// exp(-(d / bandwidth)^decay), or 0 below `thresh` (the reference drops those entries). For
+// decay >= 40 and d / bandwidth < 0.39, (d / bandwidth)^decay < 4.4e-17 < 2^-54, where the
+// correctly rounded exp is exactly 1: pow and exp are skipped for what is most pairs of a dense
+// kernel, with the same result.
+CUTS_HD double alpha_decay(double distance, double bandwidth, double decay, double thresh) {
+  const double ratio = distance / bandwidth;
+  const double k = (decay >= 40.0 && ratio < 0.39) ? 1.0 : exp(-pow(ratio, decay));
+  return k < thresh ? 0.0 : k;
+}
+
+// The distance beyond which alpha_decay is below `thresh`: bandwidth * ln(1/thresh)^(1/decay)
+// (about 1.0588 bandwidths for the reference 1e-4 and 40), widened by a relative 1e-9 so that
+// rounding never drops a pair whose affinity is just above `thresh`: list membership only has
+// to be a superset, the affinity itself decides.
+CUTS_HD double kernel_support(double bandwidth, double decay, double thresh) {
+  return bandwidth * pow(log(1.0 / thresh), 1.0 / decay) * (1.0 + 1e-9);
+}
+
+}  // namespace cuts
