@@ -150,11 +150,11 @@ def test_kernel_graph_equals_the_dense_oracle_kernel_on_the_threaded_path(rng, k
 
 @pytest.mark.parametrize("kernel", ["fixed", "adaptive"])
 def test_products_over_several_row_blocks_equal_scipy(rng, kernel):
-    """The CPU graph holds each pair once (csrc/cpu/upper_graph.h); its products read a pair from
-    both of its rows and compute blocks of output rows in parallel. Over several blocks (9,000
-    points: 7 blocks in the 50-wide diffusion, 2 in the float32 products), diffusion must still
-    be scipy's CSR product bit for bit (the same operations in the same order) and the Gram
-    product equal to it within float32 rounding."""
+    """The CPU graph holds each pair once (csrc/condense/cpu/upper_graph.h); its products read a
+    pair from both of its rows and compute blocks of output rows in parallel. Over several
+    blocks (9,000 points: 7 blocks in the 50-wide diffusion, 2 in the float32 products),
+    diffusion must still be scipy's CSR product bit for bit (the same operations in the same
+    order) and the Gram product equal to it within float32 rounding."""
     from scipy.sparse import csr_matrix
     from cuts_ext import _C
     from cuts_ext._arrays import Operand
@@ -197,7 +197,8 @@ def test_engine_steps_match_the_cpu(device, rng, data, dtype):
     gpu.adaptive_kernel(10)
     assert_graphs_match(cpu, gpu)
     block = rng.standard_normal((cpu.size(), 3))
-    # The CPU computes this product in float32 (csrc/cpu/upper_graph.h), the GPU in float64.
+    # The CPU computes this product in float32 (csrc/condense/cpu/upper_graph.h), the GPU in
+    # float64.
     np.testing.assert_allclose(gpu.gram_product(block), cpu.gram_product(block), rtol=1e-5,
                                atol=1e-6)
     cpu.diffuse(4)
@@ -321,7 +322,7 @@ def test_k_beyond_the_points_gives_infinite_bandwidths(device, rng):
     assert_graphs_match(cpu, gpu, exact=True)
     assert gpu.kernel_graph()[1].size == 36
     block = rng.standard_normal((6, 4))
-    # float32 on the CPU (csrc/cpu/upper_graph.h), float64 on the GPU.
+    # float32 on the CPU (csrc/condense/cpu/upper_graph.h), float64 on the GPU.
     np.testing.assert_allclose(gpu.gram_product(block), cpu.gram_product(block), rtol=1e-5,
                                atol=1e-6)
 

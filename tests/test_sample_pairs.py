@@ -13,7 +13,7 @@ from support.reference import reference_pairs, skimage_patch_ssim
 
 
 def _ssim_hook(images, size, data_range, rows):
-    """The kernels' own SSIM (csrc/common/ssim.h) of listed pairs, through the test hook."""
+    """The kernels' own SSIM (csrc/pairs/ssim.h) of listed pairs, through the test hook."""
     from cuts_ext import _C
     from cuts_ext._arrays import as_operand
     # Descriptors do not own memory: keep both operands alive across the call.

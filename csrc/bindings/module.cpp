@@ -156,8 +156,8 @@ PYBIND11_MODULE(_C, m) {
           sample_pairs(in, o, a, p, to_stream(stream));
         });
 
-  // The condensation engine, driven step by step by cuts_ext/condense.py. Every step releases
-  // the GIL; results come back as numpy arrays on the host.
+  // The condensation engine, driven step by step by cuts_ext/condensation/driver.py. Every step
+  // releases the GIL; results come back as numpy arrays on the host.
   py::class_<Condenser>(m, "Condenser")
       .def(py::init([](const py::tuple& points, double decay, double thresh, uintptr_t stream) {
              const ArrayView x = to_view(points, "X");

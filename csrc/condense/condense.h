@@ -1,9 +1,9 @@
 // Diffusion condensation: the front of the engine (engine.h). make_condenser validates the
 // points and parameters and routes to the points' device: host arrays to the CPU engine
 // (cpu/condense_cpu.cpp), CUDA arrays to the CUDA engine (cuda/condense_cuda.cu) on their own
-// device and on `stream`. Only the bindings call it; the Python layer (cuts_ext/condense.py)
-// then drives the engine one step at a time and picks the diffusion time from the kernel graph's
-// spectrum.
+// device and on `stream`. Only the bindings call it; the Python layer
+// (cuts_ext/condensation/driver.py) then drives the engine one step at a time and picks the
+// diffusion time from the kernel graph's spectrum.
 //
 //   points   [N, C] float32 / float64, CPU or CUDA; at least one column when N > 0
 //   decay    the alpha-decay exponent: a positive number

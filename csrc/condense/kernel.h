@@ -35,7 +35,7 @@ CUTS_HD double alpha_decay(double distance, double bandwidth, double decay, doub
 }
 
 // The distance beyond which alpha_decay is below `thresh`: bandwidth * ln(1/thresh)^(1/decay)
-// (about 1.0588 bandwidths for the reference 1e-4 and 40), widened by a relative 1e-9 so that
+// (about 1.0571 bandwidths for the reference 1e-4 and 40), widened by a relative 1e-9 so that
 // rounding never drops a pair whose affinity is just above `thresh`: list membership only has
 // to be a superset, the affinity itself decides.
 CUTS_HD double kernel_support(double bandwidth, double decay, double thresh) {

@@ -41,7 +41,7 @@ def _mix64(z):
 
 
 class CounterStream:
-    """The counter-based stream of csrc/common/random.h, in Python integers."""
+    """The counter-based stream of csrc/pairs/random.h, in Python integers."""
 
     def __init__(self, seed, stream):
         self.key = _mix64(_mix64(seed) ^ ((stream * 0xD1B54A32D192ED03) & MASK64))

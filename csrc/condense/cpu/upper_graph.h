@@ -90,7 +90,8 @@ void symmetric_product(const UpperGraph& g, Coefficient coef, const std::vector<
 // S V in float32 for V, Y [M, kFloatWidth] row-major (wider blocks go through in slices of this
 // width): the stochastic spectrum estimate's products, whose random probes carry far more error
 // than float32's rounding. Each row's sums stay in registers, and gathering a float row costs
-// half a float64 one. The width is the estimate's number of probes (cuts_ext/_spectrum.py).
+// half a float64 one. The width is the estimate's number of probes
+// (cuts_ext/condensation/spectrum.py).
 constexpr int64_t kFloatWidth = 12;
 void symmetric_product_float32(const UpperGraph& g, const float* v, float* y);
 
