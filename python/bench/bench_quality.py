@@ -60,7 +60,6 @@ def run_seed(images, masks, seed: int, args) -> dict:
     import cuts_ext
     from cuts_ext.segmentation.evaluation import evaluate_segmentation
     from cuts_ext.segmentation.multiscale import MultiscaleSegmentation
-    from cuts_ext.segmentation import condensation_position
 
     started = time.perf_counter()
     model = cuts_ext.train(images, epochs=args.epochs, seed=seed, device=args.device,
@@ -69,7 +68,7 @@ def run_seed(images, masks, seed: int, args) -> dict:
     latent = np.asarray(cuts_ext.embed(model, images).z)  # [B, 128, H, W]
     scores = {row: [] for row in ROWS}
     shape = images.shape[2:]
-    position = condensation_position(shape, args.position_weight)
+    position = {"position_weight": args.position_weight, "spatial_shape": shape}
     for number, (z, image, mask) in enumerate(zip(latent, images, masks)):
         points = z.reshape(z.shape[0], -1).T
         result = cuts_ext.condense(points, seed=seed, **position)
