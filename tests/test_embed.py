@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import cuts_ext
+from support.devices import ACCELERATORS
 from support.images import smooth_images
 from cuts_ext.encoder import embedding
 from support.retina import retina_images
@@ -91,11 +92,11 @@ def test_bad_tile_raises(rng, tile):
         cuts_ext.embed(trained_like(3, 2), smooth_images(rng, (1, 3, 16, 16)), tile=tile)
 
 
-@pytest.mark.cuda
-def test_cuda_embed_equals_cpu_and_stays_on_device(rng):
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_accelerator_embed_equals_cpu_and_stays_on_device(device, rng):
     model = trained_like(3, 2)
     x = torch.from_numpy(smooth_images(rng, (2, 3, 40, 40)))
     on_cpu = cuts_ext.embed(model, x)
-    on_gpu = cuts_ext.embed(model.cuda(), x.cuda(), tile=16)
-    assert on_gpu.z.is_cuda
+    on_gpu = cuts_ext.embed(model.to(device), x.to(device), tile=16)
+    assert on_gpu.z.device.type == torch.device(device).type
     torch.testing.assert_close(on_gpu.z.cpu(), on_cpu.z, rtol=1e-4, atol=1e-4)

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import cuts_ext
+from support.devices import ACCELERATORS
 from support.images import smooth_images
 from support.reference import reference_patches_at
 
@@ -85,14 +86,14 @@ def test_bad_settings_raise(kwargs, word):
         cuts_ext.CUTSEncoder(3, **kwargs)
 
 
-@pytest.mark.cuda
-def test_cuda_training_forward_equals_cpu(rng):
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_accelerator_training_forward_equals_cpu(device, rng):
     model = cuts_ext.CUTSEncoder(3, num_kernels=4, seed=0)
     x = torch.from_numpy(smooth_images(rng, (4, 3, 32, 32)))
     anchors, positives = cuts_ext.sample_pairs(x, seed=3)
     on_cpu = model(x, anchors, positives)
-    on_gpu = model.cuda()(x.cuda(), anchors.cuda(), positives.cuda())
-    assert on_gpu.z.is_cuda and on_gpu.patch_real.is_cuda
+    on_gpu = model.to(device)(x.to(device), anchors.to(device), positives.to(device))
+    assert on_gpu.z.device.type == on_gpu.patch_real.device.type == torch.device(device).type
     for g, c in zip(on_gpu, on_cpu):
         torch.testing.assert_close(g.cpu(), c, rtol=1e-4, atol=1e-4)
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import cuts_ext
+from support.devices import ACCELERATORS
 from support.images import smooth_images
 from cuts_ext.encoder import training
 from cuts_ext.encoder.training import lr_factor
@@ -148,10 +149,10 @@ def test_bad_inputs_raise_naming_the_problem(images, kwargs, words):
         assert word in str(raised.value)
 
 
-@pytest.mark.cuda
-def test_cuda_training_is_repeatable_and_stays_on_device(rng):
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_accelerator_training_is_repeatable_and_stays_on_device(device, rng):
     images = torch.from_numpy(smooth_images(rng, (4, 3, 32, 32)))
-    first = cuts_ext.train(images, epochs=2, device="cuda", seed=1, **TINY)
-    second = cuts_ext.train(images.cuda(), epochs=2, device="cuda", seed=1, **TINY)
-    assert next(first.model.parameters()).is_cuda
+    first = cuts_ext.train(images, epochs=2, device=device, seed=1, **TINY)
+    second = cuts_ext.train(images.to(device), epochs=2, device=device, seed=1, **TINY)
+    assert next(first.model.parameters()).device.type == torch.device(device).type
     assert states_equal(first.model.state_dict(), second.model.state_dict())
