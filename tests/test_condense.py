@@ -77,6 +77,27 @@ def test_reproduces_the_oracle_exactly_with_exact_pca():
     assert_same_hierarchy(cuts_ext.condense(X), condense_oracle(X))
 
 
+def test_unit_weights_change_nothing():
+    X = INPUTS["retina 24 x 24"]
+    plain = cuts_ext.condense(X)
+    weighted = cuts_ext.condense(X, weights=np.ones(X.shape[0], np.int32))
+    np.testing.assert_array_equal(weighted.hierarchy, plain.hierarchy)
+    assert (weighted.eps, weighted.t, weighted.merge_threshold) == \
+        (plain.eps, plain.t, plain.merge_threshold)
+
+
+@pytest.mark.parametrize("name", ["blobs", "retina 24 x 24", "duplicated points"])
+def test_weighted_points_reproduce_the_oracle_exactly(name):
+    """Points that stand for several (super-voxels) weight every kernel's columns, iteration 0's
+    adaptive one included (docs/method.md, "Weighted points")."""
+    X = INPUTS[name]
+    weights = np.random.default_rng(3).integers(1, 40, size=X.shape[0])
+    ours = cuts_ext.condense(X, n_pca=None, weights=weights)
+    assert_same_hierarchy(ours, condense_oracle(X, n_pca=None, weights=weights))
+    # The weights take part: iteration 0's diffusion, hence the merge threshold, changes.
+    assert ours.merge_threshold != cuts_ext.condense(X, n_pca=None).merge_threshold
+
+
 def test_float32_agrees_at_every_level():
     from sklearn.metrics import adjusted_rand_score
     X = INPUTS["retina 24 x 24"]
@@ -176,6 +197,10 @@ def test_integer_input_that_converts_exactly():
     (np.zeros((6, 2)), dict(position_weight=-1.0, spatial_shape=(2, 3)), ValueError,
      ["position_weight", ">= 0"]),
     (np.zeros((6, 2)), dict(position_weight=1.0), ValueError, ["needs spatial_shape"]),
+    (np.zeros((6, 2)), dict(weights=np.ones(5)), ValueError, ["weights", "[6]"]),
+    (np.zeros((6, 2)), dict(weights=np.r_[np.ones(5), 0.0]), ValueError, ["weights", "> 0"]),
+    (np.zeros((6, 2)), dict(weights=np.r_[np.ones(5), np.nan]), ValueError, ["weights"]),
+    (np.zeros((6, 2)), dict(weights=np.ones(6, np.complex128)), ValueError, ["weights", "real"]),
 ])
 def test_bad_input_raises_naming_the_argument(X, kwargs, error, words):
     with pytest.raises(error) as raised:

@@ -31,6 +31,13 @@ def test_adaptive_kernel_diffusion_equals_the_oracle(points):
     np.testing.assert_allclose(ours, oracle.diffuse(P, points, 2), rtol=0, atol=1e-13)
 
 
+def test_weighted_adaptive_kernel_diffusion_equals_the_oracle(points, rng):
+    weights = rng.integers(1, 9, size=points.shape[0]).astype(np.float64)
+    P = oracle.diffusion_operator(oracle.adaptive_kernel(points, knn=10, weights=weights))
+    ours = cuts_ext.ops.diffusion_step(points, knn=10, weights=weights, t=2)
+    np.testing.assert_allclose(ours, oracle.diffuse(P, points, 2), rtol=0, atol=1e-13)
+
+
 def test_merge_equals_the_oracle(points, rng):
     X = np.concatenate([points, points[::7] + 1e-9])  # near-duplicates that must merge
     weights = rng.integers(1, 4, size=X.shape[0]).astype(np.float64)
@@ -348,3 +355,14 @@ def test_steps_need_a_kernel(device, rng):
     gpu.adaptive_kernel(3)
     with pytest.raises(ValueError, match="block"):
         gpu.gram_product(np.zeros((9, 2)))
+
+
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_weighted_adaptive_kernel_matches_the_cpu(device, rng):
+    x = blobs(rng)
+    cpu, gpu = cpu_and_accelerator_engines(x, device)
+    weights = rng.integers(1, 9, size=x.shape[0]).astype(np.float64)
+    for engine in (cpu, gpu):
+        engine.set_weights(weights)
+        engine.adaptive_kernel(10)
+    assert_graphs_match(cpu, gpu)

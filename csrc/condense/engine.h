@@ -37,8 +37,9 @@ class Condenser {
   void set_weights(const std::vector<double>& weights);
   virtual int64_t dims() const = 0;  // C
 
-  // S = (K + K^T) / 2 with K_ij = exp(-(d_ij / b_i)^decay), b_i the distance from i to its k-th
-  // nearest other point (raised to float64 epsilon), entries below thresh dropped. k >= 1.
+  // S = (K + K^T) / 2 with K_ij = exp(-(d_ij / b_i)^decay) w_j, b_i the distance from i to its
+  // k-th nearest other point (raised to float64 epsilon), entries below thresh dropped before
+  // the weighting, w_j the weight of point j (1 unless set_weights gave others). k >= 1.
   virtual void adaptive_kernel(int64_t k) = 0;
   // S = (K + K^T) / 2 with K_ij = exp(-(d_ij / eps)^decay) w_j, entries below thresh dropped
   // before the weighting, w_j the number of original points in cluster j.

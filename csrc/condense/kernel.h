@@ -42,4 +42,14 @@ CUTS_HD double kernel_support(double bandwidth, double decay, double thresh) {
   return bandwidth * pow(log(1.0 / thresh), 1.0 / decay) * (1.0 + 1e-9);
 }
 
+// S_ij, the symmetrised kernel entry of two points at distance d, both kernels in one rule: each
+// direction's affinity k_ij = alpha_decay(d, b_i) (thresholded on its own bandwidth) weights the
+// other end by its cluster size, K'_ij = k_ij w_j, and S = (K' + K'^T) / 2 (docs/method.md,
+// "Weighted points"). For the fixed kernel b_i = b_j; with unit weights (every point its own
+// cluster) this is (k_ij + k_ji) / 2 bit for bit, since x * 1.0 == x. Symmetric in (i, j) bit
+// for bit: the two products are added either way round.
+CUTS_HD double weighted_affinity(double k_ij, double k_ji, double w_i, double w_j) {
+  return (k_ij * w_j + k_ji * w_i) / 2.0;
+}
+
 }  // namespace cuts

@@ -96,7 +96,7 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
              granularity: float = 1.0, position_weight: float = 0.0,
              spatial_shape: Optional[Sequence[int]] = None, device: Optional[str] = None,
              seed: int = 0, exact_spectrum_limit: int = 2048,
-             max_iterations: Optional[int] = None,
+             max_iterations: Optional[int] = None, weights: Any = None,
              pos_encoding: Optional[tuple] = None) -> CondensationResult:
     """Diffusion condensation of the rows of X, as docs/method.md specifies it.
 
@@ -132,6 +132,10 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
             run in float32 on the CPU and float64 on a GPU, so above this limit the two may
             pick a different t).
         max_iterations: stop after this many iterations (None: until one cluster is left).
+        weights: [N] positive finite numbers: how many original points each row stands for
+            (e.g. the voxel counts of super-voxels), or None for 1 each (the reference). They
+            enter every kernel as cluster sizes do (docs/method.md, "Weighted points"); with
+            all weights 1 the result is the unweighted one, bit for bit.
         pos_encoding: deprecated: (shape, weight), the same as spatial_shape=shape,
             position_weight=weight (a DeprecationWarning says so).
 
@@ -153,6 +157,7 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
                                                                   spatial_shape)
     position_weight, spatial_shape = _check_position(position_weight, spatial_shape,
                                                      points.shape[0])
+    weights = _check_weights(weights, points.shape[0])
     if device not in (None, "cpu", "cuda"):
         raise ValueError(f"device must be None, 'cpu' or 'cuda', got {device!r}")
     on_cuda = device == "cuda" or (device is None and operand.device == "cuda")
@@ -163,6 +168,8 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
     # Both engines start from the same float64 points, prepared on the host.
     engine = new_engine(prepared, operand, on_cuda, decay, thresh)
     del prepared  # the engine holds its own copy
+    if weights is not None:
+        engine.set_weights(weights)
     rng = np.random.default_rng(options["seed"])
     history, counts, bandwidths, times, exact, seconds = [], [], [], [], [], []
 
@@ -265,6 +272,23 @@ def _check_position(position_weight: Any, spatial_shape: Any, n: int) -> tuple:
         raise ValueError("position_weight > 0 needs spatial_shape, the image's shape whose pixels "
                          "are the rows of X")
     return position_weight, spatial_shape
+
+
+def _check_weights(weights: Any, n: int) -> Optional[np.ndarray]:
+    """float64 [N] copy of `weights`, or None; ValueError unless they are N finite real
+    numbers > 0."""
+    if weights is None:
+        return None
+    values = to_numpy(weights)
+    if values.dtype.kind not in "fiub":
+        raise ValueError(f"weights must be real numbers, got {values.dtype}")
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (n,):
+        raise ValueError(f"weights must be [N] = [{n}], one per row of X, got shape "
+                         f"{list(values.shape)}")
+    if not (np.isfinite(values).all() and (values > 0).all()):
+        raise ValueError("weights must be finite numbers > 0")
+    return np.ascontiguousarray(values)
 
 
 def _deprecated_pos_encoding(pos_encoding: Any, position_weight: Any, spatial_shape: Any) -> tuple:

@@ -21,13 +21,14 @@ def diffusion_step(X: Any, *, eps: Optional[float] = None, knn: Optional[int] = 
     """X <- P^t X for one of the two kernels of docs/method.md ("Kernels"),
     P = D^-1 (K + K^T) / 2.
 
-    Give exactly one of `eps` (the fixed kernel exp(-(d/eps)^decay), columns weighted by
-    `weights`) or `knn` (the adaptive kernel of iteration 0, bandwidth the distance to the k-th
-    nearest other point). Entries below `thresh` are dropped before symmetrising.
+    Give exactly one of `eps` (the fixed kernel exp(-(d/eps)^decay)) or `knn` (the adaptive kernel
+    of iteration 0, bandwidth the distance to the k-th nearest other point). Entries below
+    `thresh` are dropped, columns are weighted by `weights`, then the kernel is symmetrised.
 
     Args:
         X: [M, C] points; float (computed in float64), on the CPU or a GPU.
-        weights: [M] positive cluster sizes for the fixed kernel (default 1 each).
+        weights: [M] positive cluster sizes (default 1 each), weighting the columns of either
+            kernel before it is symmetrised (docs/method.md, "Weighted points").
         t: the number of diffusion products (>= 0).
 
     Returns:

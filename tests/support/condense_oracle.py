@@ -135,31 +135,34 @@ def _alpha_decay(ratio: np.ndarray, decay: float, thresh: float) -> np.ndarray:
 
 
 def adaptive_kernel(X: np.ndarray, knn: int = 30, decay: float = 40,
-                    thresh: float = 1e-4) -> np.ndarray:
+                    thresh: float = 1e-4, weights: Optional[np.ndarray] = None) -> np.ndarray:
     """The symmetrised adaptive alpha-decay kernel of iteration 0.
 
     K_ij = exp(-(d_ij / b_i)^decay), b_i the distance from i to its k-th nearest neighbour (i
     itself not counted), k = min(knn, N - 2) but at least 1 (N = 2 would give 0); entries below
-    `thresh` are dropped, then K <- (K + K^T) / 2. For N = 1 the kernel is [[1]] (the point's
-    affinity to itself, whatever its bandwidth).
+    `thresh` are dropped; with weights (points that stand for several), column j is weighted by
+    w_j as in the fixed kernel; then K <- (K + K^T) / 2. For N = 1 the kernel is [[w_0]] (the
+    point's affinity to itself, whatever its bandwidth).
 
     Args:
         X: float64 [N, C], N >= 1.
         knn, decay, thresh: the kernel parameters (reference 30, 40, 1e-4).
+        weights: [N] positive weights, or None for 1 each (the reference).
 
     Returns:
-        float64 [N, N], symmetric, ones on the diagonal.
+        float64 [N, N], symmetric, the weights (ones) on the diagonal.
     """
     n = X.shape[0]
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     if n == 1:
-        return np.ones((1, 1))
+        return w[None, :].copy()
     D = cdist(X, X)
     k = max(1, min(knn, n - 2))
     # Each sorted row starts with the point's own zero distance, so position k (0-based) is the
     # k-th neighbour not counting the point itself.
     bandwidth = np.partition(D, k, axis=1)[:, k]
     bandwidth = np.maximum(bandwidth, FLOAT64_EPS)
-    K = _alpha_decay(D / bandwidth[:, None], decay, thresh)
+    K = _alpha_decay(D / bandwidth[:, None], decay, thresh) * w[None, :]
     return (K + K.T) / 2
 
 
@@ -391,7 +394,8 @@ def _check_arguments(X: np.ndarray, knn, t, t_max, scale, decay, thresh, granula
 def condense_oracle(X, *, knn: int = 30, n_pca: Optional[int] = 50,
                     t: Union[str, int] = "auto", t_max: int = 50, scale: float = 1.025,
                     decay: float = 40, thresh: float = 1e-4, granularity: float = 1.0,
-                    max_iterations: Optional[int] = None) -> OracleResult:
+                    max_iterations: Optional[int] = None,
+                    weights: Optional[np.ndarray] = None) -> OracleResult:
     """Diffusion condensation of X as docs/method.md states it (entropy curve as the reference's).
 
     Iteration 0: adaptive kernel, t (curve of length `t_max`), X <- P^t X, merge threshold,
@@ -415,6 +419,8 @@ def condense_oracle(X, *, knn: int = 30, n_pca: Optional[int] = 50,
         thresh: kernel entries below it are dropped.
         granularity: multiplies the initial eps.
         max_iterations: stop after this many iterations (>= 1), or None for no cap.
+        weights: [N] positive integers, how many points each row stands for (docs/method.md,
+            "Weighted points"), or None for 1 each (the reference).
 
     Returns:
         OracleResult with T iterations (T = 0 when N = 0).
@@ -431,7 +437,7 @@ def condense_oracle(X, *, knn: int = 30, n_pca: Optional[int] = 50,
 
     X = prepare(X, n_pca)
     labels = np.arange(N, dtype=np.int64)
-    weights = np.ones(N, dtype=np.int64)
+    weights = np.ones(N, dtype=np.int64) if weights is None else np.asarray(weights, np.int64)
     history, counts, times, bandwidths = [], [], [], []
 
     def record(point_labels: np.ndarray, n_clusters: int, t_used: int, eps_used: float) -> None:
@@ -441,7 +447,7 @@ def condense_oracle(X, *, knn: int = 30, n_pca: Optional[int] = 50,
         bandwidths.append(float(eps_used))
 
     # Iteration 0: adaptive kernel; its t (t0) is the curve length of every later iteration.
-    P = diffusion_operator(adaptive_kernel(X, knn, decay, thresh))
+    P = diffusion_operator(adaptive_kernel(X, knn, decay, thresh, weights))
     t0 = von_neumann_entropy_t(P, t_max) if t == "auto" else int(t)
     X = diffuse(P, X, t0)
     threshold = merge_threshold(X)

@@ -61,13 +61,12 @@ class CpuCondenser final : public Condenser {
     for (int64_t i = 0; i < m; ++i)
       for (const Neighbour& nb : lists[i])
         if (nb.index < i) lists[nb.index].push_back({i, nb.distance});
-    // The affinity is symmetric in (i, j) bit for bit: the two terms are added either way round.
     auto affinity = [&](int64_t i, int64_t j, double d) {
-      return (alpha_decay(d, bandwidth[i], decay_, thresh_) +
-              alpha_decay(d, bandwidth[j], decay_, thresh_)) / 2.0;
+      return weighted_affinity(alpha_decay(d, bandwidth[i], decay_, thresh_),
+                               alpha_decay(d, bandwidth[j], decay_, thresh_), w_[i], w_[j]);
     };
     std::vector<double> diagonal(m);
-    for (int64_t i = 0; i < m; ++i) diagonal[i] = affinity(i, i, 0.0);  // (1 + 1) / 2
+    for (int64_t i = 0; i < m; ++i) diagonal[i] = affinity(i, i, 0.0);  // (w_i + w_i) / 2
     set_kernel(build_upper_graph(
         std::move(diagonal),
         [&](int64_t i, std::vector<int32_t>& cols, std::vector<double>& values) {
@@ -108,7 +107,7 @@ class CpuCondenser final : public Condenser {
             const double k = alpha_decay(nb.distance, bandwidth, decay_, thresh_);
             if (k == 0.0) continue;
             cols.push_back(static_cast<int32_t>(nb.index));
-            values.push_back((k * w_[nb.index] + k * w_[i]) / 2.0);
+            values.push_back(weighted_affinity(k, k, w_[i], w_[nb.index]));
           }
           found.fetch_add(static_cast<int64_t>(row.size()), std::memory_order_relaxed);
         });

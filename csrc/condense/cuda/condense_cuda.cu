@@ -99,7 +99,7 @@ class CudaCondenser final : public Condenser {
     NeighbourLists directed = neighbours_within(support.get(), 0.0, /*only_greater=*/false);
     support.release();
     build_graph(std::move(directed), /*symmetric=*/false,
-                AdaptiveAffinity{bandwidth.get(), decay_, thresh_});
+                AdaptiveAffinity{bandwidth.get(), w_.get(), decay_, thresh_});
   }
 
   void fixed_kernel(double eps) override {

@@ -192,10 +192,11 @@ __global__ void emit_symmetric_kernel(const int64_t* __restrict__ offsets,
 
 struct AdaptiveAffinity {
   const double* bandwidth;
+  const double* weights;
   double decay, thresh;
   __device__ double operator()(int64_t i, int64_t j, double d) const {
-    return (alpha_decay(d, bandwidth[i], decay, thresh) +
-            alpha_decay(d, bandwidth[j], decay, thresh)) / 2.0;
+    return weighted_affinity(alpha_decay(d, bandwidth[i], decay, thresh),
+                             alpha_decay(d, bandwidth[j], decay, thresh), weights[i], weights[j]);
   }
 };
 
@@ -205,7 +206,7 @@ struct FixedAffinity {
   double decay, thresh;
   __device__ double operator()(int64_t i, int64_t j, double d) const {
     const double k = alpha_decay(d, bandwidth, decay, thresh);
-    return (k * weights[j] + k * weights[i]) / 2.0;
+    return weighted_affinity(k, k, weights[i], weights[j]);
   }
 };
 
