@@ -197,6 +197,12 @@ def test_integer_input_that_converts_exactly():
     (np.zeros((6, 2)), dict(position_weight=-1.0, spatial_shape=(2, 3)), ValueError,
      ["position_weight", ">= 0"]),
     (np.zeros((6, 2)), dict(position_weight=1.0), ValueError, ["needs spatial_shape"]),
+    (np.zeros((6, 2)), dict(position_weight=1.0, spatial_shape=(2, 3), positions=np.zeros((6, 2))),
+     ValueError, ["not both"]),
+    (np.zeros((6, 2)), dict(position_weight=1.0, positions=np.full((6, 2), 1.5)), ValueError,
+     ["positions", "[0, 1]"]),
+    (np.zeros((6, 2)), dict(position_weight=1.0, positions=np.zeros((5, 2))), ValueError,
+     ["positions", "[6, 1 to 3]"]),
     (np.zeros((6, 2)), dict(weights=np.ones(5)), ValueError, ["weights", "[6]"]),
     (np.zeros((6, 2)), dict(weights=np.r_[np.ones(5), 0.0]), ValueError, ["weights", "> 0"]),
     (np.zeros((6, 2)), dict(weights=np.r_[np.ones(5), np.nan]), ValueError, ["weights"]),
@@ -228,6 +234,11 @@ def test_positional_encoding_is_appended_to_the_normalised_rows_before_pca(rng):
     assert prepare_points(X, 8, 0.5, (6, 7)).shape == (42, 8)
     result = cuts_ext.condense(X, position_weight=0.5, spatial_shape=(6, 7), n_pca=None)
     assert result.hierarchy.shape[1] == 42 and result.cluster_counts[-1] == 1
+    # Points placed by coordinates (super-voxel centroids) encode the same way as grid pixels.
+    axes = [np.linspace(0.0, 1.0, side) for side in (6, 7)]
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 2)
+    at_positions = cuts_ext.condense(X, position_weight=0.5, positions=grid, n_pca=None)
+    np.testing.assert_array_equal(at_positions.hierarchy, result.hierarchy)
     # The name this replaced still works for one release, with a warning.
     with pytest.warns(DeprecationWarning, match="spatial_shape=shape, position_weight=weight"):
         deprecated = cuts_ext.condense(X, pos_encoding=((6, 7), 0.5), n_pca=None)

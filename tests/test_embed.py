@@ -33,6 +33,30 @@ def test_tiled_equals_untiled(rng, shape, tile):
     np.testing.assert_allclose(tiled.reconstruction, whole.reconstruction, rtol=1e-5, atol=1e-5)
 
 
+def test_streamed_pieces_cover_the_image_and_skip_what_is_asked(rng):
+    """embed_tiles hands out each tile's core as it is computed (what streamed pipelines reduce
+    at once); a skipped tile is never computed."""
+    model = trained_like(2, 3)
+    images = smooth_images(rng, (1, 2, 20, 18, 21))
+    whole = cuts_ext.embed(model, images).z
+    seen = np.zeros(images.shape[2:], bool)
+    skipped = []
+
+    def skip(where):
+        if where[2].start == 0:  # the first slab of tiles along the first spatial axis
+            skipped.append(where)
+            return True
+        return False
+
+    for where, latent, _ in embedding.embed_tiles(model, torch.from_numpy(images), tile=6,
+                                                  skip=skip):
+        np.testing.assert_allclose(latent.numpy(), whole[where], rtol=1e-5, atol=1e-5)
+        assert not seen[where[2:]].any()
+        seen[where[2:]] = True
+    assert skipped and all(not seen[where[2:]].any() for where in skipped)
+    assert seen[6:].all()
+
+
 def test_automatic_tiling_and_chunking_under_a_small_budget(rng, monkeypatch):
     model = trained_like(3, 2)
     images = smooth_images(rng, (3, 3, 48, 48))

@@ -19,7 +19,8 @@ import numpy as np
 from .. import _C
 from .._arrays import index_argument, like_operand, to_numpy
 from .engine import KERNEL_DECAY, KERNEL_THRESHOLD, host_points, new_engine
-from .preparation import check_position_weight, check_spatial_shape, prepare_points
+from .preparation import (check_position_weight, check_positions, check_spatial_shape,
+                          prepare_points)
 from .spectrum import diffusion_time
 
 # The reference keeps the merge threshold at this quantile (numpy percentile 0.0001) of all pair
@@ -94,7 +95,8 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
              t: Union[str, int] = "auto", t_max: int = 50, scale: float = 1.025,
              decay: float = KERNEL_DECAY, thresh: float = KERNEL_THRESHOLD,
              granularity: float = 1.0, position_weight: float = 0.0,
-             spatial_shape: Optional[Sequence[int]] = None, device: Optional[str] = None,
+             spatial_shape: Optional[Sequence[int]] = None, positions: Any = None,
+             device: Optional[str] = None,
              seed: int = 0, exact_spectrum_limit: int = 2048,
              max_iterations: Optional[int] = None, weights: Any = None,
              pos_encoding: Optional[tuple] = None) -> CondensationResult:
@@ -122,7 +124,11 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
             L2-normalised row before PCA (see `positional_encoding`): the rows then weigh
             position against appearance as position_weight against 1.
         spatial_shape: the image's (volume's) spatial shape, for X whose rows are its pixels
-            (voxels) in row-major order; needed when position_weight > 0.
+            (voxels) in row-major order; needed when position_weight > 0, unless `positions`
+            gives the points' places instead.
+        positions: [N, d] coordinates in [0, 1] of each row's point (e.g. the centroids of
+            super-voxels, each coordinate divided by its axis' size - 1), instead of the grid
+            of spatial_shape.
         device: "cpu", "cuda" or None (where X lives). Preparation (normalisation, PCA) and
             the spectrum run on the host; the kernel graph, diffusion and merges on the device.
         seed: seeds the stochastic spectrum estimate (used only for blocks above
@@ -155,8 +161,8 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
     if pos_encoding is not None:
         spatial_shape, position_weight = _deprecated_pos_encoding(pos_encoding, position_weight,
                                                                   spatial_shape)
-    position_weight, spatial_shape = _check_position(position_weight, spatial_shape,
-                                                     points.shape[0])
+    position_weight, spatial_shape, positions = _check_position(
+        position_weight, spatial_shape, positions, points.shape[0])
     weights = _check_weights(weights, points.shape[0])
     if device not in (None, "cpu", "cuda"):
         raise ValueError(f"device must be None, 'cpu' or 'cuda', got {device!r}")
@@ -164,7 +170,7 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
     n = points.shape[0]
     if n == 0:
         return _result(np.zeros((0, 0), np.int32), [], [], [], [], [], float("nan"), points, operand)
-    prepared = prepare_points(points, n_pca, position_weight, spatial_shape)
+    prepared = prepare_points(points, n_pca, position_weight, spatial_shape, positions)
     # Both engines start from the same float64 points, prepared on the host.
     engine = new_engine(prepared, operand, on_cuda, decay, thresh)
     del prepared  # the engine holds its own copy
@@ -262,16 +268,21 @@ def _result(hierarchy, counts, bandwidths, times, exact, seconds, threshold, poi
         merge_threshold=threshold, _points=points)
 
 
-def _check_position(position_weight: Any, spatial_shape: Any, n: int) -> tuple:
-    """(weight, shape) checked: ValueError for a weight that is not a finite number >= 0, a
-    positive weight without a spatial_shape, or a shape whose sizes do not multiply to N."""
+def _check_position(position_weight: Any, spatial_shape: Any, positions: Any, n: int) -> tuple:
+    """(weight, shape, positions) checked: ValueError for a weight that is not a finite number
+    >= 0, a shape whose sizes do not multiply to N, malformed positions, both a shape and
+    positions, or neither with a positive weight."""
     position_weight = check_position_weight(position_weight)
+    if spatial_shape is not None and positions is not None:
+        raise ValueError("give spatial_shape or positions, not both")
     if spatial_shape is not None:
         spatial_shape = check_spatial_shape(spatial_shape, n)
+    elif positions is not None:
+        positions = check_positions(positions, n)
     elif position_weight > 0:
         raise ValueError("position_weight > 0 needs spatial_shape, the image's shape whose pixels "
-                         "are the rows of X")
-    return position_weight, spatial_shape
+                         "are the rows of X (or positions, the rows' coordinates)")
+    return position_weight, spatial_shape, positions
 
 
 def _check_weights(weights: Any, n: int) -> Optional[np.ndarray]:

@@ -39,25 +39,43 @@ def check_spatial_shape(spatial_shape: Any, n: int) -> tuple:
     return shape
 
 
+def check_positions(positions: Any, n: int) -> np.ndarray:
+    """float64 [N, d] copy of `positions`; ValueError unless it holds N rows of 1 to 3 finite
+    coordinates in [0, 1]."""
+    values = np.asarray(positions)
+    if values.dtype.kind not in "fiu":
+        raise ValueError(f"positions must be real coordinates, got {values.dtype}")
+    values = values.astype(np.float64)
+    if values.ndim != 2 or values.shape[0] != n or not 1 <= values.shape[1] <= 3:
+        raise ValueError(f"positions must be [N, d] = [{n}, 1 to 3], got shape "
+                         f"{list(values.shape)}")
+    if not (np.isfinite(values).all() and (values >= 0).all() and (values <= 1).all()):
+        raise ValueError("positions must be finite coordinates in [0, 1]")
+    return values
+
+
 def prepare_points(X: np.ndarray, n_pca: Optional[int], position_weight: float = 0.0,
-                   spatial_shape: Optional[Sequence[int]] = None) -> np.ndarray:
+                   spatial_shape: Optional[Sequence[int]] = None,
+                   positions: Optional[np.ndarray] = None) -> np.ndarray:
     """L2-normalised rows, then (weight > 0) `position_weight` times the positional encoding of
-    each point's place in `spatial_shape` appended, then exact PCA to `n_pca` dimensions when
-    N > n_pca and C > n_pca.
+    each point appended (at `positions`, or at its place in the row-major grid of
+    `spatial_shape`), then exact PCA to `n_pca` dimensions when N > n_pca and C > n_pca.
 
     PCA centres the columns and projects them on the top right singular vectors, each with its
     sign fixed so that its largest-magnitude entry is positive. Zero rows stay zero.
 
     Args:
         X: float64 [N, C].
-        position_weight, spatial_shape: as `condense` takes them (already checked).
+        position_weight, spatial_shape, positions: as `condense` takes them (already checked).
     Returns:
         float64 [N, min(C', n_pca)], C-contiguous, C' = C plus the encoding's columns.
     """
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     X = X / np.where(norms > 0, norms, 1.0)
     if position_weight > 0:
-        X = np.concatenate([X, position_weight * positional_encoding(spatial_shape)], axis=1)
+        encoding = (encode_positions(positions) if positions is not None
+                    else positional_encoding(spatial_shape))
+        X = np.concatenate([X, position_weight * encoding], axis=1)
     n, c = X.shape
     if n_pca is None or n <= n_pca or c <= n_pca:
         return np.ascontiguousarray(X)
@@ -70,11 +88,17 @@ def prepare_points(X: np.ndarray, n_pca: Optional[int], position_weight: float =
 
 
 def positional_encoding(shape: Sequence[int]) -> np.ndarray:
-    """float64 [prod(shape), 2 * 4 * d]: sin and cos of pi * 2^f * u for f = 0..3 and each of
-    the d axes, u the coordinate scaled to [0, 1], rows in row-major pixel order, divided by
-    sqrt(4 d) so that every row has norm 1."""
+    """float64 [prod(shape), 2 * 4 * d]: `encode_positions` of every pixel of the row-major grid
+    of `shape`, each coordinate scaled to [0, 1] (0 along an axis of size 1)."""
     axes = [np.linspace(0.0, 1.0, size) if size > 1 else np.zeros(1) for size in shape]
     grid = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, len(shape))
-    angles = np.pi * grid[:, :, None] * 2.0 ** np.arange(_POSITION_OCTAVES)  # [N, d, F]
-    features = np.concatenate([np.sin(angles), np.cos(angles)], axis=2).reshape(grid.shape[0], -1)
-    return features / np.sqrt(_POSITION_OCTAVES * len(shape))
+    return encode_positions(grid)
+
+
+def encode_positions(positions: np.ndarray) -> np.ndarray:
+    """float64 [N, 2 * 4 * d] of coordinates u float64 [N, d] in [0, 1]: sin and cos of
+    pi * 2^f * u for f = 0..3 and each axis, divided by sqrt(4 d) so that every row has norm 1."""
+    n, d = positions.shape
+    angles = np.pi * positions[:, :, None] * 2.0 ** np.arange(_POSITION_OCTAVES)  # [N, d, F]
+    features = np.concatenate([np.sin(angles), np.cos(angles)], axis=2).reshape(n, -1)
+    return features / np.sqrt(_POSITION_OCTAVES * d)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any, NamedTuple, Sequence, Union
+from typing import Any, Callable, Iterator, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -65,34 +65,66 @@ def embed(model: Union[CUTSEncoder, DistributedDataParallel], images: Any, *,
     as_numpy = isinstance(images, np.ndarray)
     x = _as_tensor(images)
     _check_images(x, module)
-    device = next(module.parameters()).device
     B, C = x.shape[:2]
     spatial = tuple(x.shape[2:])
-    bytes_per_voxel = 4 * (2 * C + 4 * module.latent_channels)
+    out_device = torch.device("cpu") if as_numpy else x.device
+    z = torch.empty((B, module.latent_channels) + spatial, device=out_device)
+    reconstruction = torch.empty((B, C) + spatial, device=out_device)
+    for where, latent, centres in embed_tiles(module, x, tile=tile):
+        z[where] = latent.to(out_device)
+        reconstruction[where] = centres.to(out_device)
+    if as_numpy:
+        return Embedding(z.numpy(), reconstruction.numpy())
+    return Embedding(z, reconstruction)
+
+
+@torch.no_grad()
+def embed_tiles(model: CUTSEncoder, x: torch.Tensor, *,
+                tile: Union[int, Sequence[int], None] = None,
+                skip: Optional[Callable[[tuple], bool]] = None) -> Iterator[tuple]:
+    """The embedding of `x` piece by piece, for callers that reduce each piece as soon as it
+    exists instead of holding the whole latent map (a 1 mm brain volume's is 4.4 GB).
+
+    Pieces are whole images (as many per pass as fit in WORK_BYTES) or, for an image that alone
+    exceeds it (or with `tile`), tiles with the halo that makes them equal to the untiled
+    result, as `embed` describes.
+
+    Args:
+        model: a `CUTSEncoder`, run in eval mode (its mode is restored afterwards).
+        x: float tensor [B, C, *spatial], checked by the caller (`embed` checks it).
+        tile: as `embed` takes it.
+        skip: called with a piece's target index (below) before it is computed; True skips the
+            piece (e.g. a tile holding no foreground).
+
+    Yields:
+        (where, latent, centres): `where` indexes the piece in [B, *, *spatial] arrays
+        (a batch slice, all channels, then one slice per spatial axis); latent float32
+        [b, F, *piece] and centres float32 [b, C, *piece] on the model's device.
+    """
+    device = next(model.parameters()).device
+    B, C = x.shape[:2]
+    spatial = tuple(x.shape[2:])
+    bytes_per_voxel = 4 * (2 * C + 4 * model.latent_channels)
     core = _tile_shape(tile, spatial, bytes_per_voxel)
     chunk = 1
     if core == spatial:
         chunk = max(1, WORK_BYTES // (bytes_per_voxel * math.prod(spatial)))
-    out_device = torch.device("cpu") if as_numpy else x.device
-    z = torch.empty((B, module.latent_channels) + spatial, device=out_device)
-    reconstruction = torch.empty((B, C) + spatial, device=out_device)
-    was_training = module.training
-    module.eval()
+    was_training = model.training
+    model.eval()
     try:
         for first in range(0, B, chunk):
             images_chunk = slice(first, min(first + chunk, B))
             for outer, inner, target in _tiles(spatial, core, RECEPTIVE_RADIUS):
-                piece = x[(images_chunk, slice(None)) + outer].to(device, torch.float32)
-                latent = module.latent(piece)
-                centres = module.reconstruct_centres(latent)
                 where = (images_chunk, slice(None)) + target
-                z[where] = latent[(slice(None), slice(None)) + inner].to(out_device)
-                reconstruction[where] = centres[(slice(None), slice(None)) + inner].to(out_device)
+                if skip is not None and skip(where):
+                    continue
+                piece = x[(images_chunk, slice(None)) + outer].to(device, torch.float32)
+                latent = model.latent(piece)
+                centres = model.reconstruct_centres(latent)
+                keep = (slice(None), slice(None)) + inner
+                yield where, latent[keep], centres[keep]
     finally:
-        module.train(was_training)
-    if as_numpy:
-        return Embedding(z.numpy(), reconstruction.numpy())
-    return Embedding(z, reconstruction)
+        model.train(was_training)
 
 
 def _as_tensor(images: Any) -> torch.Tensor:
