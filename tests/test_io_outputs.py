@@ -51,6 +51,25 @@ def test_segmentation_from_a_hierarchy_and_its_npz_round_trip(tmp_path):
         MultiscaleSegmentation.from_condensation(result, (4, 5))
 
 
+def test_segmentation_of_points_that_stand_for_voxels(tmp_path):
+    """Condensed points (super-voxels, or the foreground's voxels) map back to voxels through
+    point_labels; outside the foreground every level holds 0 and clusters are id + 1."""
+    result = block_result((8,), block_sizes=(1, 2, 2, 4, 4, 8, 8, 8))
+    point_labels = np.array([[-1, 0, 0, 1, 2, 3], [4, 5, 6, 7, -1, -1]])
+    seg = MultiscaleSegmentation.from_condensation(result, (2, 6), point_labels=point_labels)
+    np.testing.assert_array_equal(seg.foreground, point_labels >= 0)
+    for level, maps in zip(seg.levels, seg.label_maps):
+        expected = np.where(point_labels >= 0, result.hierarchy[level][point_labels] + 1, 0)
+        np.testing.assert_array_equal(maps, expected)
+    assert (seg.persistent[point_labels < 0] == 0).all()
+    seg.save(tmp_path / "s.npz")
+    loaded = MultiscaleSegmentation.load(tmp_path / "s.npz")
+    np.testing.assert_array_equal(loaded.point_labels, point_labels)
+    np.testing.assert_array_equal(loaded.foreground, seg.foreground)
+    with pytest.raises(ValueError, match="point_labels"):
+        MultiscaleSegmentation.from_condensation(result, (2, 6), point_labels=point_labels + 5)
+
+
 def test_segmentation_of_a_real_condensation():
     image = np.linspace(-1, 1, 64).reshape(1, 8, 8) ** 3
     result = cuts_ext.condense(image.reshape(64, 1) + 0.0)

@@ -88,3 +88,20 @@ def test_auto_level_dispatches_on_the_method():
     assert auto_level(Segmentation(), method="lifetime") == 1  # no level of 8 clusters: 3 > 2
     with pytest.raises(ValueError, match="method must be one of consensus, lifetime"):
         auto_level(Segmentation(), method="best")
+
+
+def test_persistent_map_of_a_masked_volume_leaves_the_background_alone():
+    """Outside the foreground every level holds 0; it is never painted, and the minimum area
+    is a fraction of the foreground, not of the whole image."""
+    foreground = np.zeros((10, 10), bool)
+    foreground[:, :3] = True  # 30 voxels inside
+    inside = np.array([[1] * 15 + [2] * 15, [1] * 15 + [2] * 14 + [3]])  # id 3: 1 voxel
+    maps = np.zeros((2, 10, 10), np.int64)
+    for level in range(2):
+        maps[level][foreground] = inside[level]
+    painted = persistent_map(maps, min_area_fraction=0.3, background=0)
+    assert (painted[~foreground] == 0).all()
+    # 15 of 30 foreground voxels pass 30 % of the foreground (not of the 100 pixels).
+    assert set(np.unique(painted[foreground])) == {2, 3}
+    without = persistent_map(maps, min_area_fraction=0.3)
+    assert (without[~foreground] == 1).all()  # the background as a structure: what is avoided

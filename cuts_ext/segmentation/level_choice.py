@@ -33,21 +33,26 @@ AUTO_LEVEL_METHODS = ("consensus", "lifetime")
 MIN_CLUSTERS = 8
 
 
-def consensus_level(label_maps: np.ndarray,
-                    persistent: Optional[np.ndarray] = None) -> Optional[int]:
+def consensus_level(label_maps: np.ndarray, persistent: Optional[np.ndarray] = None,
+                    foreground: Optional[np.ndarray] = None) -> Optional[int]:
     """The level whose label map has the highest adjusted Rand index with the persistent map
     (ties: the finer level).
 
     Args:
         label_maps: integer [L, *spatial], fine to coarse.
         persistent: the persistent map of `label_maps` [*spatial]; computed when None.
+        foreground: bool [*spatial], the voxels that were segmented (None: all); the index is
+            taken over those only, so the background both maps share does not count as
+            agreement.
     Returns:
         a position in 0..L-1, or None when L = 0.
     """
     if len(label_maps) == 0:
         return None
     if persistent is None:
-        persistent = persistent_map(label_maps)
+        persistent = persistent_map(label_maps, background=None if foreground is None else 0)
+    if foreground is not None:
+        label_maps, persistent = label_maps[:, foreground], persistent[foreground]
     agreement = [adjusted_rand_index(label_map, persistent) for label_map in label_maps]
     return int(np.argmax(agreement))
 
@@ -96,7 +101,8 @@ def auto_level(segmentation: Any, method: str = "consensus") -> Optional[int]:
         the chosen position in `segmentation.levels` (0 = finest), None when there is no level.
     """
     if method == "consensus":
-        return consensus_level(segmentation.label_maps, segmentation.persistent)
+        return consensus_level(segmentation.label_maps, segmentation.persistent,
+                               getattr(segmentation, "foreground", None))
     if method == "lifetime":
         return lifetime_level(segmentation.cluster_counts, segmentation.levels)
     raise ValueError(f"method must be one of {', '.join(AUTO_LEVEL_METHODS)}, got {method!r}")

@@ -23,8 +23,9 @@ class MultiscaleSegmentation:
     """The multi-scale segmentation of one image or volume.
 
     Attributes:
-        hierarchy: int32 [T, N], the cluster of every pixel after each condensation iteration
-            (pixels in row-major order of `spatial_shape`).
+        hierarchy: int32 [T, M], the cluster of every condensed point after each iteration:
+            the pixels themselves in row-major order of `spatial_shape` (M = N), or, with
+            `point_labels`, the points (super-voxels, or foreground voxels) they stand for.
         levels: L ints, the iterations chosen as levels, fine to coarse.
         cluster_counts: T ints, clusters after each iteration.
         spatial_shape: (H, W) or (D, H, W), with H * W (* D) = N.
@@ -32,9 +33,13 @@ class MultiscaleSegmentation:
         persistent: int32 [H, W] or [D, H, W], the persistent-structures map (id + 1 where a
             structure is painted, 0 elsewhere; `persistence.persistent_map`).
         auto_level: the position in `levels` of the automatic granularity
-            (`granularity.auto_level`), None when there is no level.
+            (`level_choice.auto_level`), None when there is no level.
         reconstruction: float32 [C, H, W] or [C, D, H, W] in [-1, 1], or None.
         source: the input's path, "" when unknown.
+        point_labels: int32 [*spatial], the hierarchy column (point) of every voxel and -1
+            outside the foreground; None when the hierarchy labels every voxel directly.
+            Where some voxel is outside, the label maps hold 0 there and cluster id + 1
+            inside, and the persistent map and automatic level consider the foreground only.
     """
 
     hierarchy: np.ndarray
@@ -46,28 +51,43 @@ class MultiscaleSegmentation:
     auto_level: Optional[int]
     reconstruction: Optional[np.ndarray] = None
     source: str = ""
+    point_labels: Optional[np.ndarray] = None
+
+    @property
+    def foreground(self) -> Optional[np.ndarray]:
+        """bool [*spatial], the segmented voxels, or None when every voxel is."""
+        if self.point_labels is None or (self.point_labels >= 0).all():
+            return None
+        return self.point_labels >= 0
 
     @classmethod
     def from_condensation(cls, result: Any, spatial_shape: Sequence[int],
                           reconstruction: Optional[Any] = None, source: str = "",
-                          auto_method: str = "consensus") -> "MultiscaleSegmentation":
+                          auto_method: str = "consensus",
+                          point_labels: Optional[Any] = None) -> "MultiscaleSegmentation":
         """Label maps, persistent map and automatic level of a condensation of one image's pixels.
 
         Args:
             result: a `CondensationResult` of N = prod(spatial_shape) points in row-major pixel
-                order (its hierarchy on any device).
+                order, or of the M points of `point_labels` (its hierarchy on any device).
             spatial_shape: (H, W) or (D, H, W).
             reconstruction: [C, *spatial_shape] array (numpy or torch), or None.
             source: the input's path, recorded in the file.
-            auto_method: the criterion of `granularity.auto_level`.
+            auto_method: the criterion of `level_choice.auto_level`.
+            point_labels: int [*spatial_shape], each voxel's point (0..M-1) or -1 outside
+                the foreground; None: the points are the voxels.
         """
         shape = tuple(int(s) for s in spatial_shape)
         hierarchy = to_numpy(result.hierarchy).astype(np.int32, copy=False)
-        if hierarchy.ndim != 2 or hierarchy.shape[1] != int(np.prod(shape)):
-            raise ValueError(f"a hierarchy of shape {list(hierarchy.shape)} does not label the "
-                             f"{int(np.prod(shape))} pixels of shape {list(shape)}")
         levels = [int(i) for i in result.levels]
-        label_maps = hierarchy[levels].reshape((len(levels),) + shape)
+        if point_labels is None:
+            if hierarchy.ndim != 2 or hierarchy.shape[1] != int(np.prod(shape)):
+                raise ValueError(f"a hierarchy of shape {list(hierarchy.shape)} does not label "
+                                 f"the {int(np.prod(shape))} pixels of shape {list(shape)}")
+            label_maps = hierarchy[levels].reshape((len(levels),) + shape)
+        else:
+            point_labels = _check_point_labels(point_labels, shape, hierarchy)
+            label_maps = _voxel_label_maps(hierarchy[levels], point_labels)
         if reconstruction is not None:
             reconstruction = to_numpy(reconstruction).astype(np.float32, copy=False)
             if reconstruction.shape[1:] != shape:
@@ -76,8 +96,11 @@ class MultiscaleSegmentation:
         segmentation = cls(hierarchy=hierarchy, levels=levels,
                            cluster_counts=[int(c) for c in result.cluster_counts],
                            spatial_shape=shape, label_maps=label_maps,
-                           persistent=persistent_map(label_maps), auto_level=None,
-                           reconstruction=reconstruction, source=source)
+                           persistent=np.zeros(shape, np.int32), auto_level=None,
+                           reconstruction=reconstruction, source=source,
+                           point_labels=point_labels)
+        background = None if segmentation.foreground is None else 0
+        segmentation.persistent = persistent_map(label_maps, background=background)
         segmentation.auto_level = auto_level(segmentation, auto_method)
         return segmentation
 
@@ -96,6 +119,8 @@ class MultiscaleSegmentation:
         }
         if self.reconstruction is not None:
             arrays["reconstruction"] = self.reconstruction.astype(np.float32, copy=False)
+        if self.point_labels is not None:
+            arrays["point_labels"] = self.point_labels.astype(np.int32, copy=False)
         with open(path, "wb") as file:
             np.savez_compressed(file, **arrays)
 
@@ -124,4 +149,29 @@ class MultiscaleSegmentation:
                    spatial_shape=tuple(data["spatial_shape"].tolist()),
                    label_maps=data["label_maps"], persistent=data["persistent"],
                    auto_level=None if chosen < 0 else chosen,
-                   reconstruction=data.get("reconstruction"), source=str(data["source"]))
+                   reconstruction=data.get("reconstruction"), source=str(data["source"]),
+                   point_labels=data.get("point_labels"))
+
+
+def _check_point_labels(point_labels: Any, shape: tuple, hierarchy: np.ndarray) -> np.ndarray:
+    """int32 [*shape] point labels, checked against the hierarchy's M points."""
+    labels = to_numpy(point_labels)
+    if labels.shape != shape or labels.dtype.kind not in "iu":
+        raise ValueError(f"point_labels must be integer {list(shape)}, got {labels.dtype} "
+                         f"{list(labels.shape)}")
+    m = hierarchy.shape[1] if hierarchy.ndim == 2 else -1
+    if labels.size and (labels.min() < -1 or labels.max() >= m):
+        raise ValueError(f"point_labels must be -1 or a point of the hierarchy's {m}")
+    return labels.astype(np.int32, copy=False)
+
+
+def _voxel_label_maps(point_maps: np.ndarray, point_labels: np.ndarray) -> np.ndarray:
+    """int32 [L, *spatial] from the points' labels at each level [L, M]: each voxel takes its
+    point's label, shifted by one (0 outside the foreground) when some voxel is outside."""
+    inside = point_labels >= 0
+    if inside.all():
+        return point_maps[:, point_labels]
+    maps = np.zeros((point_maps.shape[0],) + point_labels.shape, np.int32)
+    for level, labels in enumerate(point_maps):
+        maps[level][inside] = labels[point_labels[inside]] + 1
+    return maps

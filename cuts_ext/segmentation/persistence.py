@@ -8,6 +8,8 @@ pixel" in each; that is what the reference compares, and what is reproduced here
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 # An id must cover this fraction of the image at its largest, and appear in this many levels.
@@ -16,7 +18,8 @@ MIN_PERSISTENCE = 2
 
 
 def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_FRACTION,
-                   min_persistence: int = MIN_PERSISTENCE) -> np.ndarray:
+                   min_persistence: int = MIN_PERSISTENCE,
+                   background: Optional[int] = None) -> np.ndarray:
     """Paints the persistent structures of a stack of label maps.
 
     For every label id: its persistence (the number of levels it appears in) and the level
@@ -32,6 +35,9 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_F
 
     Args:
         label_maps: integer [L, H, W] or [L, D, H, W], ids >= 0 (L levels, any order).
+        background: the id that marks voxels outside the foreground in every level (0 in the
+            maps of a masked volume), or None. It is never painted, and areas are then
+            fractions of the foreground rather than of the whole image.
     Returns:
         int32 [H, W] or [D, H, W].
     """
@@ -52,7 +58,12 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_F
     largest_level = areas.argmax(axis=0)
     largest_area = areas.max(axis=0)
     ids = np.arange(n_ids)
-    kept = (largest_area >= min_area_fraction * painted.size) & (persistence >= min_persistence)
+    extent = painted.size
+    if background is not None and background < n_ids:
+        extent -= int(areas[0, background])
+    kept = (largest_area >= min_area_fraction * extent) & (persistence >= min_persistence)
+    if background is not None and background < n_ids:
+        kept[background] = False
     # lexsort's last key is the primary one: area down, then persistence down, then id up.
     order = np.lexsort((ids, -persistence, -largest_area))
     target = painted.reshape(-1)
