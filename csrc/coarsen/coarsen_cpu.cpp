@@ -52,8 +52,8 @@ void sort_by_label(const int32_t* labels, int64_t n, int32_t count, std::vector<
       if (labels[v] >= 0) order[slot[int64_t(t) * count + labels[v]]++] = v;
 }
 
-// Row k of `out` [count, width] becomes the sum over label k's voxels (in voxel order) of each
-// sum_term (positions then features when `positions`); with `divide`, the mean instead, and a
+// Row k of `out` [count, width] becomes the sum over label k's voxels, in voxel order, of their
+// coordinates (z, y, x; when `positions`) then features; with `divide`, the mean instead, and a
 // label without voxels keeps its row.
 template <class T>
 void sums_by_label(const T* features, int64_t feature_count, const SlicGrid& g,
@@ -71,9 +71,17 @@ void sums_by_label(const T* features, int64_t feature_count, const SlicGrid& g,
       if (counts) counts[k] = voxels;
       if (divide && voxels == 0) continue;
       std::fill(acc.begin(), acc.end(), 0.0);
-      for (int64_t i = start[k]; i < start[k + 1]; ++i)
-        for (int64_t j = 0; j < width; ++j)
-          acc[j] += sum_term(features, feature_count, order[i], j, positions, g);
+      double* feature_acc = acc.data() + (positions ? 3 : 0);
+      for (int64_t i = start[k]; i < start[k + 1]; ++i) {
+        const int64_t v = order[i];
+        if (positions) {
+          int64_t c[3];
+          g.coords(v, c);
+          for (int a = 0; a < 3; ++a) acc[a] += double(c[a]);
+        }
+        const T* f = features + v * feature_count;
+        for (int64_t j = 0; j < feature_count; ++j) feature_acc[j] += double(f[j]);
+      }
       for (int64_t j = 0; j < width; ++j)
         out[k * width + j] = divide ? acc[j] / double(voxels) : acc[j];
     }
@@ -96,11 +104,18 @@ void slic(const T* features, int64_t feature_count, const uint8_t* mask, const S
   for (int pass = 0; pass < iterations; ++pass) {
     sums_by_label(features, feature_count, g, labels, plan.seeds, true, true, centres.data(),
                   nullptr);
-#pragma omp parallel for schedule(static)
-    for (int64_t v = 0; v < g.voxels(); ++v)
-      if (labels[v] >= 0)
-        labels[v] = nearest_centre(features + v * feature_count, feature_count, v, g,
-                                   cell_centre, centres.data());
+#pragma omp parallel
+    {
+      // The voxel's features in float64 once, not once per candidate: the same values
+      // (float -> double is exact), so the same distances as the CUDA kernel's.
+      std::vector<double> f(static_cast<size_t>(feature_count));
+#pragma omp for schedule(static)
+      for (int64_t v = 0; v < g.voxels(); ++v) {
+        if (labels[v] < 0) continue;
+        std::copy(features + v * feature_count, features + (v + 1) * feature_count, f.begin());
+        labels[v] = nearest_centre(f.data(), feature_count, v, g, cell_centre, centres.data());
+      }
+    }
   }
 }
 

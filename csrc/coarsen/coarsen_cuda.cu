@@ -19,6 +19,18 @@ namespace {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n);       \
        i += int64_t(blockDim.x) * gridDim.x)
 
+// One value of a label's sum (feature j, or coordinate j < 3 when `positions`) for voxel `voxel`,
+// as sums_kernel reads it.
+template <class T>
+__device__ __forceinline__ double sum_term(const T* features, int64_t feature_count, int64_t voxel, int64_t j,
+                        bool positions, const SlicGrid& g) {
+  if (!positions) return double(features[voxel * feature_count + j]);
+  if (j >= 3) return double(features[voxel * feature_count + j - 3]);
+  int64_t c[3];
+  g.coords(voxel, c);
+  return double(c[j]);
+}
+
 __global__ void initial_labels_kernel(const uint8_t* __restrict__ mask, SlicGrid g,
                                       const int32_t* __restrict__ cell_centre,
                                       int32_t* __restrict__ labels) {
