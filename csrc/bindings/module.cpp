@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "coarsen/coarsen.h"
 #include "condense/condense.h"
 #include "condense/spectrum_blocks.h"
 #include "core/array.h"
@@ -29,6 +30,7 @@ DType parse_dtype(const std::string& name, const char* argument) {
   if (name == "float64") return DType::Float64;
   if (name == "int32") return DType::Int32;
   if (name == "int64") return DType::Int64;
+  if (name == "uint8") return DType::UInt8;
   throw InvalidArgument(std::string(argument) + " has unsupported dtype " + name);
 }
 
@@ -154,6 +156,28 @@ PYBIND11_MODULE(_C, m) {
                                              data_range, seed);
           py::gil_scoped_release release;
           sample_pairs(in, o, a, p, to_stream(stream));
+        });
+
+  // Super-voxels for condensation (cuts_ext/condensation/coarsen.py): labels are written into
+  // `labels`; the counts [K] and means [K, F] come back as numpy arrays on the host.
+  m.def("coarsen",
+        [](const py::tuple& features, const std::vector<int64_t>& spatial_shape,
+           const py::object& foreground, int64_t max_points, double compactness, int iterations,
+           const py::tuple& labels, uintptr_t stream) {
+          const ArrayView f = to_view(features, "features"), l = to_view(labels, "labels");
+          const auto mask = optional_view(foreground, "foreground");
+          CoarsenOptions options;
+          options.max_points = max_points;
+          options.compactness = compactness;
+          options.iterations = iterations;
+          Coarsening c;
+          {
+            py::gil_scoped_release release;
+            c = coarsen(f, spatial_shape, mask ? &*mask : nullptr, options, l, to_stream(stream));
+          }
+          const py::ssize_t k = c.count, width = f.shape[1];
+          return py::make_tuple(to_numpy(std::move(c.counts), {k}),
+                                to_numpy(std::move(c.means), {k, width}));
         });
 
   // The condensation engine, driven step by step by cuts_ext/condensation/driver.py. Every step

@@ -9,11 +9,12 @@
 
 namespace cuts {
 
-enum class DType { Float32, Float64, Int32, Int64 };
+enum class DType { Float32, Float64, Int32, Int64, UInt8 };
 enum class Device { CPU, CUDA };
 
 const char* dtype_name(DType dtype);
 inline int64_t dtype_size(DType dtype) {
+  if (dtype == DType::UInt8) return 1;
   return (dtype == DType::Float32 || dtype == DType::Int32) ? 4 : 8;
 }
 const char* device_name(Device device);

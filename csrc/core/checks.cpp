@@ -13,6 +13,7 @@ const char* dtype_name(DType dtype) {
     case DType::Float64: return "float64";
     case DType::Int32: return "int32";
     case DType::Int64: return "int64";
+    case DType::UInt8: return "uint8";
   }
   return "unknown";
 }
