@@ -19,7 +19,8 @@ PACKAGE = REPO / "cuts_ext"
 # Each operation's front header: its public API, routed on the device by its front .cpp.
 FRONTS = {"patches/patches.h": "patches/patches.cpp",
           "pairs/pairs.h": "pairs/pairs.cpp",
-          "condense/condense.h": "condense/condense.cpp"}
+          "condense/condense.h": "condense/condense.cpp",
+          "coarsen/coarsen.h": "coarsen/coarsen.cpp"}
 INCLUDE = re.compile(r'^\s*#\s*include\s+[<"]([^>"]+)[>"]', re.MULTILINE)
 
 
@@ -48,7 +49,7 @@ def _is_cuda_part(name):
 
 def test_the_sources_are_arranged_by_operation():
     folders = {_relative(p).split("/")[0] for p in _sources()}
-    assert folders == {"bindings", "core", "patches", "pairs", "condense"}
+    assert folders == {"bindings", "core", "patches", "pairs", "condense", "coarsen"}
     for front, front_cpp in FRONTS.items():
         assert (CSRC / front).is_file() and (CSRC / front_cpp).is_file()
 

@@ -22,8 +22,9 @@ namespace {
 // One value of a label's sum (feature j, or coordinate j < 3 when `positions`) for voxel `voxel`,
 // as sums_kernel reads it.
 template <class T>
-__device__ __forceinline__ double sum_term(const T* features, int64_t feature_count, int64_t voxel, int64_t j,
-                        bool positions, const SlicGrid& g) {
+__device__ __forceinline__ double sum_term(const T* features, int64_t feature_count,
+                                           int64_t voxel, int64_t j, bool positions,
+                                           const SlicGrid& g) {
   if (!positions) return double(features[voxel * feature_count + j]);
   if (j >= 3) return double(features[voxel * feature_count + j - 3]);
   int64_t c[3];

@@ -170,7 +170,9 @@ int32_t merge_regions(int32_t* labels, const int64_t extent[3], const LabelSums&
     const auto [size, r] = queue.top();
     queue.pop();
     if (regions.find(r) != r || regions.size(r) != size) continue;  // merged or grown since
-    const bool small = size * 4 * int64_t(seeds) < foreground;
+    // In float64, since the product of two counts below 2^31 may overflow int64; it is exact
+    // wherever it is near `foreground` (< 2^31).
+    const bool small = 4.0 * double(size) * double(seeds) < double(foreground);
     if (!small && alive <= max_points) break;
     const std::vector<int32_t>& around = regions.neighbours(r);
     if (around.empty()) continue;  // a whole foreground component: it stays
