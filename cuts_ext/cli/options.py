@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Optional
 
 from ..condensation.preparation import check_position_weight
 
@@ -33,4 +34,17 @@ def position_weight_option(text: str) -> float:
         check_position_weight(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}") from None
+    return value
+
+
+def max_points_option(text: str) -> Optional[int]:
+    """argparse type of --max-points: an integer >= 1, or "none" for no limit."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1 or none, got {text!r}")
     return value

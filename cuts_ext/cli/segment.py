@@ -14,8 +14,9 @@ from typing import Any, Optional
 
 from ..io import InputError, match_masks, read_image, read_mask, resolve_inputs
 from ..io.errors import OutputExistsError
-from ..segmentation.pipeline import POSITION_WEIGHT
-from .options import add_common_options, add_training_options, position_weight_option
+from ..segmentation.pipeline import DEFAULT_FOREGROUND, MAX_POINTS, POSITION_WEIGHT
+from .options import (add_common_options, add_training_options, max_points_option,
+                      position_weight_option)
 
 
 def add_parsers(sub: "argparse._SubParsersAction") -> None:
@@ -60,6 +61,15 @@ def add_parsers(sub: "argparse._SubParsersAction") -> None:
                          help="weight of the pixels' positional encoding in condensation "
                               f"(default {POSITION_WEIGHT}; 0: appearance alone, as the "
                               "reference method)")
+    segment.add_argument("--foreground", default=DEFAULT_FOREGROUND, metavar="WHICH",
+                         help="the voxels to segment (others get label 0): none (all), auto "
+                              "(the head or brain without the air), masks matched by name "
+                              "like --masks (file, folder or glob), or default: none for "
+                              "2-D images, auto for volumes (default)")
+    segment.add_argument("--max-points", type=max_points_option, default=MAX_POINTS,
+                         metavar="N", help="the most points condensed per input; larger "
+                                           "foregrounds are grouped into N super-voxels "
+                                           f"(default {MAX_POINTS}; none: no limit)")
     segment.add_argument("--overwrite", action="store_true",
                          help="replace existing outputs (default: refuse)")
     add_training_options(segment, epochs=50)
@@ -92,6 +102,7 @@ def run_segment(args: argparse.Namespace) -> int:
     if not images:
         return _no_input("segment")
     masks = _masks_for(images, args.masks) if args.masks else {}
+    foregrounds = _foregrounds_for(images, args.foreground)
     train_options = training_options(args)
     device, seed = train_options.pop("device"), train_options.pop("seed")
     if args.save_model and not args.model:
@@ -101,12 +112,14 @@ def run_segment(args: argparse.Namespace) -> int:
     rows = []
     for number, image in enumerate(images, start=1):
         try:
-            mask = masks.get(image.path)
-            if isinstance(mask, Exception):
-                raise mask
+            mask, foreground = masks.get(image.path), foregrounds.get(image.path)
+            for given in (mask, foreground):
+                if isinstance(given, Exception):
+                    raise given
             result = segment_image(model, image, mask, device=device, seed=seed,
                                    position_weight=args.position_weight,
-                                   condense_options={"granularity": args.granularity})
+                                   condense_options={"granularity": args.granularity},
+                                   foreground=foreground, max_points=args.max_points)
             folder = write_outputs(out, image, result.segmentation, overwrite=args.overwrite)
         except (InputError, OutputExistsError, ValueError, OSError, MemoryError) as error:
             failures += 1
@@ -165,6 +178,16 @@ def _masks_for(images: list, masks: str) -> dict:
         except InputError as error:
             out[image.path] = error
     return out
+
+
+def _foregrounds_for(images: list, foreground: str) -> dict:
+    """{image path: segment_image's foreground}: the keyword itself, or the matched mask as
+    _masks_for reads it (None where no mask file matches: the whole image)."""
+    if foreground in ("auto", DEFAULT_FOREGROUND):
+        return {image.path: foreground for image in images}
+    if foreground == "none":
+        return {image.path: None for image in images}
+    return _masks_for(images, foreground)
 
 
 def _error(command: str, error: Exception, path: Optional[Any] = None) -> None:

@@ -17,17 +17,27 @@ import numpy as np
 
 from .._arrays import to_numpy
 from ..condensation.driver import CondensationResult, condense
+from .._arrays import index_argument
 from ..condensation.preparation import check_position_weight
 from ..io import LoadedImage, match_masks, read_image, read_mask, resolve_inputs
 from .evaluation import evaluate_segmentation
+from .foreground import DEFAULT_FOREGROUND_2D, DEFAULT_FOREGROUND_3D, foreground_mask
 from .metrics import label_hint_mask
 from .multiscale import MultiscaleSegmentation
+from .points import condensation_points
 
 # The weight of the positional encoding appended to each pixel's embedding before condensation
 # (condense's position_weight; 0 is the reference method, which condenses appearance alone).
 # Position keeps a structure's pixels together and stray look-alike pixels elsewhere apart; the
 # README's quality section gives the comparison this value was chosen by.
 POSITION_WEIGHT = 0.5
+
+# The most points condensed per image: a 128 x 128 image's pixels (condensed exactly, as the
+# method states); larger images and volumes are grouped into this many super-voxels.
+MAX_POINTS = 16384
+
+# segment's `foreground` default: DEFAULT_FOREGROUND_2D for images, _3D for volumes.
+DEFAULT_FOREGROUND = "default"
 
 
 @dataclass
@@ -54,7 +64,8 @@ class SegmentedImage:
 def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = None,
             seed: int = 0, position_weight: float = POSITION_WEIGHT,
             train_options: Optional[dict] = None, condense_options: Optional[dict] = None,
-            progress: bool = True) -> list:
+            progress: bool = True, foreground: Any = DEFAULT_FOREGROUND,
+            max_points: Optional[int] = MAX_POINTS) -> list:
     """Multi-scale segmentations of images or volumes, with CUTS.
 
     Args:
@@ -76,6 +87,13 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
         condense_options: keyword arguments of `condense` (knn, n_pca, t, granularity, ...);
             `position_weight` and `spatial_shape` are set by this function.
         progress: progress bars for training and for the images.
+        foreground: which voxels to segment (the others get label 0 in every level map):
+            None (all), "auto" (`foreground.foreground_mask`'s rule: the head or brain
+            without the air), masks matched like `masks` (files, or one array per image), or
+            "default": None for 2-D images, "auto" for volumes.
+        max_points: the most points condensed per image (>= 1, or None for no limit): above
+            it the foreground is grouped into at most this many super-voxels (`points`);
+            at or below it every voxel is condensed, exactly.
 
     Returns:
         One `SegmentedImage` per image, in input order.
@@ -84,46 +102,58 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
         io.InputError: a file that cannot be read, a mask of the wrong shape.
         ValueError: images or masks of the wrong rank, count or shape; bad options.
     """
-    check_position_weight(position_weight)  # here, before minutes of training
+    # Arguments are checked here, before minutes of training.
+    check_position_weight(position_weight)
+    check_max_points(max_points)
     loaded = load_images(images)
     references = _load_masks(masks, loaded)
+    foregrounds = _foregrounds(foreground, loaded)
     device = _torch_device(device)
     encoder = prepare_model(model, loaded, device=device, seed=seed,
                             train_options=train_options, progress=progress)
     results = []
-    for image, reference in _progress(list(zip(loaded, references)), progress, "segmenting"):
+    work = list(zip(loaded, references, foregrounds))
+    for image, reference, inside in _progress(work, progress, "segmenting"):
         results.append(segment_image(encoder, image, reference, device=device, seed=seed,
                                      position_weight=position_weight,
-                                     condense_options=condense_options))
+                                     condense_options=condense_options, foreground=inside,
+                                     max_points=max_points))
     return results
 
 
 def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = None, *,
                   device: Any = None, seed: int = 0, position_weight: float = POSITION_WEIGHT,
-                  condense_options: Optional[dict] = None) -> SegmentedImage:
-    """Embeds one image with `model`, condenses its pixels and builds its segmentation.
+                  condense_options: Optional[dict] = None, foreground: Any = DEFAULT_FOREGROUND,
+                  max_points: Optional[int] = MAX_POINTS) -> SegmentedImage:
+    """Embeds one image with `model`, condenses its pixels (or its foreground's, or their
+    super-voxels) and builds its segmentation.
 
     Args:
         model: a trained `CUTSEncoder` (2-D for [C, H, W] images, 3-D for volumes).
         image: the input as `io.read_image` returns it (or `load_images` builds it).
         mask: bool [*spatial] reference, or None.
         device: where condensation runs (the encoder runs on its own device).
-        seed, position_weight, condense_options: as `segment` takes them.
+        seed, position_weight, condense_options, max_points: as `segment` takes them.
+        foreground: None, "auto", "default" or a mask array of the image's spatial shape.
     """
-    from ..encoder.embedding import embed
-
-    embedding = embed(model, image.data[None])
-    latent = to_numpy(embedding.z)[0]                       # [F, *spatial]
-    points = latent.reshape(latent.shape[0], -1).T          # [N, F], pixels in row-major order
+    check_max_points(max_points)
+    if isinstance(foreground, str) and foreground == DEFAULT_FOREGROUND:
+        foreground = DEFAULT_FOREGROUND_2D if len(image.spatial_shape) == 2 else \
+            DEFAULT_FOREGROUND_3D
+    inside = foreground_mask(image.data, foreground)
+    points = condensation_points(model, image.data, inside, max_points)
     options = {"seed": seed, **_position_options(image.spatial_shape, position_weight,
-                                                 condense_options or {}),
+                                                 points.positions, condense_options or {}),
                **(condense_options or {})}
+    if points.weights is not None:
+        options["weights"] = points.weights
     if device is not None and getattr(device, "type", device) == "cuda":
         options.setdefault("device", "cuda")
-    result = condense(points, **options)
+    result = condense(points.features, **options)
     segmentation = MultiscaleSegmentation.from_condensation(
-        result, image.spatial_shape, reconstruction=to_numpy(embedding.reconstruction)[0],
-        source=str(image.path) if image.path is not None else image.name)
+        result, image.spatial_shape, reconstruction=points.reconstruction,
+        source=str(image.path) if image.path is not None else image.name,
+        point_labels=points.point_labels)
     if mask is None or not segmentation.levels:
         return SegmentedImage(image, segmentation, result)
     hints = np.stack([label_hint_mask(level, mask) for level in segmentation.label_maps])
@@ -131,12 +161,31 @@ def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = N
     return SegmentedImage(image, segmentation, result, hints, metrics)
 
 
-def _position_options(spatial_shape: Sequence[int], weight: float, condense_options: dict) -> dict:
-    """condense's position keywords for pixels of an image (volume) of `spatial_shape`; none
-    when condense_options give the deprecated pos_encoding, which then replaces them."""
+def _position_options(spatial_shape: Sequence[int], weight: float,
+                      positions: Optional[np.ndarray], condense_options: dict) -> dict:
+    """condense's position keywords: the points' coordinates when they are not the grid's
+    pixels, else the grid's shape; none when condense_options give the deprecated
+    pos_encoding, which then replaces them."""
     if "pos_encoding" in condense_options:
         return {}
+    if positions is not None:
+        return {"position_weight": weight, "positions": positions}
     return {"position_weight": weight, "spatial_shape": tuple(spatial_shape)}
+
+
+def check_max_points(max_points: Any) -> None:
+    """ValueError unless max_points is None or an integer >= 1 (TypeError for a non-integer)."""
+    if max_points is not None and index_argument(max_points, "max_points") < 1:
+        raise ValueError(f"max_points must be None or an integer >= 1, got {max_points}")
+
+
+def _foregrounds(foreground: Any, images: Sequence[LoadedImage]) -> list:
+    """segment's `foreground` per image: the same keyword for all, or masks matched like
+    `masks` (an image that no mask file matches is segmented whole)."""
+    if foreground is None or (isinstance(foreground, str)
+                              and foreground in ("auto", DEFAULT_FOREGROUND)):
+        return [foreground] * len(images)
+    return _load_masks(foreground, images, "foreground")
 
 
 def prepare_model(model: Any, images: Sequence[LoadedImage], *, device: Any, seed: int,
@@ -188,27 +237,29 @@ def load_images(images: Any) -> list:
     return loaded
 
 
-def _load_masks(masks: Any, images: Sequence[LoadedImage]) -> list:
-    """One bool mask (or None) per image, checked against the image's spatial shape."""
+def _load_masks(masks: Any, images: Sequence[LoadedImage], name: str = "masks") -> list:
+    """One bool mask (or None) per image, checked against the image's spatial shape; `name`
+    is the argument the messages name."""
     if masks is None:
         return [None] * len(images)
     if isinstance(masks, (str, Path)):
         if any(image.path is None for image in images):
-            raise ValueError("masks given as files need images given as files (matched by name)")
+            raise ValueError(f"{name} given as files need images given as files (matched by "
+                             "name)")
         matched = match_masks([image.path for image in images], masks)
         return [None if matched[image.path] is None else
                 read_mask(matched[image.path], image.spatial_shape, image_path=image.path)
                 for image in images]
     masks = list(masks) if isinstance(masks, (list, tuple)) else list(to_numpy(masks))
     if len(masks) != len(images):
-        raise ValueError(f"masks holds {len(masks)} masks for {len(images)} images")
+        raise ValueError(f"{name} holds {len(masks)} masks for {len(images)} images")
     checked = []
     for image, mask in zip(images, masks):
         if mask is not None:
             mask = to_numpy(mask) != 0
             if mask.shape != image.spatial_shape:
-                raise ValueError(f"the mask of {image.name} has shape {list(mask.shape)}, the "
-                                 f"image {list(image.spatial_shape)}")
+                raise ValueError(f"{name}: the mask of {image.name} has shape "
+                                 f"{list(mask.shape)}, the image {list(image.spatial_shape)}")
         checked.append(mask)
     return checked
 

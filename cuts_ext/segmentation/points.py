@@ -1,0 +1,154 @@
+"""The points that condensation sees for one image or volume: every pixel, the foreground's
+voxels, or at most `max_points` super-voxels of them (docs/method.md, "Weighted points").
+
+An image whose pixels all fit is embedded whole and condensed pixel by pixel, exactly as the
+method states. Otherwise the encoder runs tile by tile, tiles without foreground are skipped,
+and each tile's latent vectors are L2-normalised and kept for its foreground voxels only, as
+soon as they exist: the 128-channel latent map of a volume (4.4 GB for a 1 mm brain) never
+exists at once. Beyond `max_points` foreground voxels, super-voxels (csrc/coarsen) group them;
+each enters condensation at the mean of its voxels' normalised vectors, weighted by its voxel
+count and placed (for the positional encoding) at its centroid.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import numpy as np
+import scipy.sparse
+
+# Super-voxels follow the embeddings projected on their leading principal axes: SLIC's cost is
+# linear in the feature count, and the leading axes carry the boundaries.
+COARSENING_FEATURES = 16
+
+
+@dataclass
+class CondensationPoints:
+    """What `condense` receives for one image, and how its points map back to voxels.
+
+    Attributes:
+        features: float32 [M, F], the rows to condense.
+        weights: float64 [M] voxels per point, or None (one voxel each).
+        positions: float64 [M, d] coordinates in [0, 1], or None: the points are the pixels of
+            the grid, in row-major order (condense's spatial_shape places them).
+        point_labels: int32 [*spatial] point of every voxel, -1 outside the foreground; None
+            when the points are all the voxels in row-major order.
+        reconstruction: float32 [C, *spatial], the encoder's reconstruction (0 in skipped
+            tiles).
+    """
+
+    features: np.ndarray
+    weights: Optional[np.ndarray]
+    positions: Optional[np.ndarray]
+    point_labels: Optional[np.ndarray]
+    reconstruction: np.ndarray
+
+
+def condensation_points(model: Any, image: np.ndarray, foreground: Optional[np.ndarray],
+                        max_points: Optional[int]) -> CondensationPoints:
+    """The points of one image for `condense`.
+
+    Args:
+        model: a trained `CUTSEncoder` of the image's dimension.
+        image: float32 [C, *spatial] in [-1, 1].
+        foreground: bool [*spatial] (at least one voxel), or None for every voxel.
+        max_points: the most points to condense, or None for no limit.
+    """
+    from ..encoder.embedding import embed
+
+    spatial = image.shape[1:]
+    n = math.prod(spatial)
+    whole = foreground is None or bool(foreground.all())
+    if whole and (max_points is None or max_points >= n):
+        embedding = embed(model, image[None])
+        latent = embedding.z[0]
+        features = latent.reshape(latent.shape[0], -1).T  # [N, F], pixels in row-major order
+        return CondensationPoints(features, None, None, None, embedding.reconstruction[0])
+    mask = np.ones(spatial, bool) if foreground is None else foreground
+    features, reconstruction = foreground_features(model, image, mask)
+    if max_points is None or max_points >= features.shape[0]:
+        point_labels = np.full(spatial, -1, np.int32)
+        point_labels[mask] = np.arange(features.shape[0], dtype=np.int32)
+        return CondensationPoints(features, None, _grid_positions(mask), point_labels,
+                                  reconstruction)
+    point_labels, counts = _super_voxels(features, mask, max_points)
+    members = _membership(point_labels[mask], counts.shape[0])
+    means = (members @ features.astype(np.float64)) / counts[:, None]
+    positions = (members @ _grid_positions(mask)) / counts[:, None]
+    return CondensationPoints(means.astype(np.float32), counts.astype(np.float64), positions,
+                              point_labels, reconstruction)
+
+
+def foreground_features(model: Any, image: np.ndarray, mask: np.ndarray) -> tuple:
+    """(float32 [N_fg, F] L2-normalised latent vectors of the foreground voxels in row-major
+    order, float32 [C, *spatial] reconstruction), streamed tile by tile."""
+    import torch
+
+    from ..encoder.embedding import embed_tiles
+
+    spatial = image.shape[1:]
+    rank = np.full(spatial, -1, np.int64)
+    rank[mask] = np.arange(int(mask.sum()))
+    features = np.empty((int(mask.sum()), model.latent_channels), np.float32)
+    reconstruction = np.zeros(image.shape, np.float32)
+
+    def no_foreground(where: tuple) -> bool:
+        return not mask[where[2:]].any()
+
+    x = torch.from_numpy(np.ascontiguousarray(image[None], dtype=np.float32))
+    for where, latent, centres in embed_tiles(model, x, skip=no_foreground):
+        block = where[2:]
+        inside = mask[block]
+        vectors = latent[0].cpu().numpy()[:, inside].T  # [voxels, F]
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        features[rank[block][inside]] = vectors / np.where(norms > 0, norms, 1.0)
+        reconstruction[(slice(None),) + block] = centres[0].cpu().numpy()
+    return features, reconstruction
+
+
+def _super_voxels(features: np.ndarray, mask: np.ndarray, max_points: int) -> tuple:
+    """(int32 [*spatial] super-voxel of every voxel, -1 outside; int64 [K] voxel counts) from
+    SLIC on the features' leading principal axes, over the foreground's bounding box."""
+    from ..condensation.coarsen import coarsen
+
+    projected = _leading_axes(features, COARSENING_FEATURES)
+    box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(mask))
+    inside = mask[box]
+    grid = np.zeros(inside.shape + (projected.shape[1],), np.float32)
+    grid[inside] = projected
+    result = coarsen(grid.reshape(-1, projected.shape[1]), inside.shape, max_points,
+                     foreground=inside)
+    point_labels = np.full(mask.shape, -1, np.int32)
+    point_labels[box] = result.labels
+    return point_labels, np.asarray(result.counts, np.int64)
+
+
+def _leading_axes(features: np.ndarray, count: int) -> np.ndarray:
+    """float32 [N, min(count, F)]: the centred rows projected on their top principal axes
+    (eigenvectors of the F x F covariance, accumulated in float64 in blocks)."""
+    n, f = features.shape
+    if f <= count:
+        return features
+    mean = features.mean(axis=0, dtype=np.float64)
+    covariance = np.zeros((f, f))
+    for start in range(0, n, 1 << 16):
+        block = features[start:start + (1 << 16)].astype(np.float64) - mean
+        covariance += block.T @ block
+    _, vectors = np.linalg.eigh(covariance)
+    axes = vectors[:, ::-1][:, :count]
+    return ((features - mean.astype(np.float32)) @ axes.astype(np.float32)).astype(np.float32)
+
+
+def _membership(labels: np.ndarray, k: int) -> scipy.sparse.csr_matrix:
+    """[K, N_fg] 0/1 matrix: row j marks the voxels of super-voxel j (sums as one product)."""
+    n = labels.shape[0]
+    return scipy.sparse.csr_matrix((np.ones(n), (labels, np.arange(n))), shape=(k, n))
+
+
+def _grid_positions(mask: np.ndarray) -> np.ndarray:
+    """float64 [N_fg, d]: the foreground voxels' coordinates scaled to [0, 1] per axis, as the
+    positional encoding of the whole grid scales them (0 along an axis of size 1)."""
+    axes = [np.linspace(0.0, 1.0, size) if size > 1 else np.zeros(1) for size in mask.shape]
+    return np.stack([axis[index] for axis, index in zip(axes, np.nonzero(mask))], axis=1)
