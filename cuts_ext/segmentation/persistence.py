@@ -51,7 +51,7 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_F
         return painted
     if label_maps.min() < 0:
         raise ValueError("label_maps must hold ids >= 0")
-    flat = label_maps.reshape(label_maps.shape[0], -1).astype(np.int64)
+    flat = label_maps.reshape(label_maps.shape[0], -1)  # no copy: a volume's maps are large
     n_ids = int(flat.max()) + 1
     areas = np.stack([np.bincount(level, minlength=n_ids) for level in flat])  # [L, ids]
     persistence = (areas > 0).sum(axis=0)

@@ -74,9 +74,9 @@ def condensation_points(model: Any, image: np.ndarray, foreground: Optional[np.n
         return CondensationPoints(features, None, _grid_positions(mask), point_labels,
                                   reconstruction)
     point_labels, counts = _super_voxels(features, mask, max_points)
-    members = _membership(point_labels[mask], counts.shape[0])
-    means = (members @ features.astype(np.float64)) / counts[:, None]
-    positions = (members @ _grid_positions(mask)) / counts[:, None]
+    labels = point_labels[mask]
+    means = _block_sums(labels, features, counts.shape[0]) / counts[:, None]
+    positions = _block_sums(labels, _grid_positions(mask), counts.shape[0]) / counts[:, None]
     return CondensationPoints(means.astype(np.float32), counts.astype(np.float64), positions,
                               point_labels, reconstruction)
 
@@ -133,18 +133,33 @@ def _leading_axes(features: np.ndarray, count: int) -> np.ndarray:
         return features
     mean = features.mean(axis=0, dtype=np.float64)
     covariance = np.zeros((f, f))
-    for start in range(0, n, 1 << 16):
-        block = features[start:start + (1 << 16)].astype(np.float64) - mean
+    for start in range(0, n, _BLOCK):
+        block = features[start:start + _BLOCK].astype(np.float64) - mean
         covariance += block.T @ block
     _, vectors = np.linalg.eigh(covariance)
     axes = vectors[:, ::-1][:, :count]
-    return ((features - mean.astype(np.float32)) @ axes.astype(np.float32)).astype(np.float32)
+    projected = np.empty((n, count), np.float32)
+    for start in range(0, n, _BLOCK):
+        block = features[start:start + _BLOCK].astype(np.float64) - mean
+        projected[start:start + _BLOCK] = block @ axes
+    return projected
 
 
-def _membership(labels: np.ndarray, k: int) -> scipy.sparse.csr_matrix:
-    """[K, N_fg] 0/1 matrix: row j marks the voxels of super-voxel j (sums as one product)."""
-    n = labels.shape[0]
-    return scipy.sparse.csr_matrix((np.ones(n), (labels, np.arange(n))), shape=(k, n))
+# Rows per block where a float64 copy of all rows (2 GB for a 1 mm brain) would set the peak.
+_BLOCK = 1 << 16
+
+
+def _block_sums(labels: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
+    """float64 [K, C]: the sums of the rows of `values` [N, C] per label (labels [N] in 0..K-1),
+    accumulated in float64 block by block."""
+    sums = np.zeros((k, values.shape[1]))
+    for start in range(0, labels.shape[0], _BLOCK):
+        block = labels[start:start + _BLOCK]
+        members = scipy.sparse.csr_matrix(
+            (np.ones(block.shape[0]), (block, np.arange(block.shape[0]))),
+            shape=(k, block.shape[0]))
+        sums += members @ values[start:start + _BLOCK].astype(np.float64)
+    return sums
 
 
 def _grid_positions(mask: np.ndarray) -> np.ndarray:
