@@ -73,6 +73,20 @@ def condensation_points(model: Any, image: np.ndarray, foreground: Optional[np.n
         point_labels[mask] = np.arange(features.shape[0], dtype=np.int32)
         return CondensationPoints(features, None, _grid_positions(mask), point_labels,
                                   reconstruction)
+    return super_voxel_points(features, mask, max_points, reconstruction)
+
+
+def super_voxel_points(features: np.ndarray, mask: np.ndarray, max_points: int,
+                       reconstruction: np.ndarray) -> CondensationPoints:
+    """The foreground grouped into at most `max_points` super-voxels, each a point at the mean
+    of its voxels' vectors, weighted by their count and placed at their centroid.
+
+    Args:
+        features: float32 [N_fg, F], the foreground voxels' vectors in row-major order.
+        mask: bool [*spatial], the foreground.
+        max_points: >= 1.
+        reconstruction: passed through to the result.
+    """
     point_labels, counts = _super_voxels(features, mask, max_points)
     labels = point_labels[mask]
     means = _block_sums(labels, features, counts.shape[0]) / counts[:, None]
