@@ -96,6 +96,33 @@ def test_segment_trains_on_a_nifti_volume_and_keeps_its_affine(tmp_path):
     assert (tmp_path / "brain.pt").is_file()
 
 
+def test_segment_a_volume_in_air_with_super_voxels_and_a_zero_background(tmp_path):
+    """--foreground auto drops the air (label 0 in every written level) and --max-points groups
+    the rest into super-voxels; a bad --max-points is a usage error before any work."""
+    rng = np.random.default_rng(4)
+    grid = np.meshgrid(*[np.linspace(-1, 1, n) for n in (14, 16, 15)], indexing="ij")
+    head = sum(g ** 2 for g in grid) <= 0.6
+    texture = smooth_images(rng, (1, 1, 14, 16, 15))[0, 0]
+    volume = np.where(head, 500 + 300 * texture, 5 * rng.random(head.shape)).astype(np.float32)
+    nibabel.save(nibabel.Nifti1Image(volume, np.eye(4)), str(tmp_path / "head.nii.gz"))
+    result = _cuts("segment", tmp_path / "head.nii.gz", "-o", tmp_path / "out", "--epochs", 1,
+                   "--batch-size", 1, "--foreground", "auto", "--max-points", 200,
+                   "--position-weight", 2, "--quiet")
+    assert result.returncode == 0, result.stderr
+    written = np.load(tmp_path / "out" / "head" / "head.npz")
+    assert written["hierarchy"].shape[1] <= 200  # super-voxels, not voxels
+    np.testing.assert_array_equal(written["point_labels"] >= 0, head)
+    levels = sorted((tmp_path / "out" / "head").glob("head_level*.nii.gz"))
+    assert levels
+    for level in levels:
+        labels = np.asarray(nibabel.load(str(level)).dataobj)
+        assert (labels[~head] == 0).all() and (labels[head] > 0).all()
+    refused = _cuts("segment", tmp_path / "head.nii.gz", "-o", tmp_path / "other",
+                    "--max-points", 0)
+    assert refused.returncode == 2 and "--max-points" in refused.stderr
+    assert not (tmp_path / "other").exists()
+
+
 @pytest.mark.parametrize("command,args,words", [
     ("segment", ["EMPTY", "-o", "OUT"], ["EMPTY", "no supported file"]),
     ("segment", ["MISSING/x.png", "-o", "OUT"], ["x.png"]),
