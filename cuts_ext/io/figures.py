@@ -47,7 +47,8 @@ def save_figure(path: Any, image: np.ndarray, label_maps: np.ndarray, *,
                 persistent: Optional[np.ndarray] = None,
                 reconstruction: Optional[np.ndarray] = None,
                 cluster_counts: Optional[Sequence[int]] = None,
-                title: str = "", max_levels: int = MAX_LEVEL_PANELS) -> None:
+                title: str = "", max_levels: int = MAX_LEVEL_PANELS,
+                background: Optional[int] = None) -> None:
     """Draws the overview figure and saves it as PNG.
 
     Args:
@@ -60,6 +61,8 @@ def save_figure(path: Any, image: np.ndarray, label_maps: np.ndarray, *,
         cluster_counts: L ints, the clusters of each level, for the panel titles; or None.
         title: the figure's title (e.g. the input's name).
         max_levels: at most this many level panels.
+        background: the label id outside the foreground in every level (0 for a masked
+            volume), drawn black; None when every voxel was segmented.
     """
     from matplotlib.figure import Figure
 
@@ -69,7 +72,8 @@ def save_figure(path: Any, image: np.ndarray, label_maps: np.ndarray, *,
         panels.append(("reconstruction", np.asarray(reconstruction), True))
     for j in choose_levels(len(label_maps), max_levels):
         counted = f", {cluster_counts[j]} clusters" if cluster_counts is not None else ""
-        panels.append((f"level {j}{counted}", colorize_labels(label_maps[j]), False))
+        panels.append((f"level {j}{counted}", colorize_labels(label_maps[j], background),
+                       False))
     if persistent is not None:
         panels.append(("persistent", colorize_labels(persistent, background=0), False))
     rows = 3 if spatial_ndim == 3 else 1

@@ -35,8 +35,8 @@ class CondensationPoints:
             the grid, in row-major order (condense's spatial_shape places them).
         point_labels: int32 [*spatial] point of every voxel, -1 outside the foreground; None
             when the points are all the voxels in row-major order.
-        reconstruction: float32 [C, *spatial], the encoder's reconstruction (0 in skipped
-            tiles).
+        reconstruction: float32 [C, *spatial], the encoder's reconstruction (-1, the darkest
+            value, in tiles skipped for holding no foreground).
     """
 
     features: np.ndarray
@@ -106,7 +106,7 @@ def foreground_features(model: Any, image: np.ndarray, mask: np.ndarray) -> tupl
     rank = np.full(spatial, -1, np.int64)
     rank[mask] = np.arange(int(mask.sum()))
     features = np.empty((int(mask.sum()), model.latent_channels), np.float32)
-    reconstruction = np.zeros(image.shape, np.float32)
+    reconstruction = np.full(image.shape, -1.0, np.float32)  # skipped tiles: the darkest value
 
     def no_foreground(where: tuple) -> bool:
         return not mask[where[2:]].any()
