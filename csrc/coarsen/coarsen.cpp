@@ -12,6 +12,7 @@
 #include "core/build_info.h"
 #include "core/checks.h"
 #include "core/errors.h"
+#include "core/finite.h"
 #include "core/nvtx.h"
 
 namespace cuts {
@@ -60,13 +61,11 @@ Coarsening coarsen(const ArrayView& features, const std::vector<int64_t>& spatia
   NvtxRange range("cuts_ext.coarsen");
   check_arguments(features, spatial, foreground, options, labels);
   check_device_usable(features, "features");
+  require_finite(features, "features", stream);
   const int64_t feature_count = features.shape[1];
   const int64_t extent[3] = {spatial.size() == 3 ? spatial[0] : 1, spatial[spatial.size() - 2],
                              spatial.back()};
   const bool cuda = features.device == Device::CUDA;
-#ifndef CUTS_WITH_CUDA
-  (void)stream;  // check_device_usable rejects CUDA arrays in a CPU-only build
-#endif
 
   // The plan reads the mask on the host: on a GPU, one copy of its N bytes.
   std::vector<uint8_t> mask_copy;

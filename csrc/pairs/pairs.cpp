@@ -7,6 +7,7 @@
 #include "core/checks.h"
 #include "core/dispatch_float.h"
 #include "core/errors.h"
+#include "core/finite.h"
 #include "core/nvtx.h"
 #include "pairs/pairs_kernels.h"
 #include "pairs/ssim.h"
@@ -61,16 +62,12 @@ void sample_pairs(const ArrayView& images, const PairOptions& options, const Arr
   }
   check_device_usable(images, "images");
   if (anchors.numel() == 0) return;
+  require_finite(images, "images", stream);
   if (images.device == Device::CUDA) {
 #ifdef CUTS_WITH_CUDA
-    if (!all_finite_cuda(images, stream))
-      throw InvalidArgument("images must be finite: found NaN or Inf");
     sample_pairs_cuda(images, q, anchors, positives, stream);
-#else
-    (void)stream;  // unreachable: check_device_usable rejects CUDA arrays in a CPU-only build
 #endif
   } else {
-    if (!all_finite_cpu(images)) throw InvalidArgument("images must be finite: found NaN or Inf");
     sample_pairs_cpu(images, q, anchors, positives);
   }
 }

@@ -21,18 +21,4 @@ void sample_pairs_cpu(const ArrayView& images, const PairSamplerParams& params,
   });
 }
 
-bool all_finite_cpu(const ArrayView& values) {
-  const int64_t n = values.numel();
-  int64_t bad = 0;
-  dispatch_float(values.dtype, [&](auto zero) {
-    using T = decltype(zero);
-    const T* v = values.as<const T>();
-    // x - x is 0 for every finite x and NaN for NaN and +-Inf; unlike std::isfinite, the
-    // compiler vectorises it.
-#pragma omp parallel for reduction(+ : bad) schedule(static) if (n >= (1 << 18))
-    for (int64_t i = 0; i < n; ++i) bad += (v[i] - v[i]) != T(0);
-  });
-  return bad == 0;
-}
-
 }  // namespace cuts

@@ -16,14 +16,6 @@ __global__ void sample_pairs_kernel(const T* __restrict__ images, PairSamplerPar
   sample_pair(images, q, i, anchors + i * q.grid.ndim, positives + i * q.grid.ndim);
 }
 
-template <class T>
-__global__ void count_non_finite_kernel(const T* __restrict__ values, int64_t n,
-                                        unsigned int* flag) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x)
-    if (!isfinite(values[i])) atomicOr(flag, 1u);
-}
-
 }  // namespace
 
 void sample_pairs_cuda(const ArrayView& images, const PairSamplerParams& params,
@@ -41,26 +33,6 @@ void sample_pairs_cuda(const ArrayView& images, const PairSamplerParams& params,
                                                       anchors.as<int64_t>(), positives.as<int64_t>());
   }
   CUTS_CHECK_LAUNCH(s, "sample_pairs_kernel");
-}
-
-bool all_finite_cuda(const ArrayView& values, StreamHandle stream) {
-  DeviceGuard guard(values.device_index);
-  const cudaStream_t s = as_cuda_stream(stream);
-  DeviceArray<unsigned int> flag(1, s, "the non-finite flag");
-  CUTS_CUDA_CHECK(cudaMemsetAsync(flag.get(), 0, sizeof(unsigned int), s));
-  const int64_t n = values.numel();
-  {
-    NvtxRange range("count_non_finite_kernel");
-    if (values.dtype == DType::Float64) {
-      count_non_finite_kernel<double><<<blocks_for(n), kThreadsPerBlock, 0, s>>>(
-          values.as<const double>(), n, flag.get());
-    } else {
-      count_non_finite_kernel<float><<<blocks_for(n), kThreadsPerBlock, 0, s>>>(
-          values.as<const float>(), n, flag.get());
-    }
-    CUTS_CHECK_LAUNCH(s, "count_non_finite_kernel");
-  }
-  return scalar_to_host(flag.get(), s) == 0;
 }
 
 }  // namespace cuts

@@ -1,6 +1,6 @@
-// The backends of sample_pairs (pairs.h), called by its front once the arguments are validated:
-// each runs pair_sampler.h's sample_pair for every pair, and the finiteness check the front
-// makes of the images first.
+// The backends of sample_pairs (pairs.h), called by its front once the arguments are validated
+// and the images checked finite (core/finite.h): each runs pair_sampler.h's sample_pair for
+// every pair.
 #pragma once
 
 #include "core/array.h"
@@ -15,12 +15,6 @@ void sample_pairs_cpu(const ArrayView& images, const PairSamplerParams& params,
 // pairs_cuda.cu: one thread per pair, on `stream`.
 void sample_pairs_cuda(const ArrayView& images, const PairSamplerParams& params,
                        const ArrayView& anchors, const ArrayView& positives, StreamHandle stream);
-#endif
-
-// Whether every element of a float array is finite (no NaN, no +-Inf).
-bool all_finite_cpu(const ArrayView& values);
-#ifdef CUTS_WITH_CUDA
-bool all_finite_cuda(const ArrayView& values, StreamHandle stream);
 #endif
 
 }  // namespace cuts

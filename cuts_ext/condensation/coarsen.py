@@ -89,8 +89,6 @@ def coarsen(features: Any, spatial_shape: Sequence[int], max_points: int, *,
     if len(src.shape) != 2 or src.shape[0] != voxels or src.shape[1] < 1:
         raise ValueError(f"features must have shape [N, F] with N = prod(spatial_shape) = "
                          f"{voxels} and F >= 1, got {list(src.shape)}")
-    if not _all_finite(src):
-        raise ValueError("features must be finite (found NaN or infinity)")
     mask = _foreground(foreground, spatial, src)
     labels = src.empty([voxels], "int32")
     counts, means = _C.coarsen(src.descriptor, list(spatial),
@@ -128,14 +126,3 @@ def _foreground(foreground: Any, spatial: tuple[int, ...], src: Operand) -> Opti
         raise ValueError("foreground has no foreground voxel")
     mask = mask.astype("uint8")
     return Operand(mask.value.reshape(voxels), mask.library, mask.device, mask.device_index)
-
-
-def _all_finite(operand: Operand) -> bool:
-    """Whether every element is finite, tested in the operand's library and on its device."""
-    if operand.library == "torch":
-        import torch
-        return bool(torch.isfinite(operand.value).all())
-    if operand.library == "cupy":
-        import cupy
-        return bool(cupy.isfinite(operand.value).all())
-    return bool(np.isfinite(operand.value).all())
