@@ -69,9 +69,7 @@ def condensation_points(model: Any, image: np.ndarray, foreground: Optional[np.n
     mask = np.ones(spatial, bool) if foreground is None else foreground
     features, reconstruction = foreground_features(model, image, mask)
     if max_points is None or max_points >= features.shape[0]:
-        point_labels = np.full(spatial, -1, np.int32)
-        point_labels[mask] = np.arange(features.shape[0], dtype=np.int32)
-        return CondensationPoints(features, None, _grid_positions(mask), point_labels,
+        return CondensationPoints(features, None, _grid_positions(mask), _foreground_rank(mask),
                                   reconstruction)
     return super_voxel_points(features, mask, max_points, reconstruction)
 
@@ -102,9 +100,7 @@ def foreground_features(model: Any, image: np.ndarray, mask: np.ndarray) -> tupl
 
     from ..encoder.embedding import embed_tiles
 
-    spatial = image.shape[1:]
-    rank = np.full(spatial, -1, np.int64)
-    rank[mask] = np.arange(int(mask.sum()))
+    rank = _foreground_rank(mask)
     features = np.empty((int(mask.sum()), model.latent_channels), np.float32)
     reconstruction = np.full(image.shape, -1.0, np.float32)  # skipped tiles: the darkest value
 
@@ -174,6 +170,14 @@ def _block_sums(labels: np.ndarray, values: np.ndarray, k: int) -> np.ndarray:
             shape=(k, block.shape[0]))
         sums += members @ values[start:start + _BLOCK].astype(np.float64)
     return sums
+
+
+def _foreground_rank(mask: np.ndarray) -> np.ndarray:
+    """int32 [*spatial]: each foreground voxel's index among them in row-major order (its row
+    in the features, its point when each voxel is one), -1 outside."""
+    rank = np.full(mask.shape, -1, np.int32)
+    rank[mask] = np.arange(int(mask.sum()), dtype=np.int32)
+    return rank
 
 
 def _grid_positions(mask: np.ndarray) -> np.ndarray:
