@@ -6,7 +6,9 @@ import pytest
 
 import cuts_ext
 from cuts_ext.encoder import embedding
-from cuts_ext.segmentation.points import condensation_points, foreground_features
+from cuts_ext.segmentation.points import (COARSENING_FEATURES, _coarsening_features,
+                                          condensation_points, foreground_features,
+                                          super_voxel_points)
 from support.images import smooth_images
 
 
@@ -121,3 +123,27 @@ def test_an_all_background_volume_is_refused(volume_and_model):
     empty = np.full((1, 1, 12, 12, 12), -1.0, np.float32)
     with pytest.raises(ValueError, match="no voxel"):
         cuts_ext.segment(empty, model, foreground="auto", progress=False)
+
+
+def test_super_voxels_follow_an_intensity_edge_the_embedding_does_not_show():
+    # Identical vectors everywhere: only the image's own channels can place the edge.
+    inside = np.ones((6, 12, 12), bool)
+    image = np.zeros((1, 6, 12, 12), np.float32)
+    image[:, :, :, 5:] = 1.0
+    features = np.ones((inside.sum(), 8), np.float32)
+    points = super_voxel_points(features, image, inside, 16, image)
+    labels = points.point_labels
+    assert labels.max() + 1 <= 16
+    left, right = set(np.unique(labels[:, :, :5])), set(np.unique(labels[:, :, 5:]))
+    assert left and right and not left & right
+
+
+def test_coarsening_features_weigh_the_channels_as_much_as_the_embedding(rng):
+    inside = np.ones((4, 5, 6), bool)
+    features = rng.normal(size=(inside.sum(), 32)).astype(np.float32)
+    image = (1000.0 * rng.normal(size=(2,) + inside.shape)).astype(np.float32)
+    combined = _coarsening_features(features, image, inside)
+    assert combined.shape == (inside.sum(), COARSENING_FEATURES + 2)
+    embedding = combined[:, :COARSENING_FEATURES].var(axis=0).sum()
+    channels = combined[:, COARSENING_FEATURES:].var(axis=0).sum()
+    assert channels == pytest.approx(embedding, rel=1e-4)

@@ -5,8 +5,8 @@ An image whose pixels all fit is embedded whole and condensed pixel by pixel, ex
 method states. Otherwise the encoder runs tile by tile, tiles without foreground are skipped,
 and each tile's latent vectors are L2-normalised and kept for its foreground voxels only, as
 soon as they exist: the 128-channel latent map of a volume (4.4 GB for a 1 mm brain) never
-exists at once. Beyond `max_points` foreground voxels, super-voxels (csrc/coarsen) group them;
-each enters condensation at the mean of its voxels' normalised vectors, weighted by its voxel
+exists at once. Beyond `max_points` foreground voxels, super-voxels (csrc/coarsen) group them
+by the image's own intensities and the embedding together; each enters condensation at the mean of its voxels' normalised vectors, weighted by its voxel
 count and placed (for the positional encoding) at its centroid.
 """
 
@@ -19,8 +19,12 @@ from typing import Any, Optional
 import numpy as np
 import scipy.sparse
 
-# Super-voxels follow the embeddings projected on their leading principal axes: SLIC's cost is
-# linear in the feature count, and the leading axes carry the boundaries.
+# Super-voxels follow the embeddings projected on their leading principal axes (SLIC's cost is
+# linear in the feature count, and the leading axes carry the boundaries) beside the image's own
+# channels, as SLIC follows an image's colours. The embedding alone does not hold tissue edges
+# well enough: on the 2 mm MNI152 brain (236,370 voxels into about 12,000 super-voxels), giving
+# every super-voxel its majority tissue caps the white / grey matter Dice at 0.81 / 0.86 with the
+# embedding's axes alone, 0.94 / 0.94 with the intensity beside them (README, "Whole volumes").
 COARSENING_FEATURES = 16
 
 
@@ -71,21 +75,23 @@ def condensation_points(model: Any, image: np.ndarray, foreground: Optional[np.n
     if max_points is None or max_points >= features.shape[0]:
         return CondensationPoints(features, None, _grid_positions(mask), _foreground_rank(mask),
                                   reconstruction)
-    return super_voxel_points(features, mask, max_points, reconstruction)
+    return super_voxel_points(features, image, mask, max_points, reconstruction)
 
 
-def super_voxel_points(features: np.ndarray, mask: np.ndarray, max_points: int,
-                       reconstruction: np.ndarray) -> CondensationPoints:
+def super_voxel_points(features: np.ndarray, image: np.ndarray, mask: np.ndarray,
+                       max_points: int, reconstruction: np.ndarray) -> CondensationPoints:
     """The foreground grouped into at most `max_points` super-voxels, each a point at the mean
     of its voxels' vectors, weighted by their count and placed at their centroid.
 
     Args:
         features: float32 [N_fg, F], the foreground voxels' vectors in row-major order.
+        image: float32 [C, *spatial], the image the vectors embed.
         mask: bool [*spatial], the foreground.
         max_points: >= 1.
         reconstruction: passed through to the result.
     """
-    point_labels, counts = _super_voxels(features, mask, max_points)
+    point_labels, counts = _super_voxels(_coarsening_features(features, image, mask), mask,
+                                         max_points)
     labels = point_labels[mask]
     means = _block_sums(labels, features, counts.shape[0]) / counts[:, None]
     positions = _block_sums(labels, _grid_positions(mask), counts.shape[0]) / counts[:, None]
@@ -118,17 +124,31 @@ def foreground_features(model: Any, image: np.ndarray, mask: np.ndarray) -> tupl
     return features, reconstruction
 
 
+def _coarsening_features(features: np.ndarray, image: np.ndarray,
+                         mask: np.ndarray) -> np.ndarray:
+    """float32 [N_fg, A + C]: the vectors' A leading principal axes beside the image's C channels
+    at the foreground voxels, the channels scaled so that both parts have the same total
+    variance (neither drowns the other whatever the intensity range; where either part is
+    constant, the channels stay as they are)."""
+    projected = _leading_axes(features, COARSENING_FEATURES)
+    channels = image[:, mask].T.astype(np.float64)  # [N_fg, C]
+    channel_spread = channels.var(axis=0).sum()
+    embedding_spread = float(projected.var(axis=0).sum())
+    if channel_spread > 0 and embedding_spread > 0:
+        channels *= np.sqrt(embedding_spread / channel_spread)
+    return np.concatenate([projected, channels.astype(np.float32)], axis=1)
+
+
 def _super_voxels(features: np.ndarray, mask: np.ndarray, max_points: int) -> tuple:
     """(int32 [*spatial] super-voxel of every voxel, -1 outside; int64 [K] voxel counts) from
-    SLIC on the features' leading principal axes, over the foreground's bounding box."""
+    SLIC on the foreground voxels' features [N_fg, F'] over the foreground's bounding box."""
     from ..condensation.coarsen import coarsen
 
-    projected = _leading_axes(features, COARSENING_FEATURES)
     box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(mask))
     inside = mask[box]
-    grid = np.zeros(inside.shape + (projected.shape[1],), np.float32)
-    grid[inside] = projected
-    result = coarsen(grid.reshape(-1, projected.shape[1]), inside.shape, max_points,
+    grid = np.zeros(inside.shape + (features.shape[1],), np.float32)
+    grid[inside] = features
+    result = coarsen(grid.reshape(-1, features.shape[1]), inside.shape, max_points,
                      foreground=inside)
     point_labels = np.full(mask.shape, -1, np.int32)
     point_labels[box] = result.labels

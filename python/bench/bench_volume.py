@@ -105,7 +105,8 @@ def run(resolution: int, args: argparse.Namespace) -> dict:
         features, reconstruction = foreground_features(model, image.data, mask)
         stage("embed", t)
         t = time.perf_counter()
-        points = super_voxel_points(features, mask, args.max_points, reconstruction)
+        points = super_voxel_points(features, image.data, mask, args.max_points,
+                                    reconstruction)
         del features
         stage("coarsen", t)
         t = time.perf_counter()
