@@ -17,7 +17,7 @@ import numpy as np
 
 from .._arrays import to_numpy
 from ..condensation.driver import CondensationResult, condense
-from .._arrays import index_argument
+from .._checks import integer
 from ..condensation.preparation import check_position_weight
 from ..io import LoadedImage, match_masks, read_image, read_mask, resolve_inputs
 from .evaluation import evaluate_segmentation
@@ -175,8 +175,8 @@ def _position_options(spatial_shape: Sequence[int], weight: float,
 
 def check_max_points(max_points: Any) -> None:
     """ValueError unless max_points is None or an integer >= 1 (TypeError for a non-integer)."""
-    if max_points is not None and index_argument(max_points, "max_points") < 1:
-        raise ValueError(f"max_points must be None or an integer >= 1, got {max_points}")
+    if max_points is not None:
+        integer(max_points, "max_points", minimum=1)
 
 
 def _foregrounds(foreground: Any, images: Sequence[LoadedImage]) -> list:
