@@ -8,6 +8,7 @@ N x N matrix. docs/method.md, "Stage 2: condensation", states what is computed.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 import warnings
@@ -223,7 +224,8 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
         engine.merge(threshold)
         eps = initial_bandwidth(engine, granularity)
         record(t0, eps, started)
-        limit = iteration_limit(eps, scale, radius, options["decay"], threshold, max_iterations)
+        limit = 1 if engine.size() == 1 else iteration_limit(
+            eps, scale, radius, options["decay"], threshold, max_iterations)
         while engine.size() > 1 and len(history) < limit:
             started = time.perf_counter()
             eps *= scale
@@ -323,6 +325,28 @@ def _deprecated_pos_encoding(pos_encoding: Any, position_weight: Any, spatial_sh
             and weight > 0):
         raise ValueError(f"pos_encoding weight must be a finite number > 0, got {weight!r}")
     return shape, weight
+
+
+def check_condense_options(options: Optional[dict], name: str = "condense_options") -> None:
+    """Checks keyword arguments meant for `condense` before any work (e.g. by `segment`, before
+    training): TypeError for a name condense does not take, and condense's own checks of every
+    value (its defaults standing in for the rest)."""
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        raise TypeError(f"{name} must be a dict of condense keyword arguments, got "
+                        f"{type(options).__name__}")
+    parameters = inspect.signature(condense).parameters
+    unknown = sorted(set(options) - {key for key, p in parameters.items()
+                                      if p.kind is inspect.Parameter.KEYWORD_ONLY})
+    if unknown:
+        raise TypeError(f"{name} holds names condense does not take: {', '.join(unknown)}")
+    values = {key: p.default for key, p in parameters.items()
+              if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    values.update(options)
+    _check_options(*(values[key] for key in (
+        "knn", "n_pca", "t", "t_max", "scale", "decay", "thresh", "granularity", "seed",
+        "exact_spectrum_limit", "max_iterations")))
 
 
 def _check_options(knn, n_pca, t, t_max, scale, decay, thresh, granularity, seed,
