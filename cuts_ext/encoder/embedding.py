@@ -58,7 +58,8 @@ def embed(model: Union[CUTSEncoder, DistributedDataParallel], images: Any, *,
 
     Raises:
         ValueError: images of the wrong rank, with a channel count other than the model's
-            in_channels, non-float or non-finite, ragged; an invalid tile.
+            in_channels, non-float or non-finite, ragged; an invalid tile; a latent map that
+            is not finite (intensities far outside [-1, 1], beyond what float32 holds).
         TypeError: `model` is not a CUTSEncoder; images not an array of numbers; a tile side
             that is not an integer.
     """
@@ -124,6 +125,12 @@ def embed_tiles(model: CUTSEncoder, x: torch.Tensor, *,
                 piece = x[(images_chunk, slice(None)) + outer].to(device, torch.float32)
                 latent = model.latent(piece)
                 centres = model.reconstruct_centres(latent)
+                if not bool(torch.isfinite(latent).all() & torch.isfinite(centres).all()):
+                    raise ValueError(
+                        "the encoder's output is not finite for these images (their largest "
+                        f"magnitude is {float(piece.abs().max()):.3g} in float32): scale "
+                        "intensities to [-1, 1] as the encoder was trained, and check that the "
+                        "model's weights are finite")
                 keep = (slice(None), slice(None)) + inner
                 yield where, latent[keep], centres[keep]
     finally:
