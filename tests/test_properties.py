@@ -234,3 +234,19 @@ def test_load_encoder(tmp_path_factory, content):
     path = tmp_path_factory.mktemp("checkpoints") / "encoder.pt"
     path.write_bytes(content)
     assert outcome(lambda: cuts_ext.load_encoder(path)) is None
+
+
+@FAST
+@given(st.data())
+def test_metrics(data):
+    shape = data.draw(any_shape(1, 3, 6))
+    prediction = data.draw(arrays(st.just(shape), st.sampled_from([np.bool_, np.uint8,
+                                                                   np.float64])))
+    reference = data.draw(mostly(arrays(st.just(shape), st.sampled_from([np.bool_, np.int32])),
+                                 arrays(any_shape(1, 3, 6), st.just(np.bool_))))
+    score = outcome(lambda: cuts_ext.metrics.dice(prediction, reference))
+    distance = outcome(lambda: cuts_ext.metrics.hausdorff_distance(prediction, reference))
+    if score is not None:
+        assert 0.0 <= score <= 1.0
+    if distance is not None:
+        assert distance >= 0.0 and np.isfinite(distance)

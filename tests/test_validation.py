@@ -264,3 +264,13 @@ def test_segment_checks_everything_before_training(kwargs, error, words, monkeyp
     with pytest.raises(error) as raised:
         cuts_ext.segment(IMAGES, progress=False, **kwargs)
     assert all(word in str(raised.value) for word in words), str(raised.value)
+
+
+def test_multiscale_segmentation_checks_its_shape():
+    result = cuts_ext.condense(X)
+    for shape, error in (((5, 8.0), TypeError), (40, TypeError), ((5, 7), ValueError),
+                         ((4, -10), ValueError)):
+        with pytest.raises(error, match="spatial_shape|does not label"):
+            cuts_ext.MultiscaleSegmentation.from_condensation(result, shape)
+    segmentation = cuts_ext.MultiscaleSegmentation.from_condensation(result, (5, 8))
+    assert segmentation.label_maps.shape == (len(result.levels), 5, 8)

@@ -10,6 +10,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from .._arrays import host_array
 from .._checks import integer
 
 # Octaves of the positional encoding: wavelengths from twice the image's extent down to a
@@ -42,7 +43,7 @@ def check_spatial_shape(spatial_shape: Any, n: int) -> tuple:
 def check_positions(positions: Any, n: int) -> np.ndarray:
     """float64 [N, d] copy of `positions`; ValueError unless it holds N rows of 1 to 3 finite
     coordinates in [0, 1]."""
-    values = np.asarray(positions)
+    values = host_array(positions, "positions")
     if values.dtype.kind not in "fiu":
         raise ValueError(f"positions must be real coordinates, got {values.dtype}")
     values = values.astype(np.float64)
