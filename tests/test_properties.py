@@ -16,7 +16,7 @@ from cuts_ext.condensation.coarsen import coarsen
 from cuts_ext.segmentation.persistence import persistent_map
 
 DOCUMENTED = (ValueError, TypeError, RuntimeError, MemoryError)
-FAST = settings(max_examples=30, deadline=None, derandomize=True,
+FAST = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 SLOW = settings(FAST, max_examples=6)
 
