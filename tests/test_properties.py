@@ -16,7 +16,7 @@ from cuts_ext.condensation.coarsen import coarsen
 from cuts_ext.segmentation.persistence import persistent_map
 
 DOCUMENTED = (ValueError, TypeError, RuntimeError, MemoryError)
-FAST = settings(max_examples=30, deadline=None, derandomize=True, database=None,
+FAST = settings(max_examples=50, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 SLOW = settings(FAST, max_examples=6)
 
@@ -79,6 +79,19 @@ def mostly(valid, wild):
     return st.one_of(valid, valid, valid, wild)
 
 
+def settings_with_one_fault(valid: dict, wild: dict):
+    """Keyword arguments: all drawn from `valid` three times in four, else with one of them
+    (drawn) replaced by a value from `wild` (out of range or of the wrong kind)."""
+    good = st.fixed_dictionaries(valid)
+    faulty = good.flatmap(lambda kwargs: st.sampled_from(sorted(wild)).flatmap(
+        lambda name: wild[name].map(lambda value: {**kwargs, name: value})))
+    return mostly(good, faulty)
+
+
+WILD_COUNTS = st.sampled_from([0, -1, 2**31, 2**40 + 1, 2.5, True, "3", None])
+WILD_REALS = st.sampled_from([float("nan"), float("inf"), -1.0, 1e300, "1.0", 1j, None])
+
+
 def points():
     """Point sets: mostly [N, C] float, else any rank and dtype."""
     rows = st.tuples(st.integers(0, 12), st.integers(1, 4))
@@ -116,26 +129,33 @@ def test_extract_patches(x, size):
 
 
 @FAST
-@given(images(), COUNTS, st.integers(0, 6), st.integers(-1, 4),
-       mostly(st.floats(-1, 1), REALS))
-def test_sample_pairs(x, n_anchors, radius, attempts, ssim_min):
-    result = outcome(lambda: cuts_ext.sample_pairs(x, n_anchors=n_anchors, size=3, radius=radius,
-                                                   attempts=attempts, ssim_min=ssim_min))
+@given(images(), settings_with_one_fault(
+    {"n_anchors": st.integers(1, 5), "radius": st.integers(1, 6), "attempts": st.integers(0, 4),
+     "ssim_min": st.floats(-1, 1), "seed": st.integers(-2**70, 2**70)},
+    {"n_anchors": WILD_COUNTS, "radius": WILD_COUNTS, "attempts": WILD_COUNTS,
+     "ssim_min": WILD_REALS, "seed": st.sampled_from([1.5, "0", None])}))
+def test_sample_pairs(x, kwargs):
+    result = outcome(lambda: cuts_ext.sample_pairs(x, size=3, **kwargs))
     if result is None:
         return
     assert np.isfinite(x).all()
     anchors, positives = result
     spatial = np.array(x.shape[2:])
     for pairs in (anchors, positives):
-        assert pairs.shape == (x.shape[0], n_anchors, len(spatial)) and pairs.dtype == np.int64
-        assert ((pairs >= 0) & (pairs < spatial)).all()
+        assert pairs.shape == (x.shape[0], kwargs["n_anchors"], len(spatial))
+        assert pairs.dtype == np.int64 and ((pairs >= 0) & (pairs < spatial)).all()
 
 
 @FAST
-@given(points(), mostly(st.integers(1, 12), COUNTS), st.sampled_from(["auto", "auto", 1, 3, 0, 2.0]),
-       mostly(st.floats(1.01, 2.0), st.sampled_from([1.0, 1 + 1e-9, "x"])))
-def test_condense(X, knn, t, scale):
-    result = outcome(lambda: cuts_ext.condense(X, knn=knn, t=t, scale=scale, n_pca=3))
+@given(points(), settings_with_one_fault(
+    {"knn": st.integers(1, 12), "t": st.sampled_from(["auto", 1, 3]),
+     "scale": st.floats(1.01, 2.0), "granularity": st.floats(0.1, 10.0),
+     "n_pca": st.sampled_from([None, 1, 3])},
+    {"knn": WILD_COUNTS, "t": st.sampled_from([0, 2.0, "fast", 10**6]),
+     "scale": st.sampled_from([1.0, 1 + 1e-9, "x", float("nan")]), "granularity": WILD_REALS,
+     "n_pca": WILD_COUNTS}))
+def test_condense(X, kwargs):
+    result = outcome(lambda: cuts_ext.condense(X, **kwargs))
     if result is None:
         return
     n = X.shape[0]
