@@ -11,7 +11,7 @@ the same device, so output lives where input lives.
 from __future__ import annotations
 
 import functools
-import operator
+import numbers
 import sys
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
@@ -116,8 +116,9 @@ def as_operand(x: Any, name: str, dtypes: Optional[Sequence[str]]) -> Operand:
     """Wraps `x` as an `Operand`, copying only to make it C-contiguous or native-endian.
 
     Raises:
+        TypeError: `x` is not an array (None, a string, ...) or holds no numbers.
         ValueError: the dtype is not one of `dtypes` (None accepts any; the message names
-            `name`).
+            `name`), or `x` is a ragged nested sequence.
         RuntimeError: `x` lives on a CUDA device but no CUDA GPU can run cuts_ext kernels here.
     """
     operand = _wrap(x, name)
@@ -126,14 +127,39 @@ def as_operand(x: Any, name: str, dtypes: Optional[Sequence[str]]) -> Operand:
     return operand
 
 
-def index_argument(value: Any, name: str) -> int:
-    """An integer argument; TypeError for a float, bool or anything not an integer."""
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got bool")
-    try:
-        return operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+def host_array(x: Any, name: str) -> np.ndarray:
+    """A host numpy array of a numpy array, torch tensor or cupy array (copied to the host),
+    nested sequence, scalar or ``__array__`` / ``__dlpack__`` object: native-endian and
+    C-contiguous (strided or reversed views are copied), so that torch and the kernels can take
+    it as it is.
+
+    Raises:
+        TypeError: `x` is not array-like, or holds no numbers (strings, objects).
+        ValueError: `x` is a ragged nested sequence.
+    """
+    if hasattr(x, "detach") or (hasattr(x, "get") and hasattr(x, "__cuda_array_interface__")):
+        x = to_numpy(x)
+    if isinstance(x, np.ndarray):
+        array = x
+    elif hasattr(x, "__dlpack__") and hasattr(x, "__dlpack_device__") \
+            and not hasattr(x, "__array__"):
+        array = np.from_dlpack(x)
+    else:
+        if x is None or isinstance(x, (str, bytes, dict, set)) or not (
+                hasattr(x, "__array__") or hasattr(x, "__array_interface__")
+                or isinstance(x, (list, tuple, numbers.Number))):
+            raise TypeError(f"{name} must be an array (numpy, torch, cupy, or a nested list of "
+                            f"numbers), got {type(x).__name__}")
+        try:
+            array = np.asarray(x)
+        except ValueError as error:
+            raise ValueError(f"{name} is ragged (its nested sequences differ in length): "
+                             f"{error}") from None
+    if array.dtype.kind not in "biufc":
+        raise TypeError(f"{name} must hold numbers, got an array of dtype {array.dtype}")
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
+    return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
 
 def to_numpy(x: Any) -> np.ndarray:
@@ -164,22 +190,13 @@ def _wrap(x: Any, name: str) -> Operand:
     cupy = sys.modules.get("cupy")
     if cupy is not None and isinstance(x, cupy.ndarray):
         return _from_cupy(x, name)
-    if isinstance(x, np.ndarray):
-        return _from_numpy(x)
     if hasattr(x, "__cuda_array_interface__"):
         return _from_cuda_object(x, name)
     if hasattr(x, "__dlpack__") and hasattr(x, "__dlpack_device__"):
         device_type, _ = x.__dlpack_device__()
         if int(device_type) in (2, 3, 13):  # kDLCUDA, kDLCUDAHost, kDLCUDAManaged
             return _from_cuda_object(x, name)
-        return _from_numpy(np.from_dlpack(x))
-    return _from_numpy(np.asarray(x))
-
-
-def _from_numpy(a: np.ndarray) -> Operand:
-    if not a.dtype.isnative:
-        a = a.astype(a.dtype.newbyteorder("="))
-    return Operand(np.ascontiguousarray(a), "numpy", "cpu", 0)
+    return Operand(host_array(x, name), "numpy", "cpu", 0)
 
 
 def _from_torch(t: Any, name: str) -> Operand:

@@ -85,3 +85,44 @@ def test_crash_while_saving_keeps_the_previous_checkpoint(trained, monkeypatch):
     assert path.read_bytes() == before
     assert sorted(os.listdir(path.parent)) == [path.name], "temporary file left behind"
     ckpt.load_checkpoint(path)
+
+
+def test_a_state_without_weights_is_never_written(tmp_path):
+    path = tmp_path / "encoder.pt"
+    with pytest.raises(ValueError, match="without weights"):
+        ckpt.save_checkpoint(path, {"config": {}, "model": None, "epoch": 1})
+    assert list(tmp_path.iterdir()) == []
+
+
+def _altered(path, tmp_path, **changes):
+    state = ckpt.load_checkpoint(path)
+    state.update(changes)
+    target = tmp_path / "altered.pt"
+    torch.save(state, target)
+    return target
+
+
+@pytest.mark.parametrize("change,words", [
+    (lambda s: {"model": None}, ["holds no weights", "NoneType"]),
+    (lambda s: {"model": {k: v * float("nan") if v.is_floating_point() else v
+                          for k, v in s["model"].items()}}, ["non-finite weights"]),
+    (lambda s: {"model": {**s["model"], "layers.0.bias": torch.full_like(
+        s["model"]["layers.0.bias"], float("inf"))}}, ["non-finite", "layers.0.bias"]),
+    (lambda s: {"config": {**s["config"], "num_kernels": 3}}, ["do not fit", "num_kernels': 3",
+                                                               "size mismatch"]),
+    (lambda s: {"config": {**s["config"], "dims": 3}}, ["do not fit"]),
+    (lambda s: {"config": {**s["config"], "colour": True}}, ["do not fit", "colour"]),
+])
+def test_load_encoder_refuses_weights_it_cannot_use(trained, tmp_path, change, words):
+    _, path, _ = trained
+    altered = _altered(path, tmp_path, **change(ckpt.load_checkpoint(path)))
+    with pytest.raises(ValueError) as raised:
+        cuts_ext.load_encoder(altered)
+    assert all(word in str(raised.value) for word in words), str(raised.value)
+
+
+def test_load_encoder_checks_the_device(trained):
+    _, path, _ = trained
+    with pytest.raises(ValueError, match="device must be"):
+        cuts_ext.load_encoder(path, device="gpu")
+    assert next(cuts_ext.load_encoder(path, device="cpu").parameters()).device.type == "cpu"

@@ -251,8 +251,10 @@ def test_approximate_spectrum_picks_the_exact_time_within_one():
     from cuts_ext import _C
     from cuts_ext._arrays import Operand
     from cuts_ext.condensation.preparation import prepare_points
-    engine = _C.Condenser(Operand(prepare_points(INPUTS["retina 38 x 38"], 50), "numpy", "cpu", 0)
-                          .descriptor, 40.0, 1e-4, 0)
+    # The descriptor does not own the points: they must outlive the constructor's copy (a
+    # temporary here was freed first, and the engine read whatever reused the memory).
+    points = prepare_points(INPUTS["retina 38 x 38"], 50)
+    engine = _C.Condenser(Operand(points, "numpy", "cpu", 0).descriptor, 40.0, 1e-4, 0)
     engine.adaptive_kernel(30)
     exact = diffusion_time(engine, 50, 2048, np.random.default_rng(0))
     assert exact.exact and exact.largest_block == 1444

@@ -110,9 +110,10 @@ def test_channels_must_match_the_checkpoint(rng, tmp_path):
         cuts_ext.embed(cuts_ext.load_encoder(path), smooth_images(rng, (1, 1, 16, 16)))
 
 
-@pytest.mark.parametrize("tile", [0, (4,), 2.5])
-def test_bad_tile_raises(rng, tile):
-    with pytest.raises(ValueError, match="tile"):
+@pytest.mark.parametrize("tile,error", [(0, ValueError), ((4,), ValueError), (2.5, TypeError),
+                                        ((4, True), TypeError)])
+def test_bad_tile_raises(rng, tile, error):
+    with pytest.raises(error, match="tile"):
         cuts_ext.embed(trained_like(3, 2), smooth_images(rng, (1, 3, 16, 16)), tile=tile)
 
 

@@ -10,8 +10,8 @@ from ..condensation.preparation import check_position_weight
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """--device, --seed and --quiet, shared by the pipeline subcommands."""
-    parser.add_argument("--device", default=None,
-                        help="cpu or cuda (default: cuda when usable, else cpu)")
+    parser.add_argument("--device", default=None, type=device_option,
+                        help="cpu, cuda or cuda:N (default: cuda when usable, else cpu)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress bars or per-image lines; errors still print")
@@ -25,6 +25,15 @@ def add_training_options(parser: argparse.ArgumentParser, epochs: int) -> None:
     parser.add_argument("--crop", type=int, default=None,
                         help="train on random crops of this side (default 256 for images, "
                              "64 for volumes; smaller inputs are used whole)")
+
+
+def device_option(text: str) -> str:
+    """argparse type of --device: cpu, cuda or cuda:N (whether CUDA can run is checked later,
+    as an input error)."""
+    kind, _, index = text.partition(":")
+    if kind not in ("cpu", "cuda") or (index and (not index.isdigit() or kind == "cpu")):
+        raise argparse.ArgumentTypeError(f"must be cpu, cuda or cuda:N, got {text!r}")
+    return text
 
 
 def position_weight_option(text: str) -> float:

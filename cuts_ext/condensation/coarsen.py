@@ -13,10 +13,10 @@ import math
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-import numpy as np
 
 from .. import _C
-from .._arrays import FLOAT_DTYPES, Operand, as_operand, index_argument, like_operand
+from .._arrays import FLOAT_DTYPES, Operand, as_operand, like_operand
+from .._checks import INT32_MAX, integer, real
 
 
 @dataclass(frozen=True)
@@ -74,15 +74,9 @@ def coarsen(features: Any, spatial_shape: Sequence[int], max_points: int, *,
         TypeError: max_points or iterations is not an integer.
         RuntimeError: CUDA input where no CUDA GPU can run.
     """
-    max_points = index_argument(max_points, "max_points")
-    if max_points < 1:
-        raise ValueError(f"max_points must be >= 1, got {max_points}")
-    iterations = index_argument(iterations, "iterations")
-    if iterations < 1:
-        raise ValueError(f"iterations must be >= 1, got {iterations}")
-    if not (isinstance(compactness, (int, float, np.integer, np.floating))
-            and math.isfinite(compactness) and compactness >= 0):
-        raise ValueError(f"compactness must be a finite number >= 0, got {compactness!r}")
+    max_points = integer(max_points, "max_points", minimum=1)
+    iterations = integer(iterations, "iterations", minimum=1, maximum=INT32_MAX)
+    compactness = real(compactness, "compactness", minimum=0)
     spatial = _spatial_shape(spatial_shape)
     voxels = math.prod(spatial)
     src = as_operand(features, "features", FLOAT_DTYPES)
@@ -100,7 +94,7 @@ def coarsen(features: Any, spatial_shape: Sequence[int], max_points: int, *,
 
 def _spatial_shape(spatial_shape: Sequence[int]) -> tuple[int, ...]:
     try:
-        spatial = tuple(index_argument(s, "spatial_shape") for s in spatial_shape)
+        spatial = tuple(integer(s, "spatial_shape") for s in spatial_shape)
     except TypeError:
         raise TypeError(f"spatial_shape must be a sequence of 2 or 3 integers, got "
                         f"{spatial_shape!r}") from None

@@ -8,6 +8,7 @@ N x N matrix. docs/method.md, "Stage 2: condensation", states what is computed.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 import warnings
@@ -17,11 +18,14 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from .. import _C
-from .._arrays import index_argument, like_operand, to_numpy
-from .engine import KERNEL_DECAY, KERNEL_THRESHOLD, host_points, new_engine
+from .._arrays import like_operand, to_numpy
+from .._checks import integer, level_index, real
+from .bounds import iteration_limit, point_radius
+from .engine import (KERNEL_DECAY, KERNEL_THRESHOLD, adaptive_neighbours, check_weights,
+                     host_points, new_engine)
 from .preparation import (check_position_weight, check_positions, check_spatial_shape,
                           prepare_points)
-from .spectrum import diffusion_time
+from .spectrum import MAX_DIFFUSION_TIME, diffusion_time
 
 # The reference keeps the merge threshold at this quantile (numpy percentile 0.0001) of all pair
 # distances after iteration 0's diffusion, plus this offset.
@@ -69,15 +73,20 @@ class CondensationResult:
 
     def labels(self, level: int = 0) -> Any:
         """int32 [N]: the labels at `levels[level]` (0 = the finest level; negative counts from
-        the coarsest)."""
+        the coarsest). TypeError for a non-integer level, ValueError for one out of range or a
+        hierarchy with no levels."""
         if not self.levels:
             raise ValueError("this hierarchy has no levels (no iteration merged nothing)")
-        return self.hierarchy[self.levels[level]]
+        return self.hierarchy[self.levels[level_index(level, len(self.levels))]]
 
     def label_map(self, shape: Sequence[int], level: int = 0) -> Any:
         """The labels at a level reshaped to the image or volume `shape` (H x W or D x H x W),
         for X built from the pixels of one image in row-major order."""
         labels = self.labels(level)
+        try:
+            shape = tuple(integer(size, "shape") for size in shape)
+        except TypeError:
+            raise TypeError(f"shape must be a sequence of integer sizes, got {shape!r}") from None
         if int(np.prod(shape)) != labels.shape[0]:
             raise ValueError(f"shape {tuple(shape)} does not hold {labels.shape[0]} points")
         return labels.reshape(tuple(shape))
@@ -113,9 +122,10 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
             CUDA input runs on its GPU.
         knn: neighbours of the adaptive bandwidth (>= 1).
         n_pca: PCA dimension, applied (exactly) when N > n_pca and C > n_pca; None: no PCA.
-        t: "auto" (knee of the von Neumann entropy of P's singular values) or a fixed int >= 1
-            used at every iteration.
-        t_max: length of iteration 0's entropy curve; later iterations use the t of iteration 0.
+        t: "auto" (knee of the von Neumann entropy of P's singular values) or a fixed int in
+            1..1,000 used at every iteration.
+        t_max: length of iteration 0's entropy curve (1..1,000); later iterations use the t of
+            iteration 0.
         scale: growth of eps per iteration (> 1).
         decay, thresh: the alpha-decay exponent and the affinity below which entries are dropped.
         granularity: multiplies the initial eps.
@@ -137,7 +147,10 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
             SVD; larger ones a stochastic Lanczos estimate of the entropy curve (its products
             run in float32 on the CPU and float64 on a GPU, so above this limit the two may
             pick a different t).
-        max_iterations: stop after this many iterations (None: until one cluster is left).
+        max_iterations: stop after this many iterations. None: until one cluster is left,
+            which must happen by an iteration computed from the data after iteration 0
+            (condensation/bounds.py); settings under which that passes 10,000 iterations (a
+            scale very close to 1) are refused with a ValueError saying which scale would do.
         weights: [N] positive finite numbers: how many original points each row stands for
             (e.g. the voxel counts of super-voxels), or None for 1 each (the reference). They
             enter every kernel as cluster sizes do (docs/method.md, "Weighted points"); with
@@ -149,30 +162,37 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
         A `CondensationResult`.
 
     Raises:
-        ValueError: X not [N, C], C = 0, NaN / Inf, complex or unsafe integer dtype; a
-            parameter out of range (the message names it); on CUDA, knn > 256 with N > 258.
+        ValueError: X not [N, C], C = 0, NaN / Inf, complex or unsafe integer dtype, ragged; a
+            parameter out of range (the message names it), t or t_max above 1,000, settings
+            that cannot finish (above); on CUDA, knn > 256 with N > 258.
+        TypeError: X is not an array of numbers; a count (knn, t, ...) that is not an integer,
+            a number (scale, ...) that is not a real number.
         RuntimeError: CUDA requested where no GPU can run.
         MemoryError: the GPU cannot hold the kernel graph, or on the CPU it would pass a quarter
             of the machine's memory (12 bytes a neighbour pair; the message gives the size).
     """
     options = _check_options(knn, n_pca, t, t_max, scale, decay, thresh, granularity, seed,
                              exact_spectrum_limit, max_iterations)
+    knn, n_pca, t, t_max, scale, granularity, max_iterations = (
+        options[key] for key in ("knn", "n_pca", "t", "t_max", "scale", "granularity",
+                                 "max_iterations"))
+    if device not in (None, "cpu", "cuda"):
+        raise ValueError(f"device must be None, 'cpu' or 'cuda', got {device!r}")
     operand, points = host_points(X)
     if pos_encoding is not None:
         spatial_shape, position_weight = _deprecated_pos_encoding(pos_encoding, position_weight,
                                                                   spatial_shape)
     position_weight, spatial_shape, positions = _check_position(
         position_weight, spatial_shape, positions, points.shape[0])
-    weights = _check_weights(weights, points.shape[0])
-    if device not in (None, "cpu", "cuda"):
-        raise ValueError(f"device must be None, 'cpu' or 'cuda', got {device!r}")
+    weights = check_weights(weights, points.shape[0])
     on_cuda = device == "cuda" or (device is None and operand.device == "cuda")
     n = points.shape[0]
     if n == 0:
         return _result(np.zeros((0, 0), np.int32), [], [], [], [], [], float("nan"), points, operand)
     prepared = prepare_points(points, n_pca, position_weight, spatial_shape, positions)
+    radius = point_radius(prepared)
     # Both engines start from the same float64 points, prepared on the host.
-    engine = new_engine(prepared, operand, on_cuda, decay, thresh)
+    engine = new_engine(prepared, operand, on_cuda, options["decay"], options["thresh"])
     del prepared  # the engine holds its own copy
     if weights is not None:
         engine.set_weights(weights)
@@ -182,8 +202,8 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
     def pick_time(curve_length: int) -> int:
         if t != "auto":
             exact.append(True)
-            return int(t)
-        choice = diffusion_time(engine, curve_length, exact_spectrum_limit, rng)
+            return t
+        choice = diffusion_time(engine, curve_length, options["exact_spectrum_limit"], rng)
         exact.append(choice.exact)
         return choice.t
 
@@ -197,14 +217,16 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
     _C._nvtx_push("cuts_ext.condense")  # the whole run, for Nsight Systems
     try:
         started = time.perf_counter()
-        engine.adaptive_kernel(max(1, min(knn, n - 2)))
+        engine.adaptive_kernel(adaptive_neighbours(knn, n))
         t0 = pick_time(t_max)
         engine.diffuse(t0)
         threshold = merge_threshold(engine)
         engine.merge(threshold)
         eps = initial_bandwidth(engine, granularity)
         record(t0, eps, started)
-        while engine.size() > 1 and (max_iterations is None or len(history) < max_iterations):
+        limit = 1 if engine.size() == 1 else iteration_limit(
+            eps, scale, radius, options["decay"], threshold, max_iterations)
+        while engine.size() > 1 and len(history) < limit:
             started = time.perf_counter()
             eps *= scale
             engine.fixed_kernel(eps)
@@ -285,23 +307,6 @@ def _check_position(position_weight: Any, spatial_shape: Any, positions: Any, n:
     return position_weight, spatial_shape, positions
 
 
-def _check_weights(weights: Any, n: int) -> Optional[np.ndarray]:
-    """float64 [N] copy of `weights`, or None; ValueError unless they are N finite real
-    numbers > 0."""
-    if weights is None:
-        return None
-    values = to_numpy(weights)
-    if values.dtype.kind not in "fiub":
-        raise ValueError(f"weights must be real numbers, got {values.dtype}")
-    values = np.asarray(values, dtype=np.float64)
-    if values.shape != (n,):
-        raise ValueError(f"weights must be [N] = [{n}], one per row of X, got shape "
-                         f"{list(values.shape)}")
-    if not (np.isfinite(values).all() and (values > 0).all()):
-        raise ValueError("weights must be finite numbers > 0")
-    return np.ascontiguousarray(values)
-
-
 def _deprecated_pos_encoding(pos_encoding: Any, position_weight: Any, spatial_shape: Any) -> tuple:
     """(shape, weight) of the deprecated pos_encoding=(shape, weight), which must then be the
     only way the position is given, and whose weight must be > 0 (as it always had to be)."""
@@ -322,27 +327,46 @@ def _deprecated_pos_encoding(pos_encoding: Any, position_weight: Any, spatial_sh
     return shape, weight
 
 
+def check_condense_options(options: Optional[dict], name: str = "condense_options") -> None:
+    """Checks keyword arguments meant for `condense` before any work (e.g. by `segment`, before
+    training): TypeError for a name condense does not take, and condense's own checks of every
+    value (its defaults standing in for the rest)."""
+    if options is None:
+        return
+    if not isinstance(options, dict):
+        raise TypeError(f"{name} must be a dict of condense keyword arguments, got "
+                        f"{type(options).__name__}")
+    parameters = inspect.signature(condense).parameters
+    unknown = sorted(set(options) - {key for key, p in parameters.items()
+                                      if p.kind is inspect.Parameter.KEYWORD_ONLY})
+    if unknown:
+        raise TypeError(f"{name} holds names condense does not take: {', '.join(unknown)}")
+    values = {key: p.default for key, p in parameters.items()
+              if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    values.update(options)
+    _check_options(*(values[key] for key in (
+        "knn", "n_pca", "t", "t_max", "scale", "decay", "thresh", "granularity", "seed",
+        "exact_spectrum_limit", "max_iterations")))
+
+
 def _check_options(knn, n_pca, t, t_max, scale, decay, thresh, granularity, seed,
                    exact_spectrum_limit, max_iterations) -> dict:
-    """Validates condense's parameters; ValueError / TypeError naming the one at fault."""
-    if index_argument(knn, "knn") < 1:
-        raise ValueError(f"knn must be >= 1, got {knn}")
-    if n_pca is not None and index_argument(n_pca, "n_pca") < 1:
-        raise ValueError(f"n_pca must be None or >= 1, got {n_pca}")
-    if t != "auto" and (isinstance(t, str) or index_argument(t, "t") < 1):
-        raise ValueError(f"t must be 'auto' or an integer >= 1, got {t!r}")
-    if index_argument(t_max, "t_max") < 1:
-        raise ValueError(f"t_max must be >= 1, got {t_max}")
-    for name, value, ok, expected in (
-            ("scale", scale, lambda v: v > 1, "> 1 (eps must grow for the run to end)"),
-            ("decay", decay, lambda v: v > 0, "> 0"),
-            ("thresh", thresh, lambda v: 0 < v < 1, "in (0, 1)"),
-            ("granularity", granularity, lambda v: v > 0, "> 0")):
-        if not (isinstance(value, (int, float, np.floating, np.integer))
-                and math.isfinite(value) and ok(value)):
-            raise ValueError(f"{name} must be a finite number {expected}, got {value!r}")
-    if index_argument(exact_spectrum_limit, "exact_spectrum_limit") < 1:
-        raise ValueError(f"exact_spectrum_limit must be >= 1, got {exact_spectrum_limit}")
-    if max_iterations is not None and index_argument(max_iterations, "max_iterations") < 1:
-        raise ValueError(f"max_iterations must be None or >= 1, got {max_iterations}")
-    return {"seed": index_argument(seed, "seed") % 2**64}
+    """Validates condense's parameters; ValueError / TypeError naming the one at fault. Returns
+    them in their working types."""
+    if t != "auto":
+        if isinstance(t, str):
+            raise ValueError(f"t must be 'auto' or an integer >= 1, got {t!r}")
+        t = integer(t, "t", minimum=1, maximum=MAX_DIFFUSION_TIME)
+    return dict(
+        knn=integer(knn, "knn", minimum=1),
+        n_pca=None if n_pca is None else integer(n_pca, "n_pca", minimum=1),
+        t=t,
+        t_max=integer(t_max, "t_max", minimum=1, maximum=MAX_DIFFUSION_TIME),
+        scale=real(scale, "scale", minimum=1, above=True),
+        decay=real(decay, "decay", minimum=0, above=True),
+        thresh=real(thresh, "thresh", minimum=0, maximum=1, above=True, below=True),
+        granularity=real(granularity, "granularity", minimum=0, above=True),
+        seed=integer(seed, "seed") % 2**64,
+        exact_spectrum_limit=integer(exact_spectrum_limit, "exact_spectrum_limit", minimum=1),
+        max_iterations=None if max_iterations is None else integer(
+            max_iterations, "max_iterations", minimum=1))

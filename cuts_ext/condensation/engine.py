@@ -8,12 +8,12 @@ the points the same way.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
 from .. import _C
-from .._arrays import Operand, as_operand
+from .._arrays import Operand, as_operand, host_array
 
 # The kernel of the reference method (docs/method.md, "Kernels"): the alpha-decay affinity
 # exp(-(d / b)^KERNEL_DECAY), with entries below KERNEL_THRESHOLD dropped.
@@ -49,6 +49,46 @@ def host_points(X: Any) -> tuple:
     if not np.isfinite(points).all():
         raise ValueError("X must be finite: found NaN or Inf")
     return operand, points
+
+
+def check_weights(weights: Any, n: int) -> Optional[np.ndarray]:
+    """float64 [N] copy of `weights`, or None; ValueError unless they are N finite real
+    numbers > 0 (TypeError unless an array of numbers)."""
+    if weights is None:
+        return None
+    values = host_array(weights, "weights")
+    if values.dtype.kind not in "fiub":
+        raise ValueError(f"weights must be real numbers, got {values.dtype}")
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape != (n,):
+        raise ValueError(f"weights must be [N] = [{n}], one value per point (row of X), got "
+                         f"shape {list(values.shape)}")
+    if not (np.isfinite(values).all() and (values > 0).all()):
+        raise ValueError("weights must be finite positive numbers (> 0)")
+    return np.ascontiguousarray(values)
+
+
+def adaptive_neighbours(knn: int, n: int) -> int:
+    """The k of the adaptive kernel for `knn` asked and `n` points: min(knn, n - 2), at least 1,
+    as the reference clamps it (so that a k-th other point exists)."""
+    return max(1, min(knn, n - 2))
+
+
+# Points whose largest magnitude lies outside [2^-_SAFE_EXPONENT, 2^_SAFE_EXPONENT] are scaled by
+# a power of two before the engine sees them, so that squared distances neither overflow nor
+# underflow; inside it they are left as they are.
+_SAFE_EXPONENT = 200
+
+
+def unit_exponent(points: np.ndarray) -> int:
+    """0, or the exponent e of 2^e that brings the largest magnitude of `points` near 1 when it
+    lies outside the safe range. Scaling by a power of two is exact, and every engine step is
+    equivariant to it (distances and bandwidths scale together), so results for points
+    divided by 2^e, times 2^e, equal the unscaled ones wherever those were finite."""
+    largest = float(np.abs(points).max(initial=0.0))
+    if largest == 0 or 2.0**-_SAFE_EXPONENT <= largest <= 2.0**_SAFE_EXPONENT:
+        return 0
+    return int(np.frexp(largest)[1])
 
 
 def new_engine(points: np.ndarray, operand: Operand, on_cuda: bool, decay: float = KERNEL_DECAY,

@@ -10,7 +10,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .._arrays import index_argument
+from .._arrays import host_array
+from .._checks import integer
 
 # Octaves of the positional encoding: wavelengths from twice the image's extent down to a
 # quarter of it, coarse enough that position separates regions, not neighbouring pixels.
@@ -29,7 +30,7 @@ def check_spatial_shape(spatial_shape: Any, n: int) -> tuple:
     """`spatial_shape` as a tuple of ints; ValueError unless its sizes are positive and their
     product is the number of points `n`."""
     try:
-        shape = tuple(index_argument(size, "spatial_shape") for size in spatial_shape)
+        shape = tuple(integer(size, "spatial_shape") for size in spatial_shape)
     except TypeError as error:
         raise ValueError(f"spatial_shape must be a sequence of integer sizes, got "
                          f"{spatial_shape!r}: {error}") from None
@@ -42,7 +43,7 @@ def check_spatial_shape(spatial_shape: Any, n: int) -> tuple:
 def check_positions(positions: Any, n: int) -> np.ndarray:
     """float64 [N, d] copy of `positions`; ValueError unless it holds N rows of 1 to 3 finite
     coordinates in [0, 1]."""
-    values = np.asarray(positions)
+    values = host_array(positions, "positions")
     if values.dtype.kind not in "fiu":
         raise ValueError(f"positions must be real coordinates, got {values.dtype}")
     values = values.astype(np.float64)
@@ -62,7 +63,8 @@ def prepare_points(X: np.ndarray, n_pca: Optional[int], position_weight: float =
     `spatial_shape`), then exact PCA to `n_pca` dimensions when N > n_pca and C > n_pca.
 
     PCA centres the columns and projects them on the top right singular vectors, each with its
-    sign fixed so that its largest-magnitude entry is positive. Zero rows stay zero.
+    sign fixed so that its largest-magnitude entry is positive. Zero rows stay zero. Rows are
+    normalised without overflow or underflow at any finite magnitude (`normalise_rows`).
 
     Args:
         X: float64 [N, C].
@@ -70,8 +72,7 @@ def prepare_points(X: np.ndarray, n_pca: Optional[int], position_weight: float =
     Returns:
         float64 [N, min(C', n_pca)], C-contiguous, C' = C plus the encoding's columns.
     """
-    norms = np.linalg.norm(X, axis=1, keepdims=True)
-    X = X / np.where(norms > 0, norms, 1.0)
+    X = normalise_rows(X)
     if position_weight > 0:
         encoding = (encode_positions(positions) if positions is not None
                     else positional_encoding(spatial_shape))
@@ -85,6 +86,21 @@ def prepare_points(X: np.ndarray, n_pca: Optional[int], position_weight: float =
     largest = np.argmax(np.abs(components), axis=1)
     components = components * np.sign(components[np.arange(n_pca), largest])[:, None]
     return np.ascontiguousarray(centred @ components.T)
+
+
+def normalise_rows(X: np.ndarray) -> np.ndarray:
+    """float64 [N, C]: each row of X divided by its L2 norm (zero rows stay zero).
+
+    Each row is first scaled by the power of two nearest its largest magnitude, so that the
+    squares in the norm neither overflow (rows of 1e155 and more) nor underflow (1e-160 and
+    less). Scaling by a power of two is exact, so for any row whose squares were safe the result
+    is bit for bit the plain X / ||X||.
+    """
+    largest = np.abs(X).max(axis=1, initial=0.0, keepdims=True)
+    _, exponents = np.frexp(largest)
+    scaled = np.ldexp(X, -exponents)
+    norms = np.linalg.norm(scaled, axis=1, keepdims=True)
+    return scaled / np.where(norms > 0, norms, 1.0)
 
 
 def positional_encoding(shape: Sequence[int]) -> np.ndarray:

@@ -15,12 +15,22 @@ exactly 1.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 
 FLOAT64_EPS = float(np.finfo(np.float64).eps)
+
+#: The largest diffusion time and entropy-curve length condense accepts (t, t_max). The reference
+#: uses 50; by a few hundred powers every curve is flat to rounding, and each unit of t is one
+#: sparse product per iteration, so larger values only run longer.
+MAX_DIFFUSION_TIME = 1000
+
+# Powers s^p are taken of s / s_max instead of s once s_max^p could pass this exponent (e^600):
+# the curve depends only on the ratios of the values, and for smaller values nothing changes.
+_LARGEST_SAFE_EXPONENT = 600.0
 
 
 @dataclass
@@ -61,9 +71,13 @@ def diffusion_time(engine: Any, t_max: int, exact_limit: int,
         return TimeChoice(knee(entropy_curve(exact_values, t_max)), True, largest)
     # Spectral sums of the exact blocks plus one stochastic estimate over all the large ones:
     # probes vanish outside them, and P^T P never mixes blocks.
-    sums = _power_sums(exact_values, powers) + _lanczos_power_sums(
-        engine.gram_product, (sizes > exact_limit)[blocks["block"]], powers, rng,
-        steps=_lanczos_steps(blocks["edges"]))
+    nodes = _lanczos_nodes(engine.gram_product, (sizes > exact_limit)[blocks["block"]], rng,
+                           steps=_lanczos_steps(blocks["edges"]))
+    top = max([float(exact_values.max(initial=0.0))] + [float(s.max(initial=0.0))
+                                                         for _, s in nodes])
+    scale = _safe_scale(top, t_max)
+    sums = _power_sums(exact_values / scale if scale != 1.0 else exact_values, powers) + \
+        _lanczos_power_sums(nodes, powers, scale)
     total, weighted_log = sums[:, 0], sums[:, 1]
     curve = np.log(total) - weighted_log / total
     return TimeChoice(knee(curve), False, largest)
@@ -77,6 +91,9 @@ def entropy_curve(s: np.ndarray, t_max: int) -> np.ndarray:
     Returns:
         float64 [t_max].
     """
+    scale = _safe_scale(float(s.max()), t_max)
+    if scale != 1.0:
+        s = s / scale
     curve = np.empty(t_max)
     for k in range(t_max):
         st = s ** (k + 1)
@@ -187,17 +204,24 @@ def _lanczos_steps(edges: int) -> int:
     return int(min(40, max(8, _LANCZOS_EDGE_BUDGET // max(edges, 1))))
 
 
-def _lanczos_power_sums(gram_product: Callable[[np.ndarray], np.ndarray], support: np.ndarray,
-                        powers: np.ndarray, rng: np.random.Generator, probes: int = 12,
-                        steps: int = 40) -> np.ndarray:
-    """Stochastic Lanczos quadrature of `_power_sums` of the singular values of P restricted to
-    the points where `support` is True (a union of whole blocks).
+def _safe_scale(top: float, t_max: int) -> float:
+    """1, or `top` when top^t_max could overflow (the powers are then taken of s / top)."""
+    if top > 1.0 and t_max * math.log(top) > _LARGEST_SAFE_EXPONENT:
+        return top
+    return 1.0
 
-    They are the square roots of the eigenvalues of A = P^T P. For Rademacher probes v on the
-    support, a Lanczos run of `steps` on A from v gives nodes theta (Ritz values) and weights
-    tau (squared first components of the Ritz vectors) with v^T f(A) v ~ |v|^2 sum tau f(theta);
-    averaged over probes this estimates trace f(A) (Ubaru, Chen and Saad, 2017). All probes
-    advance together, one engine product with an [M, probes] block per step.
+
+def _lanczos_nodes(gram_product: Callable[[np.ndarray], np.ndarray], support: np.ndarray,
+                   rng: np.random.Generator, probes: int = 12, steps: int = 40) -> list:
+    """Stochastic Lanczos quadrature nodes of the singular values of P restricted to the points
+    where `support` is True (a union of whole blocks): one (weights, values) pair per probe.
+
+    The singular values are the square roots of the eigenvalues of A = P^T P. For Rademacher
+    probes v on the support, a Lanczos run of `steps` on A from v gives nodes theta (Ritz values)
+    and weights tau (squared first components of the Ritz vectors) with
+    v^T f(A) v ~ |v|^2 sum tau f(theta); averaged over probes this estimates trace f(A) (Ubaru,
+    Chen and Saad, 2017). All probes advance together, one engine product with an [M, probes]
+    block per step. Returned per probe: (tau |v|^2, sqrt(theta)).
     """
     n = int(support.sum())
     V = np.zeros((support.shape[0], probes))
@@ -216,11 +240,20 @@ def _lanczos_power_sums(gram_product: Callable[[np.ndarray], np.ndarray], suppor
         closed = (beta < 1e-10) & (length > j + 1)
         length[closed] = j + 1
         q_prev, q = q, w / np.where(beta > 0, beta, 1.0)
-    sums = np.zeros((powers.shape[0], 2))
+    nodes = []
     for p in range(probes):
         k = length[p]
         T = np.diag(alphas[:k, p]) + np.diag(betas[:k - 1, p], 1) + np.diag(betas[:k - 1, p], -1)
         theta, vectors = np.linalg.eigh(T)
-        tau = vectors[0] ** 2 * norm2[p]
-        sums += np.einsum("k,kpc->pc", tau, _power_terms(np.sqrt(np.clip(theta, 0.0, None)), powers))
-    return sums / probes
+        nodes.append((vectors[0] ** 2 * norm2[p], np.sqrt(np.clip(theta, 0.0, None))))
+    return nodes
+
+
+def _lanczos_power_sums(nodes: list, powers: np.ndarray, scale: float = 1.0) -> np.ndarray:
+    """The estimate of `_power_sums` of the values divided by `scale` from `_lanczos_nodes`:
+    the probes' quadratures, averaged."""
+    sums = np.zeros((powers.shape[0], 2))
+    for tau, values in nodes:
+        sums += np.einsum("k,kpc->pc", tau, _power_terms(
+            values / scale if scale != 1.0 else values, powers))
+    return sums / len(nodes)

@@ -28,6 +28,7 @@ from typing import Any, Optional, Union
 
 import torch
 
+from .device import torch_device
 from .model import CUTSEncoder
 
 FORMAT = "cuts_ext.encoder"
@@ -37,7 +38,11 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 def save_checkpoint(path: PathLike, state: dict) -> None:
-    """Writes `state` (which must hold the keys above) to `path` atomically."""
+    """Writes `state` (which must hold the keys above) to `path` atomically; ValueError, and
+    nothing written, when it holds no weights."""
+    if not isinstance(state.get("model"), dict):
+        raise ValueError(f"refusing to write checkpoint {str(path)!r} without weights (model is "
+                         f"{type(state.get('model')).__name__})")
     path = Path(path)
     state = dict(state, format=FORMAT, version=VERSION)
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
@@ -91,9 +96,27 @@ def load_encoder(path: PathLike, device: Optional[Any] = None) -> CUTSEncoder:
         device: where to put the model (default: the CPU).
 
     Raises:
-        FileNotFoundError, ValueError: as `load_checkpoint`.
+        FileNotFoundError, ValueError: as `load_checkpoint`; also ValueError for weights that do
+            not fit the stored configuration (e.g. another num_kernels) or are not finite.
+        RuntimeError: `device` asks for CUDA where torch cannot use a GPU.
     """
+    device = torch_device(device) or torch.device("cpu")
     state = load_checkpoint(path)
-    model = CUTSEncoder(**state["config"])
-    model.load_state_dict(state["model"])
-    return model.to(device if device is not None else "cpu").eval()
+    weights = state["model"]
+    if not isinstance(weights, dict) or not all(isinstance(value, torch.Tensor)
+                                                for value in weights.values()):
+        raise ValueError(f"checkpoint {str(path)!r} holds no weights (model is "
+                         f"{type(weights).__name__}); it may come from a diverged run")
+    broken = [key for key, value in weights.items()
+              if value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    if broken:
+        raise ValueError(f"checkpoint {str(path)!r} holds non-finite weights (NaN or infinity) "
+                         f"in {', '.join(broken[:3])}{' ...' if len(broken) > 3 else ''}; it "
+                         "comes from a diverged run")
+    try:
+        model = CUTSEncoder(**state["config"])
+        model.load_state_dict(weights)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise ValueError(f"checkpoint {str(path)!r}: its weights do not fit its configuration "
+                         f"{state['config']!r}: {' '.join(str(error).split())[:400]}") from error
+    return model.to(device).eval()

@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 
+from .._arrays import host_array
+from .._checks import integer
 from .model import RECEPTIVE_RADIUS, CUTSEncoder
 
 #: Working memory one forward pass may take (bytes) before embed splits the work.
@@ -56,8 +58,10 @@ def embed(model: Union[CUTSEncoder, DistributedDataParallel], images: Any, *,
 
     Raises:
         ValueError: images of the wrong rank, with a channel count other than the model's
-            in_channels, non-float or non-finite; an invalid tile.
-        TypeError: `model` is not a CUTSEncoder.
+            in_channels, non-float or non-finite, ragged; an invalid tile; a latent map that
+            is not finite (intensities far outside [-1, 1], beyond what float32 holds).
+        TypeError: `model` is not a CUTSEncoder; images not an array of numbers; a tile side
+            that is not an integer.
     """
     module = model.module if isinstance(model, DistributedDataParallel) else model
     if not isinstance(module, CUTSEncoder):
@@ -121,6 +125,12 @@ def embed_tiles(model: CUTSEncoder, x: torch.Tensor, *,
                 piece = x[(images_chunk, slice(None)) + outer].to(device, torch.float32)
                 latent = model.latent(piece)
                 centres = model.reconstruct_centres(latent)
+                if not bool(torch.isfinite(latent).all() & torch.isfinite(centres).all()):
+                    raise ValueError(
+                        "the encoder's output is not finite for these images (their largest "
+                        f"magnitude is {float(piece.abs().max()):.3g} in float32): scale "
+                        "intensities to [-1, 1] as the encoder was trained, and check that the "
+                        "model's weights are finite")
                 keep = (slice(None), slice(None)) + inner
                 yield where, latent[keep], centres[keep]
     finally:
@@ -128,11 +138,13 @@ def embed_tiles(model: CUTSEncoder, x: torch.Tensor, *,
 
 
 def _as_tensor(images: Any) -> torch.Tensor:
+    """A tensor view of `images`: torch tensors as they are (detached), anything else through
+    the host conversion every entry point shares (strides, byte order, ragged lists)."""
     if isinstance(images, torch.Tensor):
         return images.detach()
-    if isinstance(images, np.ndarray) or not hasattr(images, "__dlpack__"):
-        return torch.from_numpy(np.asarray(images))
-    return torch.from_dlpack(images)
+    if hasattr(images, "__dlpack__") and not hasattr(images, "__array__"):
+        return torch.from_dlpack(images)
+    return torch.from_numpy(host_array(images, "images"))
 
 
 def _check_images(x: torch.Tensor, model: CUTSEncoder) -> None:
@@ -152,15 +164,14 @@ def _tile_shape(tile: Union[int, Sequence[int], None], spatial: tuple,
         # The largest cube (with its halo) within the budget, at least 8 voxels of core.
         side = int((WORK_BYTES / bytes_per_voxel) ** (1 / len(spatial))) - 2 * RECEPTIVE_RADIUS
         tile = max(8, side)
-    if isinstance(tile, (int, np.integer)):
+    if isinstance(tile, (int, np.integer, float)):
         sides = (tile,) * len(spatial)
     else:
         sides = tuple(tile) if isinstance(tile, (tuple, list)) else ()
-    if len(sides) != len(spatial) or any(isinstance(s, bool) or not isinstance(s, (int, np.integer))
-                                         or s < 1 for s in sides):
+    if len(sides) != len(spatial):
         raise ValueError(f"tile must be a positive integer or {len(spatial)} of them, "
                          f"got {tile!r}")
-    return tuple(min(int(s), n) for s, n in zip(sides, spatial))
+    return tuple(min(integer(s, "tile", minimum=1), n) for s, n in zip(sides, spatial))
 
 
 def _tiles(spatial: tuple, core: tuple, halo: int):

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _C
-from .._arrays import FLOAT_DTYPES, as_operand, index_argument
+from .._arrays import FLOAT_DTYPES, as_operand
+from .._checks import INT32_MAX, integer, real
 
 
 def sample_pairs(images: Any, n_anchors: int = 8, size: int = 5, radius: int = 5,
@@ -43,16 +44,20 @@ def sample_pairs(images: Any, n_anchors: int = 8, size: int = 5, radius: int = 5
 
     Raises:
         ValueError: wrong rank, non-float or non-finite images, an invalid parameter.
-        TypeError: an integer parameter that is not an integer.
+        TypeError: an integer parameter that is not an integer, a real one that is not a real
+            number, images not an array of numbers.
         RuntimeError: CUDA input where no CUDA GPU can run (or CUDA was not compiled in).
     """
-    counts = {name: index_argument(value, name) for name, value in
-              (("n_anchors", n_anchors), ("size", size), ("radius", radius),
-               ("attempts", attempts), ("seed", seed))}
-    seed_bits = counts.pop("seed") % 2**64
+    # Ranges the kernels check themselves (size against the image, ssim_min, data_range) are
+    # left to them; here only what the binding's C types could not take.
+    args = (integer(n_anchors, "n_anchors", minimum=1, maximum=2**62),
+            integer(size, "size", minimum=1, maximum=INT32_MAX),
+            integer(radius, "radius", minimum=1, maximum=INT32_MAX),
+            integer(attempts, "attempts", minimum=0, maximum=INT32_MAX),
+            real(ssim_min, "ssim_min", minimum=-1, maximum=1),
+            real(data_range, "data_range", minimum=0, above=True),
+            integer(seed, "seed") % 2**64)
     src = as_operand(images, "images", FLOAT_DTYPES)
-    args = (counts["n_anchors"], counts["size"], counts["radius"], counts["attempts"],
-            float(ssim_min), float(data_range), seed_bits)
     shape = _C.sample_pairs_shape(src.descriptor, *args)
     anchors, positives = src.empty(shape, "int64"), src.empty(shape, "int64")
     _C.sample_pairs(src.descriptor, *args, anchors.descriptor, positives.descriptor,

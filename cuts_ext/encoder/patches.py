@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _C
-from .._arrays import FLOAT_DTYPES, INDEX_DTYPES, as_operand, index_argument
+from .._arrays import FLOAT_DTYPES, INDEX_DTYPES, as_operand
+from .._checks import INT32_MAX, integer
 
 
 def extract_patches(images: Any, size: int = 5, centers: Any = None) -> Any:
@@ -29,12 +30,16 @@ def extract_patches(images: Any, size: int = 5, centers: Any = None) -> Any:
 
     Raises:
         ValueError: wrong rank, non-float images, even / non-positive size, size larger than the
-            image, malformed or out-of-range centres.
-        TypeError: `size` is not an integer.
+            image, malformed or out-of-range centres; a torch tensor that requires grad (the
+            kernel has no backward, so its result would silently cut the graph: detach it).
+        TypeError: `size` is not an integer; images or centers not an array of numbers.
         RuntimeError: CUDA input where no CUDA GPU can run (or CUDA was not compiled in).
         MemoryError: the output could not be allocated on the GPU.
     """
-    size = index_argument(size, "size")
+    size = integer(size, "size", minimum=1, maximum=INT32_MAX)
+    if getattr(images, "requires_grad", False):
+        raise ValueError("images requires grad, but extract_patches is not differentiable (its "
+                         "result would carry no gradient): pass images.detach()")
     src = as_operand(images, "images", FLOAT_DTYPES)
     # Operands own the memory their descriptors point to: keep them alive across the calls.
     centre_operand = None

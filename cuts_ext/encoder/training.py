@@ -22,8 +22,10 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from ..info import build_info
+from .._arrays import host_array
+from .._checks import choice, integer, real
 from .checkpoint import PathLike, load_checkpoint, save_checkpoint
+from .device import default_device, torch_device
 from .losses import cuts_loss
 from .model import CUTSEncoder
 from .pairs import sample_pairs
@@ -127,17 +129,21 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
         ValueError: images of the wrong rank, non-float or non-finite images, an invalid
             setting, a checkpoint that is not a cuts_ext checkpoint, or one made for other
             images / settings when resuming.
+        TypeError: a count (epochs, batch_size, crop, ...) that is not an integer, a rate that
+            is not a real number.
+        RuntimeError: device asks for CUDA where torch cannot use a GPU; the run diverged
+            (a NaN or infinite loss or weight after an epoch: the error names the epoch, and
+            the checkpoint keeps the last finite epoch's state, never a diverged one).
     """
     _check_settings(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                     lambda_contrastive=lambda_contrastive, val_fraction=val_fraction,
-                    n_anchors=n_anchors, seed=seed)
-    if step not in ("full", "windows"):
-        raise ValueError(f"step must be 'full' or 'windows', got {step!r}")
+                    n_anchors=n_anchors, seed=seed, num_kernels=num_kernels)
+    choice(step, "step", ("full", "windows"))
+    device = torch_device(device)
     source = _ImageSource(images)
     crop_shape = _crop_shape(crop, source.dims, patch_size)
-    warmup = min(REFERENCE_WARMUP_EPOCHS, epochs // 20) if warmup_epochs is None else warmup_epochs
-    if isinstance(warmup, bool) or not isinstance(warmup, int) or warmup < 0:
-        raise ValueError(f"warmup_epochs must be an integer >= 0, got {warmup_epochs!r}")
+    warmup = (min(REFERENCE_WARMUP_EPOCHS, epochs // 20) if warmup_epochs is None
+              else integer(warmup_epochs, "warmup_epochs", minimum=0))
     settings = dict(seed=int(seed), n_images=len(source), val_fraction=float(val_fraction),
                     batch_size=batch_size, n_anchors=n_anchors, crop=list(crop_shape))
     with _process_group(device) as (rank, world, device), \
@@ -168,6 +174,7 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
         bar = _progress_bar(start, epochs, progress and rank == 0)
         for epoch in bar:
             record = run.epoch(trainer, model, optimizer, epoch)
+            _require_finite(record, model, result.best_epoch)
             scheduler.step()
             result.history.append(record)
             score = record["val"] if record["val"] is not None else record["train"]
@@ -189,6 +196,23 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
             model.load_state_dict(best_weights)
         result.model = model.eval()
         return result
+
+
+def _require_finite(record: dict, model: CUTSEncoder, best_epoch: int) -> None:
+    """RuntimeError when an epoch's losses or the weights after it are NaN or infinite: the run
+    has diverged and no later epoch can recover (nothing of the epoch is kept or written)."""
+    losses = {key: record[key] for key in ("reconstruction", "contrastive", "val")
+              if record[key] is not None}
+    finite_weights = bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all())
+    if finite_weights and all(math.isfinite(value) for value in losses.values()):
+        return
+    shown = ", ".join(f"{key} {value:.4g}" for key, value in losses.items())
+    kept = (f"the weights of epoch {best_epoch} are the last good ones (and what the checkpoint "
+            "holds)" if best_epoch >= 0 else "no epoch produced usable weights")
+    raise RuntimeError(
+        f"training diverged in epoch {record['epoch']} (losses: {shown}; weights "
+        f"{'finite' if finite_weights else 'not finite'}) at lr {record['lr']:.3g}; {kept}. "
+        "Lower lr, or check that the images are scaled to [-1, 1]")
 
 
 def lr_factor(epoch: int, *, epochs: int, warmup: int) -> float:
@@ -371,8 +395,7 @@ def _is_array(x: Any) -> bool:
 def _as_float_tensor(x: Any, name: str) -> torch.Tensor:
     """A float32 torch tensor of `x` (torch tensors keep their device)."""
     if not isinstance(x, torch.Tensor):
-        x = torch.from_dlpack(x) if hasattr(x, "__dlpack__") and not isinstance(x, np.ndarray) \
-            else torch.from_numpy(np.asarray(x))
+        x = torch.from_numpy(host_array(x, name))
     if not x.is_floating_point():
         raise ValueError(f"{name} must be floating point with intensities scaled to [-1, 1], "
                          f"got {x.dtype}")
@@ -385,37 +408,28 @@ def _check_finite(x: torch.Tensor, name: str) -> None:
 
 
 def _check_settings(**values: Any) -> None:
-    def integer(name: str, minimum: int) -> None:
-        value = values[name]
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    integer("epochs", 1)
-    integer("batch_size", 1)
-    integer("n_anchors", 1)
-    if isinstance(values["seed"], bool) or not isinstance(values["seed"], (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {values['seed']!r}")
-    checks = {"lr": lambda v: v > 0, "weight_decay": lambda v: v >= 0,
-              "lambda_contrastive": lambda v: 0 <= v <= 1, "val_fraction": lambda v: 0 <= v < 1}
-    words = {"lr": "> 0", "weight_decay": ">= 0", "lambda_contrastive": "in [0, 1]",
-             "val_fraction": "in [0, 1)"}
-    for name, ok in checks.items():
-        value = values[name]
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or not ok(value):
-            raise ValueError(f"{name} must be a number {words[name]}, got {value!r}")
+    integer(values["epochs"], "epochs", minimum=1)
+    integer(values["batch_size"], "batch_size", minimum=1)
+    integer(values["n_anchors"], "n_anchors", minimum=1)
+    integer(values["num_kernels"], "num_kernels", minimum=1)
+    integer(values["seed"], "seed")
+    real(values["lr"], "lr", minimum=0, above=True)
+    real(values["weight_decay"], "weight_decay", minimum=0)
+    real(values["lambda_contrastive"], "lambda_contrastive", minimum=0, maximum=1)
+    real(values["val_fraction"], "val_fraction", minimum=0, maximum=1, below=True)
 
 
 def _crop_shape(crop: Union[int, Sequence[int], None], dims: int, patch_size: int) -> tuple:
     if crop is None:
         crop = DEFAULT_CROP[dims]
-    if isinstance(crop, (int, np.integer)):
+    if isinstance(crop, (int, np.integer, float)):
         sides = (crop,) * dims
     else:
         sides = tuple(crop) if isinstance(crop, (tuple, list)) else ()
-    if len(sides) != dims or any(isinstance(s, bool) or not isinstance(s, (int, np.integer))
-                                 or s < patch_size for s in sides):
+    if len(sides) != dims:
         raise ValueError(f"crop must be an integer or {dims} integers, each >= patch_size "
                          f"({patch_size}), got {crop!r}")
-    return tuple(int(s) for s in sides)
+    return tuple(integer(s, "crop", minimum=patch_size) for s in sides)
 
 
 def _check_resumable(state: dict, model: CUTSEncoder, settings: dict, path: PathLike) -> None:
@@ -461,17 +475,11 @@ def _average_buffers(model: torch.nn.Module, world: int) -> None:
             buffer /= world
 
 
-def _default_device() -> torch.device:
-    if torch.cuda.is_available() and build_info()["cuda_usable"]:
-        return torch.device("cuda")
-    return torch.device("cpu")
-
-
 @contextmanager
 def _process_group(device: Any) -> Iterator[tuple]:
     """(rank, world size, device) of this process; joins the torchrun process group when
     WORLD_SIZE > 1 and none is initialised yet (and leaves it on exit)."""
-    device = torch.device(device) if device is not None else _default_device()
+    device = device if device is not None else default_device()
     joined = False
     if not dist.is_initialized() and int(os.environ.get("WORLD_SIZE", "1")) > 1:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")

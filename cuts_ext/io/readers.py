@@ -93,10 +93,22 @@ def read_image(path: PathSpec) -> LoadedImage:
     if array.dtype in (np.uint8, np.bool_):
         scaled = values / (1.0 if array.dtype == np.bool_ else 255.0) * 2.0 - 1.0
     else:
-        low, high = values.min(), values.max()
-        scaled = (values - low) / (high - low) * 2.0 - 1.0 if high > low else values * 0.0
+        scaled = rescale(values)
     return LoadedImage(data=scaled.astype(np.float32), path=path, name=input_name(path),
                        source_dtype=array.dtype, affine=affine, header=header)
+
+
+def rescale(values: np.ndarray) -> np.ndarray:
+    """float64 `values` mapped linearly from [min, max] to [-1, 1] (all 0 when constant).
+
+    The differences are taken of halved values, which cannot overflow for any finite input
+    (values near +-1.8e308 included); halving is exact, so elsewhere the result is bit for bit
+    (v - min) / (max - min) * 2 - 1.
+    """
+    low, high = values.min(), values.max()
+    if not high > low:
+        return values * 0.0
+    return (values / 2 - low / 2) / (high / 2 - low / 2) * 2.0 - 1.0
 
 
 def read_mask(path: PathSpec, spatial_shape: Optional[Tuple[int, ...]] = None,

@@ -9,6 +9,7 @@ from typing import Any, Optional, Sequence, Tuple
 import numpy as np
 
 from .._arrays import to_numpy
+from .._checks import integer
 from ..io.errors import InputError
 from .level_choice import auto_level
 from .persistence import persistent_map
@@ -77,7 +78,11 @@ class MultiscaleSegmentation:
             point_labels: int [*spatial_shape], each voxel's point (0..M-1) or -1 outside
                 the foreground; None: the points are the voxels.
         """
-        shape = tuple(int(s) for s in spatial_shape)
+        try:
+            shape = tuple(integer(size, "spatial_shape", minimum=0) for size in spatial_shape)
+        except TypeError:
+            raise TypeError(f"spatial_shape must be a sequence of integer sizes, got "
+                            f"{spatial_shape!r}") from None
         hierarchy = to_numpy(result.hierarchy).astype(np.int32, copy=False)
         levels = [int(i) for i in result.levels]
         if point_labels is None:

@@ -16,8 +16,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .._arrays import to_numpy
-from ..condensation.driver import CondensationResult, condense
-from .._arrays import index_argument
+from .._checks import integer
+from ..condensation.driver import CondensationResult, check_condense_options, condense
 from ..condensation.preparation import check_position_weight
 from ..io import LoadedImage, match_masks, read_image, read_mask, resolve_inputs
 from .evaluation import evaluate_segmentation
@@ -100,15 +100,22 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
 
     Raises:
         io.InputError: a file that cannot be read, a mask of the wrong shape.
-        ValueError: images or masks of the wrong rank, count or shape; bad options.
+        ValueError: images or masks of the wrong rank, count or shape; bad options (checked
+            before any training, condense_options included).
+        TypeError: a non-integer seed or max_points; a name condense does not take in
+            condense_options, or a value of the wrong kind.
+        RuntimeError: device asks for CUDA where torch cannot use a GPU.
     """
     # Arguments are checked here, before minutes of training.
     check_position_weight(position_weight)
     check_max_points(max_points)
+    integer(seed, "seed")
+    check_condense_options(condense_options)
     loaded = load_images(images)
     references = _load_masks(masks, loaded)
     foregrounds = _foregrounds(foreground, loaded)
-    device = _torch_device(device)
+    from ..encoder.device import torch_device  # torch loads with the encoder, on first use
+    device = torch_device(device)
     encoder = prepare_model(model, loaded, device=device, seed=seed,
                             train_options=train_options, progress=progress)
     results = []
@@ -175,8 +182,8 @@ def _position_options(spatial_shape: Sequence[int], weight: float,
 
 def check_max_points(max_points: Any) -> None:
     """ValueError unless max_points is None or an integer >= 1 (TypeError for a non-integer)."""
-    if max_points is not None and index_argument(max_points, "max_points") < 1:
-        raise ValueError(f"max_points must be None or an integer >= 1, got {max_points}")
+    if max_points is not None:
+        integer(max_points, "max_points", minimum=1)
 
 
 def _foregrounds(foreground: Any, images: Sequence[LoadedImage]) -> list:
@@ -262,19 +269,6 @@ def _load_masks(masks: Any, images: Sequence[LoadedImage], name: str = "masks") 
                                  f"{list(mask.shape)}, the image {list(image.spatial_shape)}")
         checked.append(mask)
     return checked
-
-
-def _torch_device(device: Any) -> Any:
-    """None stays None (each stage picks CUDA when usable, else the CPU); anything else becomes
-    a torch.device, so a typo fails here rather than after training."""
-    if device is None:
-        return None
-    import torch
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(f"device must be 'cpu', 'cuda' or a torch device, got {device!r}") \
-            from error
 
 
 def _progress(items: list, enabled: bool, description: str) -> Any:
