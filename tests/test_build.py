@@ -75,5 +75,7 @@ def test_the_package_ships_py_typed_and_a_stub_matching_the_compiled_module():
                for node in stub.body if isinstance(node, ast.ClassDef)}
     bound = {name for name in dir(_C) if not name.startswith("__")}
     assert functions | set(classes) == bound
-    methods = {name for name in dir(_C.Condenser) if not name.startswith("__")}
+    # pybind11's own cross-module hook is on every bound class; the stub leaves it out.
+    methods = {name for name in dir(_C.Condenser)
+               if not name.startswith("__") and name != "_pybind11_conduit_v1_"}
     assert classes["Condenser"] - {"__init__"} == methods
