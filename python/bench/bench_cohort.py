@@ -67,13 +67,18 @@ def peak_mib(pid: int) -> float:
     return 0.0
 
 
-def children(pid: int) -> list:
-    """The pids of `pid`'s live children (Linux /proc)."""
-    try:
-        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
-    return [int(child) for child in found]
+def descendants(pid: int) -> list:
+    """The pids of `pid`'s live descendants, whichever of its threads started them (Linux
+    /proc: each thread lists its own children)."""
+    found = []
+    for listing in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            children = [int(child) for child in listing.read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += [child, *descendants(child)]
+    return found
 
 
 def run(arguments: list) -> dict:
@@ -88,7 +93,7 @@ def run(arguments: list) -> dict:
             pid, status, usage = os.wait4(process.pid, os.WNOHANG)
             if pid:
                 break
-            for child in children(process.pid):
+            for child in descendants(process.pid):
                 workers[child] = max(workers.get(child, 0.0), peak_mib(child))
             time.sleep(0.1)
         seconds = time.perf_counter() - start
