@@ -305,7 +305,9 @@ def dask_client(scheduler: Optional[str] = None, workers: Optional[int] = None) 
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     import logging
+    # ":0": the scheduler's HTTP server (dashboard, metrics) on a free port, not on 8787, which
+    # another cluster on this machine may hold.
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
+                                  dashboard_address=":0", silence_logs=logging.ERROR) as cluster, \
             distributed.Client(cluster) as client:
         yield client
