@@ -11,11 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..io import InputError, match_masks, read_mask, written_segmentations
+from ..io import InputError, match_masks, written_segmentations
 from ..io.errors import OutputExistsError
-from ..segmentation.evaluation import (evaluate_segmentation, format_row, format_summary,
+from ..segmentation.evaluation import (format_row, format_summary, score_written,
                                        write_metrics_csv)
-from ..segmentation.multiscale import MultiscaleSegmentation
 
 DEFAULT_CSV_NAME = "metrics.csv"
 
@@ -57,9 +56,7 @@ def run(args: argparse.Namespace) -> int:
                   "skipped", file=sys.stderr)
             continue
         try:
-            segmentation = MultiscaleSegmentation.load(path)
-            reference = read_mask(mask_path, segmentation.spatial_shape, image_path=path)
-            row = evaluate_segmentation(path.stem, segmentation, reference)
+            row = score_written(path, mask_path)
         except (InputError, ValueError, OSError) as error:
             failures += 1
             # InputError messages start with the file at fault; the others get the output's.

@@ -57,3 +57,14 @@ def max_points_option(text: str) -> Optional[int]:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1 or none, got {text!r}")
     return value
+
+
+def worker_count_option(text: str) -> int:
+    """argparse type of --workers: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value

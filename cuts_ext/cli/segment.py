@@ -3,6 +3,9 @@
 Each input is read on its own: one that fails is reported (one line on stderr, "cuts COMMAND:
 error: PATH: reason") and the others still complete; the exit status is then 1. Exit 0 when
 every input succeeded, 2 for a usage error (argparse).
+
+`cuts segment` runs its inputs one after another here, or with --scheduler / --workers as one
+Dask task each (segmentation/cohort.py); --resume skips inputs whose outputs are complete.
 """
 
 from __future__ import annotations
@@ -10,13 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
-from ..io import InputError, match_masks, read_image, read_mask, resolve_inputs
+from ..io import InputError, match_masks, read_image, resolve_inputs
 from ..io.errors import OutputExistsError
 from ..segmentation.pipeline import DEFAULT_FOREGROUND, MAX_POINTS, POSITION_WEIGHT
 from .options import (add_common_options, add_training_options, max_points_option,
-                      position_weight_option)
+                      position_weight_option, worker_count_option)
 
 
 def add_parsers(sub: "argparse._SubParsersAction") -> None:
@@ -70,8 +73,23 @@ def add_parsers(sub: "argparse._SubParsersAction") -> None:
                          metavar="N", help="the most points condensed per input; larger "
                                            "foregrounds are grouped into N super-voxels "
                                            f"(default {MAX_POINTS}; none: no limit)")
-    segment.add_argument("--overwrite", action="store_true",
-                         help="replace existing outputs (default: refuse)")
+    existing = segment.add_mutually_exclusive_group()
+    existing.add_argument("--overwrite", action="store_true",
+                          help="replace existing outputs (default: refuse)")
+    existing.add_argument("--resume", action="store_true",
+                          help="skip the inputs whose output folder OUT/NAME is complete "
+                               "(holds NAME.npz), so a killed run restarted does only the "
+                               "missing work; with --save-model, training continues from that "
+                               "checkpoint")
+    cluster = segment.add_mutually_exclusive_group()
+    cluster.add_argument("--scheduler", metavar="ADDRESS",
+                         help="segment on the Dask cluster whose scheduler is at ADDRESS (e.g. "
+                              "tcp://host:8786), one task per input: workers read their input "
+                              "and write its outputs, so IMAGES and OUT must be reachable from "
+                              "them (needs cuts_ext[dask])")
+    cluster.add_argument("--workers", type=worker_count_option, metavar="N",
+                         help="segment on a local Dask cluster of N worker processes, started "
+                              "and closed by this command (needs cuts_ext[dask])")
     add_training_options(segment, epochs=50)
     add_common_options(segment)
     segment.set_defaults(run=run_segment)
@@ -90,71 +108,112 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_segment(args: argparse.Namespace) -> int:
-    from ..io import write_outputs
+    from ..segmentation.cohort import InputJob, complete_output
     from ..segmentation.evaluation import format_summary, write_metrics_csv
-    from ..segmentation.pipeline import prepare_model, segment_image
 
     out = Path(args.output)
     csv_path = out / "metrics.csv"
-    if args.masks and csv_path.exists() and not args.overwrite:
+    if args.masks and csv_path.exists() and not (args.overwrite or args.resume):
         raise OutputExistsError(f"{csv_path}: already exists; pass --overwrite to replace it")
-    images, failures = read_inputs("segment", args.inputs)
+    on_cluster = args.scheduler is not None or args.workers is not None
+    # On a cluster with a given model, the workers read the inputs; otherwise they are read
+    # here (the encoder is trained on them when no model is given).
+    read = resolve_sources if on_cluster and args.model else read_inputs
+    images, failures = read("segment", args.inputs)
     if not images:
         return _no_input("segment")
-    masks = _masks_for(images, args.masks) if args.masks else {}
-    foregrounds = _foregrounds_for(images, args.foreground)
-    train_options = training_options(args)
-    device, seed = train_options.pop("device"), train_options.pop("seed")
-    if args.save_model and not args.model:
-        train_options["checkpoint"] = args.save_model
-    model = prepare_model(args.model, images, device=device, seed=seed,
-                          train_options=train_options, progress=not args.quiet)
+    paths = [getattr(image, "path", image) for image in images]
+    masks = match_masks(paths, args.masks) if args.masks else {}
+    foregrounds = _foregrounds_for(paths, args.foreground)
+    jobs = [InputJob(image, masks.get(path), foregrounds[path])
+            for image, path in zip(images, paths)]
+    outcomes = []
+    if args.resume:
+        complete = [complete_output(job, out) for job in jobs]
+        outcomes = [outcome for outcome in complete if outcome is not None]
+        jobs = [job for job, outcome in zip(jobs, complete) if outcome is None]
+        _say(args, f"resume: {len(outcomes)} of {len(images)} inputs already complete in "
+                   f"{out}; segmenting {len(jobs)}")
+    if jobs:
+        outcomes += _segment_jobs(args, images, jobs, out, on_cluster)
     rows = []
-    for number, image in enumerate(images, start=1):
-        try:
-            mask, foreground = masks.get(image.path), foregrounds.get(image.path)
-            for given in (mask, foreground):
-                if isinstance(given, Exception):
-                    raise given
-            result = segment_image(model, image, mask, device=device, seed=seed,
-                                   position_weight=args.position_weight,
-                                   condense_options={"granularity": args.granularity},
-                                   foreground=foreground, max_points=args.max_points)
-            folder = write_outputs(out, image, result.segmentation, overwrite=args.overwrite)
-        except (InputError, OutputExistsError, ValueError, OSError, MemoryError) as error:
-            failures += 1
-            _error("segment", error, image.path)
-            continue
-        if result.metrics is not None:
-            rows.append(result.metrics)
-        seconds = sum(result.condensation.seconds)
-        _say(args, f"[{number}/{len(images)}] {image.name}: {len(result.segmentation.levels)} "
-                   f"levels, condensed in {seconds:.1f} s -> {folder}")
+    order = {path: number for number, path in enumerate(paths)}
+    for outcome in sorted(outcomes, key=lambda outcome: order[outcome.path]):
+        failures += outcome.error is not None
+        if outcome.metrics is not None:
+            rows.append(outcome.metrics)
     if rows:
-        write_metrics_csv(rows, csv_path, overwrite=args.overwrite)
+        write_metrics_csv(rows, csv_path, overwrite=args.overwrite or args.resume)
         _say(args, format_summary(rows) + f"\nwrote {csv_path}")
     if failures:
         print(f"cuts segment: error: {failures} input(s) failed", file=sys.stderr)
     return 1 if failures else 0
 
 
-def read_inputs(command: str, sources: list) -> tuple:
-    """(images read, number of failures): each source is resolved and each file read on its own,
-    so one bad input is reported and skipped."""
-    images, failures = [], 0
+def _segment_jobs(args: argparse.Namespace, images: list, jobs: list, out: Path,
+                  on_cluster: bool) -> list:
+    """The outcomes of `jobs`, segmented here one by one or on the Dask cluster of --scheduler
+    / --workers, each reported as it finishes (a line, or its error on stderr)."""
+    from ..segmentation.cohort import dask_client, run_job, run_on_cluster
+    from ..segmentation.pipeline import prepare_model
+
+    train_options = training_options(args)
+    device, seed = train_options.pop("device"), train_options.pop("seed")
+    if args.save_model and not args.model:
+        train_options.update(checkpoint=args.save_model, resume=args.resume)
+    model = prepare_model(args.model, images, device=device, seed=seed,
+                          train_options=train_options, progress=not args.quiet)
+    settings = dict(device=device, seed=seed, position_weight=args.position_weight,
+                    condense_options={"granularity": args.granularity},
+                    max_points=args.max_points)
+    outcomes = []
+
+    def report(number: int, outcome: Any) -> None:
+        outcomes.append(outcome)
+        if outcome.error is not None:
+            print(f"cuts segment: error: {outcome.error}", file=sys.stderr)
+        elif outcome.reused:
+            _say(args, f"[{number}/{len(jobs)}] {outcome.name}: complete -> {outcome.folder}")
+        else:
+            _say(args, f"[{number}/{len(jobs)}] {outcome.name}: {outcome.levels} levels, "
+                       f"condensed in {outcome.seconds:.1f} s -> {outcome.folder}")
+
+    if not on_cluster:
+        for number, job in enumerate(jobs, start=1):
+            report(number, run_job(model, job, out, overwrite=args.overwrite, **settings))
+        return outcomes
+    with dask_client(args.scheduler, args.workers) as client:
+        finished = run_on_cluster(client, model, jobs, out, overwrite=args.overwrite,
+                                  settings=settings, progress=not args.quiet)
+        for number, outcome in enumerate(finished, start=1):
+            report(number, outcome)
+    return outcomes
+
+
+def resolve_sources(command: str, sources: list) -> tuple:
+    """(input files, number of failures): each source resolved on its own, so one that names
+    nothing readable is reported and skipped."""
+    paths, failures = [], 0
     for source in sources:
         try:
-            paths = resolve_inputs(source)
+            paths.extend(resolve_inputs(source))
         except InputError as error:
             failures += 1
             _error(command, error)
-            continue
-        for path in paths:
-            try:
-                images.append(read_image(path))
-            except InputError as error:
-                failures += 1
-                _error(command, error)
+    return paths, failures
+
+
+def read_inputs(command: str, sources: list) -> tuple:
+    """(images read, number of failures): each source is resolved and each file read on its own,
+    so one bad input is reported and skipped."""
+    paths, failures = resolve_sources(command, sources)
+    images = []
+    for path in paths:
+        try:
+            images.append(read_image(path))
+        except InputError as error:
+            failures += 1
+            _error(command, error)
     return images, failures
 
 
@@ -165,35 +224,18 @@ def training_options(args: argparse.Namespace) -> dict:
             "progress": not args.quiet}
 
 
-def _masks_for(images: list, masks: str) -> dict:
-    """{image path: bool mask, None, or the exception reading it raised} (a bad mask fails its
-    image only)."""
-    matched = match_masks([image.path for image in images], masks)
-    out: dict = {}
-    for image in images:
-        try:
-            path = matched[image.path]
-            out[image.path] = None if path is None else read_mask(
-                path, image.spatial_shape, image_path=image.path)
-        except InputError as error:
-            out[image.path] = error
-    return out
-
-
-def _foregrounds_for(images: list, foreground: str) -> dict:
-    """{image path: segment_image's foreground}: the keyword itself, or the matched mask as
-    _masks_for reads it (None where no mask file matches: the whole image)."""
+def _foregrounds_for(paths: list, foreground: str) -> dict:
+    """{input path: its job's foreground}: the keyword itself (None for "none"), or the mask
+    file matched like --masks (None where none matches: the whole image)."""
     if foreground in ("auto", DEFAULT_FOREGROUND):
-        return {image.path: foreground for image in images}
+        return {path: foreground for path in paths}
     if foreground == "none":
-        return {image.path: None for image in images}
-    return _masks_for(images, foreground)
+        return {path: None for path in paths}
+    return match_masks(paths, foreground)
 
 
-def _error(command: str, error: Exception, path: Optional[Any] = None) -> None:
-    # InputError messages start with the file at fault; others get the input's path.
-    message = str(error) if isinstance(error, InputError) or path is None else f"{path}: {error}"
-    print(f"cuts {command}: error: {message}", file=sys.stderr)
+def _error(command: str, error: Exception) -> None:
+    print(f"cuts {command}: error: {error}", file=sys.stderr)
 
 
 def _no_input(command: str) -> int:
@@ -202,6 +244,8 @@ def _no_input(command: str) -> int:
 
 
 def _say(args: argparse.Namespace, text: str) -> None:
+    # tqdm.write prints the line above a progress bar (as print does without one).
     if not args.quiet:
-        print(text)
+        from tqdm.auto import tqdm
+        tqdm.write(text)
 

@@ -21,6 +21,7 @@ previous checkpoint in place, never a truncated one.
 
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -58,19 +59,34 @@ def save_checkpoint(path: PathLike, state: dict) -> None:
         raise
 
 
-def load_checkpoint(path: PathLike) -> dict:
-    """The checkpoint dictionary at `path`, tensors on the CPU.
+def encoder_bytes(model: CUTSEncoder) -> bytes:
+    """`model`'s configuration and weights as the bytes of a checkpoint that `load_encoder`
+    reads (without training history or resume state): what travels to the workers of a
+    cluster instead of a pickled module."""
+    state = dict(config=model.config, format=FORMAT, version=VERSION, epoch=None,
+                 model={name: value.detach().cpu() for name, value in model.state_dict().items()})
+    stream = io.BytesIO()
+    torch.save(state, stream)
+    return stream.getvalue()
+
+
+def load_checkpoint(path: Union[PathLike, bytes]) -> dict:
+    """The checkpoint dictionary at `path` (or in the bytes of one), tensors on the CPU.
 
     Raises:
         FileNotFoundError: no file at `path`.
         ValueError: the file is truncated or corrupt, is not a cuts_ext encoder checkpoint, or
             was written by a newer format version; the message says which.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    if isinstance(path, (bytes, bytearray)):
+        source: Any = io.BytesIO(path)
+        path = Path("<checkpoint bytes>")
+    else:
+        path = source = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as error:
         raise ValueError(f"checkpoint {str(path)!r} cannot be read as a cuts_ext encoder "
                          f"checkpoint (truncated, corrupt or not a torch file): {error}"
@@ -88,11 +104,12 @@ def load_checkpoint(path: PathLike) -> dict:
     return state
 
 
-def load_encoder(path: PathLike, device: Optional[Any] = None) -> CUTSEncoder:
+def load_encoder(path: Union[PathLike, bytes], device: Optional[Any] = None) -> CUTSEncoder:
     """The encoder stored at `path`, with its best-validation weights, in eval mode.
 
     Args:
-        path: a file written by `cuts_ext.train` (or `save_checkpoint`).
+        path: a file written by `cuts_ext.train` (or `save_checkpoint`), or the bytes of one
+            (`encoder_bytes`).
         device: where to put the model (default: the CPU).
 
     Raises:

@@ -7,15 +7,17 @@
     write_label_image(stem, labels, like)           PNG (2-D) or NIfTI keeping affine and header
     write_outputs(out_dir, image, segmentation)     every output of one input, all or nothing
     atomic_directory(destination, overwrite)        the all-or-nothing folder behind it
+    refuse_existing(destination, overwrite)         its check: OutputExistsError unless allowed
     written_segmentations(out_dir) -> [Path]        the .npz files write_outputs left
 """
 
 from .errors import InputError, OutputExistsError
 from .paths import SUPPORTED_SUFFIXES, input_name, match_masks, resolve_inputs
 from .readers import LoadedImage, read_image, read_mask
-from .writers import (atomic_directory, write_label_image, write_outputs,
+from .writers import (atomic_directory, refuse_existing, write_label_image, write_outputs,
                       written_segmentations)
 
 __all__ = ["InputError", "LoadedImage", "OutputExistsError", "SUPPORTED_SUFFIXES",
            "atomic_directory", "input_name", "match_masks", "read_image", "read_mask",
-           "resolve_inputs", "write_label_image", "write_outputs", "written_segmentations"]
+           "refuse_existing", "resolve_inputs", "write_label_image", "write_outputs",
+           "written_segmentations"]

@@ -50,14 +50,14 @@ def atomic_directory(destination: PathSpec, overwrite: bool = False) -> Iterator
             anything is written, and again before the rename).
     """
     destination = Path(destination)
-    _refuse_existing(destination, overwrite)
+    refuse_existing(destination, overwrite)
     destination.parent.mkdir(parents=True, exist_ok=True)
     token = uuid.uuid4().hex[:8]
     staging = destination.with_name(f".{destination.name}.partial-{token}")
     staging.mkdir()
     try:
         yield staging
-        _refuse_existing(destination, overwrite)
+        refuse_existing(destination, overwrite)
         if os.path.lexists(destination):
             retired = destination.with_name(f".{destination.name}.old-{token}")
             os.rename(destination, retired)
@@ -70,7 +70,8 @@ def atomic_directory(destination: PathSpec, overwrite: bool = False) -> Iterator
         raise
 
 
-def _refuse_existing(destination: Path, overwrite: bool) -> None:
+def refuse_existing(destination: PathSpec, overwrite: bool) -> None:
+    """OutputExistsError when something exists at `destination` and `overwrite` is False."""
     if os.path.lexists(destination) and not overwrite:
         raise OutputExistsError(f"{destination}: already exists; pass overwrite=True "
                                 "(--overwrite) to replace it")

@@ -11,8 +11,10 @@ from typing import Any, Dict, Sequence
 
 import numpy as np
 
+from ..io import read_mask
 from ..io.errors import OutputExistsError
 from .metrics import dice, hausdorff_distance, label_hint_mask, score_levels
+from .multiscale import MultiscaleSegmentation
 
 CSV_COLUMNS = ("name", "n_levels",
                "best_dice", "best_dice_level", "best_hausdorff", "best_hausdorff_level",
@@ -58,6 +60,19 @@ def evaluate_segmentation(name: str, segmentation: Any, reference: np.ndarray) -
         "auto_level": auto, "auto_dice": scores.dice[auto],
         "auto_hausdorff": scores.hausdorff[auto],
     }
+
+
+def score_written(path: Any, mask_path: Any) -> Dict[str, Any]:
+    """`evaluate_segmentation` of a written segmentation (OUT/NAME/NAME.npz, named NAME) against
+    the mask file at `mask_path`.
+
+    Raises:
+        io.InputError: the mask cannot be read or its shape differs from the segmentation's.
+        ValueError, OSError: the .npz cannot be read, or holds no level.
+    """
+    segmentation = MultiscaleSegmentation.load(path)
+    reference = read_mask(mask_path, segmentation.spatial_shape, image_path=path)
+    return evaluate_segmentation(Path(path).stem, segmentation, reference)
 
 
 def write_metrics_csv(rows: Sequence[Dict[str, Any]], path: Any, overwrite: bool = False) -> None:

@@ -65,7 +65,7 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
             seed: int = 0, position_weight: float = POSITION_WEIGHT,
             train_options: Optional[dict] = None, condense_options: Optional[dict] = None,
             progress: bool = True, foreground: Any = DEFAULT_FOREGROUND,
-            max_points: Optional[int] = MAX_POINTS) -> list:
+            max_points: Optional[int] = MAX_POINTS, client: Any = None) -> list:
     """Multi-scale segmentations of images or volumes, with CUTS.
 
     Args:
@@ -94,6 +94,10 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
         max_points: the most points condensed per image (>= 1, or None for no limit): above
             it the foreground is grouped into at most this many super-voxels (`points`);
             at or below it every voxel is condensed, exactly.
+        client: a `dask.distributed.Client` (`pip install 'cuts_ext[dask]'`): each image is
+            then segmented by one task on its workers (`cohort.segment_on_cluster`; the
+            encoder, trained or loaded here, travels once as checkpoint bytes and is loaded
+            once per worker), with the same results as without. None: here, one by one.
 
     Returns:
         One `SegmentedImage` per image, in input order.
@@ -103,10 +107,14 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
         ValueError: images or masks of the wrong rank, count or shape; bad options (checked
             before any training, condense_options included).
         TypeError: a non-integer seed or max_points; a name condense does not take in
-            condense_options, or a value of the wrong kind.
+            condense_options, or a value of the wrong kind; `client` is not a
+            `dask.distributed.Client`.
         RuntimeError: device asks for CUDA where torch cannot use a GPU.
     """
     # Arguments are checked here, before minutes of training.
+    if client is not None:
+        from .cohort import check_client
+        check_client(client)
     check_position_weight(position_weight)
     check_max_points(max_points)
     integer(seed, "seed")
@@ -118,14 +126,14 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
     device = torch_device(device)
     encoder = prepare_model(model, loaded, device=device, seed=seed,
                             train_options=train_options, progress=progress)
-    results = []
+    settings = dict(device=device, seed=seed, position_weight=position_weight,
+                    condense_options=condense_options, max_points=max_points)
     work = list(zip(loaded, references, foregrounds))
-    for image, reference, inside in _progress(work, progress, "segmenting"):
-        results.append(segment_image(encoder, image, reference, device=device, seed=seed,
-                                     position_weight=position_weight,
-                                     condense_options=condense_options, foreground=inside,
-                                     max_points=max_points))
-    return results
+    if client is not None:
+        from .cohort import segment_on_cluster
+        return segment_on_cluster(client, encoder, work, settings, progress)
+    return [segment_image(encoder, image, reference, foreground=inside, **settings)
+            for image, reference, inside in _progress(work, progress, "segmenting")]
 
 
 def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = None, *,
