@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..io import InputError, match_masks, read_image, resolve_inputs
+from ..io import InputError, match_masks, read_image, resolve_inputs, writable_file, writable_folder
 from ..io.errors import OutputExistsError
 from ..segmentation.pipeline import DEFAULT_FOREGROUND, MAX_POINTS, POSITION_WEIGHT
 from .options import (add_common_options, add_training_options, max_points_option,
@@ -98,6 +98,8 @@ def add_parsers(sub: "argparse._SubParsersAction") -> None:
 def run_train(args: argparse.Namespace) -> int:
     from ..encoder.training import train
 
+    # The checkpoint's place is checked before minutes of training (resume reads it as is).
+    writable_file(args.output, "-o", overwrite=True)
     images, failures = read_inputs("train", args.inputs)
     if not images:
         return _no_input("train")
@@ -111,7 +113,10 @@ def run_segment(args: argparse.Namespace) -> int:
     from ..segmentation.cohort import InputJob, complete_output
     from ..segmentation.evaluation import format_summary, write_metrics_csv
 
-    out = Path(args.output)
+    # Every output's place is checked before any reading, training or condensation.
+    out = writable_folder(args.output, "-o")
+    if args.save_model:
+        writable_file(args.save_model, "--save-model", overwrite=True)
     csv_path = out / "metrics.csv"
     if args.masks and csv_path.exists() and not (args.overwrite or args.resume):
         raise OutputExistsError(f"{csv_path}: already exists; pass --overwrite to replace it")
@@ -124,6 +129,10 @@ def run_segment(args: argparse.Namespace) -> int:
         return _no_input("segment")
     paths = [getattr(image, "path", image) for image in images]
     masks = match_masks(paths, args.masks) if args.masks else {}
+    if args.masks and not any(mask is not None for mask in masks.values()):
+        print(f"cuts segment: warning: --masks {args.masks} matched none of the "
+              f"{len(paths)} input(s): nothing is scored and no metrics.csv is written",
+              file=sys.stderr)
     foregrounds = _foregrounds_for(paths, args.foreground)
     jobs = [InputJob(image, masks.get(path), foregrounds[path])
             for image, path in zip(images, paths)]

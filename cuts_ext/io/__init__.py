@@ -8,16 +8,18 @@
     write_outputs(out_dir, image, segmentation)     every output of one input, all or nothing
     atomic_directory(destination, overwrite)        the all-or-nothing folder behind it
     refuse_existing(destination, overwrite)         its check: OutputExistsError unless allowed
+    writable_folder(folder, option)                 an output folder checked before any work
+    writable_file(path, option, overwrite)          an output file's place checked likewise
     written_segmentations(out_dir) -> [Path]        the .npz files write_outputs left
 """
 
 from .errors import InputError, OutputExistsError
 from .paths import SUPPORTED_SUFFIXES, input_name, match_masks, resolve_inputs
 from .readers import LoadedImage, read_image, read_mask
-from .writers import (atomic_directory, refuse_existing, write_label_image, write_outputs,
-                      written_segmentations)
+from .writers import (atomic_directory, refuse_existing, writable_file, writable_folder,
+                      write_label_image, write_outputs, written_segmentations)
 
 __all__ = ["InputError", "LoadedImage", "OutputExistsError", "SUPPORTED_SUFFIXES",
            "atomic_directory", "input_name", "match_masks", "read_image", "read_mask",
-           "refuse_existing", "resolve_inputs", "write_label_image", "write_outputs",
-           "written_segmentations"]
+           "refuse_existing", "resolve_inputs", "writable_file", "writable_folder",
+           "write_label_image", "write_outputs", "written_segmentations"]

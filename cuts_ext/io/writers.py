@@ -19,13 +19,14 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import numpy as np
 
-from .errors import OutputExistsError
+from .errors import InputError, OutputExistsError
 from .figures import colorize_labels, save_figure
 from .paths import PathSpec
 from .readers import LoadedImage
@@ -68,6 +69,43 @@ def atomic_directory(destination: PathSpec, overwrite: bool = False) -> Iterator
     except BaseException:
         _remove(staging)
         raise
+
+
+def writable_folder(folder: PathSpec, option: str) -> Path:
+    """`folder`, created with its parents if missing and checked writable, before any work.
+
+    Raises:
+        InputError: it exists and is not a folder, cannot be created or is not writable; the
+            message names `option` (the command-line option or argument) and the path given.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{option} {folder}: exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # A real write, not os.access: it also catches read-only mounts and full quotas.
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise InputError(f"{option} {folder}: cannot write there ({error.strerror or error})") \
+            from None
+    return folder
+
+
+def writable_file(path: PathSpec, option: str, overwrite: bool = True) -> Path:
+    """`path` as a file to be written later: its folder writable (`writable_folder`), the path
+    not a folder, and (unless `overwrite`) not existing; checked before any work.
+
+    Raises:
+        InputError: the path is a folder or its folder cannot be written.
+        OutputExistsError: it exists and `overwrite` is False.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder, not a file")
+    writable_folder(path.parent, option)
+    refuse_existing(path, overwrite)
+    return path
 
 
 def refuse_existing(destination: PathSpec, overwrite: bool) -> None:

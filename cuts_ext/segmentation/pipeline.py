@@ -9,6 +9,7 @@ label-hint mask is scored (Dice, Hausdorff distance).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
@@ -121,6 +122,9 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
     check_condense_options(condense_options)
     loaded = load_images(images)
     references = _load_masks(masks, loaded)
+    if masks is not None and all(reference is None for reference in references):
+        warnings.warn(f"masks matched none of the {len(loaded)} image(s): no image is scored "
+                      "(metrics and hint_masks are None)", UserWarning, stacklevel=2)
     foregrounds = _foregrounds(foreground, loaded)
     from ..encoder.device import torch_device  # torch loads with the encoder, on first use
     device = torch_device(device)

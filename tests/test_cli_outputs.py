@@ -1,0 +1,102 @@
+"""Outputs are checked before the work (issue #14): an output folder or checkpoint that cannot be
+written is refused, naming its option, before any input is read or model trained; masks that
+match no input say so instead of silently scoring nothing."""
+
+import numpy as np
+import pytest
+
+import cuts_ext
+from cuts_ext import cli
+from cuts_ext.cli import segment as segment_command
+from support.images import smooth_images
+
+
+@pytest.fixture
+def images(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for number, picture in enumerate(smooth_images(np.random.default_rng(5), (2, 1, 16, 16))):
+        np.save(folder / f"image{number}.npy", picture[0])
+    return folder
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Makes reading the inputs (the first step of any work) fail the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("work started before the outputs were checked")
+    monkeypatch.setattr(segment_command, "read_inputs", refuse)
+    monkeypatch.setattr(segment_command, "resolve_sources", refuse)
+
+
+def _run(capsys, *args):
+    """(exit status, stderr lines) of `cuts ARGS` run in this process."""
+    try:
+        status = cli.main([str(arg) for arg in args])
+    except SystemExit as exit_:
+        status = exit_.code
+    return status, capsys.readouterr().err.strip().splitlines()
+
+
+def test_an_existing_file_as_the_output_folder_is_refused_first(capsys, images, tmp_path,
+                                                                 no_work):
+    target = tmp_path / "taken"
+    target.write_text("not a folder")
+    status, lines = _run(capsys, "segment", images, "-o", target)
+    assert status == 1 and len(lines) == 1
+    assert "-o" in lines[0] and str(target) in lines[0] and "not a folder" in lines[0]
+    assert target.read_text() == "not a folder"
+
+
+def test_an_output_folder_that_cannot_be_created_is_refused_first(capsys, images, tmp_path,
+                                                                  no_work):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    status, lines = _run(capsys, "segment", images, "-o", blocker / "out")
+    assert status == 1 and len(lines) == 1
+    assert "-o" in lines[0] and str(blocker / "out") in lines[0] and "cannot write" in lines[0]
+
+
+@pytest.mark.parametrize("command, option", [("segment", "--save-model"), ("train", "-o")])
+def test_a_checkpoint_path_that_is_a_folder_is_refused_first(capsys, images, tmp_path, no_work,
+                                                             command, option):
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    args = ["-o", tmp_path / "out", "--save-model", folder] if command == "segment" else \
+        ["-o", folder]
+    status, lines = _run(capsys, command, images, *args)
+    assert status == 1 and len(lines) == 1
+    assert option in lines[0] and str(folder) in lines[0] and "is a folder" in lines[0]
+
+
+def test_a_checkpoint_in_an_unwritable_place_is_refused_first(capsys, images, tmp_path, no_work):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    status, lines = _run(capsys, "train", images, "-o", blocker / "model.pt")
+    assert status == 1 and len(lines) == 1
+    assert "-o" in lines[0] and str(blocker) in lines[0] and "not a folder" in lines[0]
+
+
+def test_masks_that_match_no_input_are_reported_not_silently_dropped(capsys, images, tmp_path):
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    np.save(masks / "unrelated.npy", np.ones((16, 16)))
+    out = tmp_path / "out"
+    status, lines = _run(capsys, "segment", images, "-o", out, "--masks", masks, "--epochs", "1",
+                         "--quiet")
+    assert status == 0
+    assert any("warning" in line and "--masks" in line and "matched none" in line
+               for line in lines)
+    assert not (out / "metrics.csv").exists()
+    assert sorted(p.name for p in out.iterdir()) == ["image0", "image1"]
+
+
+def test_segment_warns_when_masks_match_no_image(images, tmp_path):
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    np.save(masks / "unrelated.npy", np.ones((16, 16)))
+    model = cuts_ext.train(np.stack([np.load(p) for p in sorted(images.iterdir())])[:, None],
+                           epochs=1, progress=False, val_fraction=0).model
+    with pytest.warns(UserWarning, match="masks matched none of the 2 image"):
+        results = cuts_ext.segment(str(images), model, masks=str(masks), progress=False)
+    assert [result.metrics for result in results] == [None, None]
