@@ -2,36 +2,24 @@
 with one line on stderr, an unexpected error says it is a bug and where to report it, and no
 traceback is printed unless asked for (issue #14, family 1)."""
 
-import numpy as np
 import pytest
 import torch
 
 from cuts_ext import cli
-from support.images import smooth_images
+from support.cli import npy_images, run_cuts
 
 
 @pytest.fixture
 def images(tmp_path):
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for number, picture in enumerate(smooth_images(np.random.default_rng(5), (2, 1, 16, 16))):
-        np.save(folder / f"image{number}.npy", picture[0])
-    return folder
+    return npy_images(tmp_path / "images")
 
 
-def _run(capsys, *args):
-    """(exit status, stderr lines) of `cuts ARGS` run in this process."""
-    try:
-        status = cli.main([str(arg) for arg in args])
-    except SystemExit as exit_:
-        status = exit_.code
-    return status, capsys.readouterr().err.strip().splitlines()
 
 
 @pytest.mark.parametrize("command", ["train", "segment"])
 @pytest.mark.parametrize("device", ["gpu", "cuda:x", "cpu:0", ""])
 def test_a_bad_device_is_a_usage_error_naming_device(capsys, images, tmp_path, command, device):
-    status, lines = _run(capsys, command, images, "-o", tmp_path / "out", "--device", device)
+    status, lines = run_cuts(capsys, command, images, "-o", tmp_path / "out", "--device", device)
     assert status == 2
     assert "--device" in lines[-1] and "cpu, cuda or cuda:N" in lines[-1]
 
@@ -39,7 +27,7 @@ def test_a_bad_device_is_a_usage_error_naming_device(capsys, images, tmp_path, c
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal where torch has no GPU")
 @pytest.mark.parametrize("command", ["train", "segment"])
 def test_cuda_without_a_gpu_is_one_line(capsys, images, tmp_path, command):
-    status, lines = _run(capsys, command, images, "-o", tmp_path / "out", "--device", "cuda")
+    status, lines = run_cuts(capsys, command, images, "-o", tmp_path / "out", "--device", "cuda")
     assert status == 1 and len(lines) == 1
     assert lines[0].startswith(f"cuts {command}: error: --device='cuda' asks for CUDA")
     assert not (tmp_path / "out").exists()
@@ -47,7 +35,7 @@ def test_cuda_without_a_gpu_is_one_line(capsys, images, tmp_path, command):
 
 def test_a_diverging_training_exits_1_with_one_line_and_no_checkpoint(capsys, images, tmp_path):
     output = tmp_path / "model.pt"
-    status, lines = _run(capsys, "train", images, "-o", output, "--epochs", 2, "--batch-size", 2,
+    status, lines = run_cuts(capsys, "train", images, "-o", output, "--epochs", 2, "--batch-size", 2,
                          "--lr", 1e12, "--quiet")
     assert status == 1 and len(lines) == 1
     assert lines[0].startswith("cuts train: error: training diverged in epoch 0")
@@ -61,7 +49,7 @@ def test_documented_errors_are_one_line(capsys, monkeypatch, images, tmp_path, e
     def fails(args):
         raise error
     monkeypatch.setattr(cli.segment, "run_train", fails)
-    status, lines = _run(capsys, "train", images, "-o", tmp_path / "model.pt")
+    status, lines = run_cuts(capsys, "train", images, "-o", tmp_path / "model.pt")
     assert status == 1 and len(lines) == 1
     assert lines[0].startswith("cuts train: error: ")
     assert "\n" not in lines[0] and (str(error).split()[0] in lines[0])
@@ -73,7 +61,7 @@ def test_an_unexpected_error_points_to_the_tracker_without_a_traceback(capsys, m
         raise KeyError("surprise")
     monkeypatch.setattr(cli.segment, "run_train", fails)
     monkeypatch.delenv("CUTS_DEBUG", raising=False)
-    status, lines = _run(capsys, "train", images, "-o", tmp_path / "model.pt")
+    status, lines = run_cuts(capsys, "train", images, "-o", tmp_path / "model.pt")
     assert status == 1 and len(lines) == 1
     assert "internal error: KeyError" in lines[0] and "report" in lines[0]
     assert "--debug" in lines[0] and "Traceback" not in lines[0]
@@ -88,5 +76,5 @@ def test_ctrl_c_exits_130(capsys, monkeypatch, images, tmp_path):
     def interrupted(args):
         raise KeyboardInterrupt
     monkeypatch.setattr(cli.segment, "run_train", interrupted)
-    status, lines = _run(capsys, "train", images, "-o", tmp_path / "model.pt")
+    status, lines = run_cuts(capsys, "train", images, "-o", tmp_path / "model.pt")
     assert status == 130 and lines == ["cuts train: interrupted"]

@@ -6,18 +6,13 @@ import numpy as np
 import pytest
 
 import cuts_ext
-from cuts_ext import cli
 from cuts_ext.cli import segment as segment_command
-from support.images import smooth_images
+from support.cli import npy_images, run_cuts
 
 
 @pytest.fixture
 def images(tmp_path):
-    folder = tmp_path / "images"
-    folder.mkdir()
-    for number, picture in enumerate(smooth_images(np.random.default_rng(5), (2, 1, 16, 16))):
-        np.save(folder / f"image{number}.npy", picture[0])
-    return folder
+    return npy_images(tmp_path / "images")
 
 
 @pytest.fixture
@@ -29,20 +24,13 @@ def no_work(monkeypatch):
     monkeypatch.setattr(segment_command, "resolve_sources", refuse)
 
 
-def _run(capsys, *args):
-    """(exit status, stderr lines) of `cuts ARGS` run in this process."""
-    try:
-        status = cli.main([str(arg) for arg in args])
-    except SystemExit as exit_:
-        status = exit_.code
-    return status, capsys.readouterr().err.strip().splitlines()
 
 
 def test_an_existing_file_as_the_output_folder_is_refused_first(capsys, images, tmp_path,
                                                                  no_work):
     target = tmp_path / "taken"
     target.write_text("not a folder")
-    status, lines = _run(capsys, "segment", images, "-o", target)
+    status, lines = run_cuts(capsys, "segment", images, "-o", target)
     assert status == 1 and len(lines) == 1
     assert "-o" in lines[0] and str(target) in lines[0] and "not a folder" in lines[0]
     assert target.read_text() == "not a folder"
@@ -52,7 +40,7 @@ def test_an_output_folder_that_cannot_be_created_is_refused_first(capsys, images
                                                                   no_work):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    status, lines = _run(capsys, "segment", images, "-o", blocker / "out")
+    status, lines = run_cuts(capsys, "segment", images, "-o", blocker / "out")
     assert status == 1 and len(lines) == 1
     assert "-o" in lines[0] and str(blocker / "out") in lines[0] and "cannot write" in lines[0]
 
@@ -64,7 +52,7 @@ def test_a_checkpoint_path_that_is_a_folder_is_refused_first(capsys, images, tmp
     folder.mkdir()
     args = ["-o", tmp_path / "out", "--save-model", folder] if command == "segment" else \
         ["-o", folder]
-    status, lines = _run(capsys, command, images, *args)
+    status, lines = run_cuts(capsys, command, images, *args)
     assert status == 1 and len(lines) == 1
     assert option in lines[0] and str(folder) in lines[0] and "is a folder" in lines[0]
 
@@ -72,7 +60,7 @@ def test_a_checkpoint_path_that_is_a_folder_is_refused_first(capsys, images, tmp
 def test_a_checkpoint_in_an_unwritable_place_is_refused_first(capsys, images, tmp_path, no_work):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    status, lines = _run(capsys, "train", images, "-o", blocker / "model.pt")
+    status, lines = run_cuts(capsys, "train", images, "-o", blocker / "model.pt")
     assert status == 1 and len(lines) == 1
     assert "-o" in lines[0] and str(blocker) in lines[0] and "not a folder" in lines[0]
 
@@ -82,7 +70,7 @@ def test_masks_that_match_no_input_are_reported_not_silently_dropped(capsys, ima
     masks.mkdir()
     np.save(masks / "unrelated.npy", np.ones((16, 16)))
     out = tmp_path / "out"
-    status, lines = _run(capsys, "segment", images, "-o", out, "--masks", masks, "--epochs", "1",
+    status, lines = run_cuts(capsys, "segment", images, "-o", out, "--masks", masks, "--epochs", "1",
                          "--quiet")
     assert status == 0
     assert any("warning" in line and "--masks" in line and "matched none" in line

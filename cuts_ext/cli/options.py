@@ -50,21 +50,20 @@ def max_points_option(text: str) -> Optional[int]:
     """argparse type of --max-points: an integer >= 1, or "none" for no limit."""
     if text.strip().lower() == "none":
         return None
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1 or none, got {text!r}")
-    return value
+    return _positive_integer(text, "an integer >= 1 or none")
 
 
 def worker_count_option(text: str) -> int:
     """argparse type of --workers: an integer >= 1."""
+    return _positive_integer(text, "an integer >= 1")
+
+
+def _positive_integer(text: str, expected: str) -> int:
+    """int(text) when it is >= 1; otherwise argparse's error saying `expected`."""
     try:
         value = int(text)
     except ValueError:
         value = 0
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}")
     return value
