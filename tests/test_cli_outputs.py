@@ -1,12 +1,18 @@
 """Outputs are checked before the work (issue #14): an output folder or checkpoint that cannot be
 written is refused, naming its option, before any input is read or model trained; masks that
-match no input say so instead of silently scoring nothing."""
+match no input say so instead of silently scoring nothing; runs writing into one folder at once
+keep each other's metrics rows."""
+
+import csv
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 import cuts_ext
 from cuts_ext.cli import segment as segment_command
+from cuts_ext.segmentation.evaluation import CSV_COLUMNS, merge_metrics_csv
 from support.cli import npy_images, run_cuts
 
 
@@ -88,3 +94,37 @@ def test_segment_warns_when_masks_match_no_image(images, tmp_path):
     with pytest.warns(UserWarning, match="masks matched none of the 2 image"):
         results = cuts_ext.segment(str(images), model, masks=str(masks), progress=False)
     assert [result.metrics for result in results] == [None, None]
+
+
+_MERGER = """
+import sys
+from cuts_ext.segmentation.evaluation import CSV_COLUMNS, merge_metrics_csv
+writer, count, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+for number in range(count):
+    row = dict.fromkeys(CSV_COLUMNS, 0.5)
+    row["name"] = f"writer{writer}_image{number}"
+    merge_metrics_csv([row], path)
+"""
+
+
+def test_runs_writing_metrics_into_one_folder_at_once_lose_no_row(tmp_path):
+    # Four processes each add 25 rows one by one to the same file, all at once: without the
+    # lock, read-modify-write races would drop rows.
+    path = tmp_path / "metrics.csv"
+    writers = [subprocess.Popen([sys.executable, "-c", _MERGER, str(w), "25", str(path)],
+                                cwd=tmp_path)  # not the checkout: its cuts_ext has no _C
+               for w in range(4)]
+    assert [writer.wait(timeout=120) for writer in writers] == [0] * 4
+    with open(path, newline="") as file:
+        names = [row["name"] for row in csv.DictReader(file)]
+    assert sorted(names) == sorted(f"writer{w}_image{n}" for w in range(4) for n in range(25))
+
+
+def test_merging_replaces_rows_of_the_same_image_and_keeps_the_others(tmp_path):
+    path = tmp_path / "metrics.csv"
+    first = [dict(dict.fromkeys(CSV_COLUMNS, 0.25), name=name) for name in ("a", "b")]
+    merge_metrics_csv(first, path)
+    merge_metrics_csv([dict(dict.fromkeys(CSV_COLUMNS, 0.75), name="b")], path)
+    with open(path, newline="") as file:
+        rows = {row["name"]: row["best_dice"] for row in csv.DictReader(file)}
+    assert rows == {"a": "0.250000", "b": "0.750000"}

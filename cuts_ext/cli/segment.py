@@ -111,7 +111,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_segment(args: argparse.Namespace) -> int:
     from ..segmentation.cohort import InputJob, complete_output
-    from ..segmentation.evaluation import format_summary, write_metrics_csv
+    from ..segmentation.evaluation import (format_summary, merge_metrics_csv,
+                                           write_metrics_csv)
 
     # Every output's place is checked before any reading, training or condensation.
     out = writable_folder(args.output, "-o")
@@ -152,7 +153,11 @@ def run_segment(args: argparse.Namespace) -> int:
         if outcome.metrics is not None:
             rows.append(outcome.metrics)
     if rows:
-        write_metrics_csv(rows, csv_path, overwrite=args.overwrite or args.resume)
+        if args.overwrite:
+            write_metrics_csv(rows, csv_path, overwrite=True)
+        else:
+            # A run started into the same folder since this one checked adds its rows too.
+            merge_metrics_csv(rows, csv_path)
         _say(args, format_summary(rows) + f"\nwrote {csv_path}")
     if failures:
         print(f"cuts segment: error: {failures} input(s) failed", file=sys.stderr)

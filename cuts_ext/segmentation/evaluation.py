@@ -100,6 +100,31 @@ def write_metrics_csv(rows: Sequence[Dict[str, Any]], path: Any, overwrite: bool
         raise
 
 
+def merge_metrics_csv(rows: Sequence[Dict[str, Any]], path: Any) -> None:
+    """Adds the rows to the CSV at `path` (created if missing): rows already there for other
+    images stay, rows for the same image names are replaced. Runs that write into one folder
+    at the same time lose none of each other's rows: the read and the atomic rewrite happen
+    under an exclusive lock on the folder itself (POSIX `flock` on its descriptor, so no lock
+    file is left behind).
+    """
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)  # released when the descriptor closes
+        existing = []
+        if path.exists():
+            with open(path, newline="") as file:
+                existing = list(csv.DictReader(file))
+        names = {str(row["name"]) for row in rows}
+        kept = [row for row in existing if row.get("name") not in names]
+        write_metrics_csv(kept + list(rows), path, overwrite=True)
+    finally:
+        os.close(folder)
+
+
 def format_summary(rows: Sequence[Dict[str, Any]]) -> str:
     """The mean +- standard deviation (over images, population) of Dice and Hausdorff distance
     at the best level, the persistent map and the automatic level, as a small text table."""
