@@ -6,8 +6,9 @@ method states. Otherwise the encoder runs tile by tile, tiles without foreground
 and each tile's latent vectors are L2-normalised and kept for its foreground voxels only, as
 soon as they exist: the 128-channel latent map of a volume (4.4 GB for a 1 mm brain) never
 exists at once. Beyond `max_points` foreground voxels, super-voxels (csrc/coarsen) group them
-by the image's own intensities and the embedding together; each enters condensation at the mean of its voxels' normalised vectors, weighted by its voxel
-count and placed (for the positional encoding) at its centroid.
+by the image's own intensities and the embedding together; each enters condensation at the mean
+of its voxels' normalised vectors, weighted by its voxel count and placed (for the positional
+encoding) at its centroid.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import scipy.sparse
 # channels, as SLIC follows an image's colours. The embedding alone does not hold tissue edges
 # well enough: on the 2 mm MNI152 brain (236,370 voxels into about 12,000 super-voxels), giving
 # every super-voxel its majority tissue caps the white / grey matter Dice at 0.81 / 0.86 with the
-# embedding's axes alone, 0.94 / 0.94 with the intensity beside them (README, "Whole volumes").
+# embedding's axes alone, 0.94 / 0.94 with the intensity beside them (python/bench/RESULTS.md).
 COARSENING_FEATURES = 16
 
 
