@@ -76,8 +76,8 @@ def test_masks_that_match_no_input_are_reported_not_silently_dropped(capsys, ima
     masks.mkdir()
     np.save(masks / "unrelated.npy", np.ones((16, 16)))
     out = tmp_path / "out"
-    status, lines = run_cuts(capsys, "segment", images, "-o", out, "--masks", masks, "--epochs", "1",
-                         "--quiet")
+    status, lines = run_cuts(capsys, "segment", images, "-o", out, "--masks", masks,
+                             "--epochs", "1", "--quiet")
     assert status == 0
     assert any("warning" in line and "--masks" in line and "matched none" in line
                for line in lines)

@@ -15,7 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..io import InputError, match_masks, read_image, resolve_inputs, writable_file, writable_folder
+from ..io import (InputError, match_masks, read_image, resolve_inputs, writable_file,
+                  writable_folder)
 from ..io.errors import OutputExistsError
 from ..segmentation.pipeline import DEFAULT_FOREGROUND, MAX_POINTS, POSITION_WEIGHT
 from .options import (add_common_options, add_training_options, max_points_option,
