@@ -208,28 +208,29 @@ def _segment_jobs(args: argparse.Namespace, images: list, jobs: list, out: Path,
 def resolve_sources(command: str, sources: list) -> tuple:
     """(input files, number of failures): each source resolved on its own, so one that names
     nothing readable is reported and skipped."""
-    paths, failures = [], 0
-    for source in sources:
-        try:
-            paths.extend(resolve_inputs(source))
-        except InputError as error:
-            failures += 1
-            _error(command, error)
-    return paths, failures
+    resolved, failures = _each_input(command, sources, resolve_inputs)
+    return [path for paths in resolved for path in paths], failures
 
 
 def read_inputs(command: str, sources: list) -> tuple:
     """(images read, number of failures): each source is resolved and each file read on its own,
     so one bad input is reported and skipped."""
     paths, failures = resolve_sources(command, sources)
-    images = []
-    for path in paths:
+    images, unreadable = _each_input(command, paths, read_image)
+    return images, failures + unreadable
+
+
+def _each_input(command: str, items: list, action: Any) -> tuple:
+    """([action(item) for the items where it succeeds], number of InputErrors), each error
+    reported on its own line."""
+    results, failures = [], 0
+    for item in items:
         try:
-            images.append(read_image(path))
+            results.append(action(item))
         except InputError as error:
             failures += 1
             _error(command, error)
-    return images, failures
+    return results, failures
 
 
 def training_options(args: argparse.Namespace) -> dict:
