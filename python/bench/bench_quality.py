@@ -66,6 +66,25 @@ def score_map(label_map: np.ndarray, mask: np.ndarray) -> tuple:
     return dice(hint, mask), hausdorff_distance(hint, mask)
 
 
+def trained_encoder(images: np.ndarray, seed: int, step: str, args):
+    """The encoder trained on all `images` (labels unused) with this seed and step.
+
+    With --cache DIR, each is kept there as `{step}-{epochs}-seed{seed}-n{images}.pt` and loaded on
+    later runs instead of trained again (the same weights: train's checkpoint holds its
+    best-validation weights, which is what it returns).
+    """
+    import cuts_ext
+    if args.cache is None:
+        return cuts_ext.train(images, epochs=args.epochs, seed=seed, device=args.device,
+                              step=step, progress=False).model
+    path = args.cache / f"{step}-{args.epochs}-seed{seed}-n{len(images)}.pt"
+    if not path.exists():
+        args.cache.mkdir(parents=True, exist_ok=True)
+        cuts_ext.train(images, epochs=args.epochs, seed=seed, device=args.device, step=step,
+                       progress=False, checkpoint=path)
+    return cuts_ext.load_encoder(path, device=args.device)
+
+
 def run_seed(images, masks, seed: int, args) -> dict:
     import cuts_ext
     from cuts_ext.segmentation.evaluation import evaluate_segmentation
@@ -74,8 +93,7 @@ def run_seed(images, masks, seed: int, args) -> dict:
     from cuts_ext.segmentation.pipeline import segment_image
 
     started = time.perf_counter()
-    model = cuts_ext.train(images, epochs=args.epochs, seed=seed, device=args.device,
-                           step=args.step, progress=False).model
+    model = trained_encoder(images, seed, args.step, args)
     trained = time.perf_counter() - started
     latent = np.asarray(cuts_ext.embed(model, images).z)  # [B, 128, H, W]
     # The exact path (every pixel a point) and, with --max-points, the coarsened one, each timed
@@ -119,6 +137,70 @@ def run_seed(images, masks, seed: int, args) -> dict:
                                 for suffix, seconds in segment_seconds.items()}}
 
 
+def parse_points(text: str):
+    """--cv-points values: "all" (every pixel, exact) or a super-voxel count."""
+    return None if text == "all" else int(text)
+
+
+def run_cross_validation(images, masks, names, args) -> int:
+    """--cv K: the protocol of quality_cv.py over every step and seed, its tables printed
+    (and with --report / --figure, the per-image table and figure written)."""
+    import quality_cv as cv
+    import quality_report as report
+    from quality_runs import CondensationSetting, cached_segmentations
+
+    settings = [CondensationSetting(weight, points)
+                for weight in args.cv_weights for points in args.cv_points]
+    rules = cv.all_rules()
+    runs, held_out, chosen, seconds = {}, {}, [], {s: [] for s in settings}
+    for step in args.cv_steps:
+        for seed in args.seeds:
+            models = {}  # trained (or loaded) only if some setting is not cached
+            tables = {}
+            for setting in settings:
+                segmented = cached_segmentations(
+                    args.cache, f"{step}-{args.epochs}-seed{seed}-n{len(images)}",
+                    lambda: models.setdefault("model", trained_encoder(images, seed, step, args)),
+                    images, seed, setting)
+                seconds[setting].extend(s.seconds for s in segmented)
+                for rule, table in cv.score_setting(segmented, masks, rules).items():
+                    tables[(setting, rule)] = table
+            runs[(step, seed)] = tables
+            held_out[(step, seed)], fold_choices = cv.cross_validate(tables, args.cv)
+            chosen.extend(fold_choices)
+            if not args.quiet:
+                print(f"{step} step, seed {seed}: done", flush=True)
+    print(f"\n{len(names)} retina images, {args.cv}-fold cross-validation, seeds {args.seeds}, "
+          f"{args.epochs} epochs, {len(settings)} condensation settings x {len(rules)} "
+          f"label-free rules; selection: mean Dice of the automatic level and the persistent "
+          f"map on the training folds")
+    for setting in settings:
+        print(f"- {setting}: {np.mean(seconds[setting]):.2f} s per image (embedding included)")
+    by_step = {step: {seed: held_out[(step, seed)] for seed in args.seeds}
+               for step in args.cv_steps}
+    for step, by_seed in by_step.items():
+        print(f"\nHeld-out folds, {step} training step (mean of the per-seed means +- their "
+              "spread):\n")
+        print("\n".join(report.summary_table(by_seed)))
+    print("\nChosen on the training folds:\n")
+    print("\n".join(report.choices_table(chosen)))
+    default = cv.choose_default(list(runs.values()))
+    print(f"\nThe protocol's choice on all images of all runs: {default[0]}; {default[1]}")
+    for step in args.cv_steps:
+        print(f"\nAt that choice, all images, {step} training step (not held out):\n")
+        print("\n".join(report.summary_table({seed: runs[(step, seed)][default]
+                                               for seed in args.seeds})))
+    if args.report is not None:
+        lines = []
+        for step, by_seed in by_step.items():
+            lines += [f"Held-out Dice per image, {step} training step, mean of seeds "
+                      f"{args.seeds}:", ""] + report.per_image_table(names, by_seed) + [""]
+        args.report.write_text("\n".join(lines))
+    if args.figure is not None:
+        report.per_image_figure(names, by_step, args.figure)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA, help=f"default {DATA}")
@@ -136,6 +218,22 @@ def main() -> int:
     parser.add_argument("--max-points", type=int, default=None,
                         help="also segment each image through at most this many "
                              "super-voxels, beside the exact path")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="keep trained encoders (and with --cv, segmentations) in this "
+                             "folder and reuse them")
+    parser.add_argument("--cv", type=int, default=None, metavar="K",
+                        help="choose the tuned settings by K-fold cross-validation "
+                             "(quality_cv.py) and report the held-out folds")
+    parser.add_argument("--cv-steps", nargs="+", choices=["full", "windows"],
+                        default=["full", "windows"], help="with --cv: the training steps")
+    parser.add_argument("--cv-weights", type=float, nargs="+", default=[0.0, 0.5],
+                        help="with --cv: the position weights to choose from")
+    parser.add_argument("--cv-points", type=parse_points, nargs="+", default=[None, 4096],
+                        help="with --cv: every pixel ('all') and/or super-voxel counts")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="with --cv: write the per-image table (markdown) here")
+    parser.add_argument("--figure", type=Path, default=None,
+                        help="with --cv: write the per-image figure (PNG) here")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     if args.position_weight is None:
@@ -144,6 +242,8 @@ def main() -> int:
     if not (args.data / "images").is_dir():
         raise SystemExit(f"no retina data at {args.data} (pass --data)")
     images, masks, names = load(args.data, args.limit)
+    if args.cv is not None:
+        return run_cross_validation(images, masks, names, args)
     started = time.perf_counter()
     runs = [run_seed(images, masks, seed, args) for seed in args.seeds]
     print(f"\n{len(names)} retina images, seeds {args.seeds}, {args.epochs} epochs ({args.step} "

@@ -1,0 +1,138 @@
+"""Cross-validated choice of `segment`'s tuned settings on the retina development images.
+
+The settings: the condensation's position weight and point budget (quality_runs.py), and the
+label-free rules that turn a hierarchy into the outputs a user without labels gets (the
+persistent map's thresholds, the automatic level's criterion). A candidate is one value of all
+of them. For every run (training step, seed) the images are split into K folds; on the other
+K - 1 folds the candidate with the best mean Dice of the two label-free outputs (automatic
+level and persistent map, equally weighted) is chosen, and the held-out fold is scored with it.
+The held-out scores, pooled over folds, estimate what the chosen defaults do on new images:
+nothing scored on a fold had a say in what was chosen for it. The package's defaults are the
+protocol's choice on all the images of all runs (`choose_default`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from quality_runs import CondensationSetting, ImageSegmentation
+
+# Columns of a score table: each image's label-hint Dice and Hausdorff distance (pixels) of the
+# oracle best level, the automatic level and the persistent map.
+COLUMNS = ("best_dice", "best_hausdorff", "auto_dice", "auto_hausdorff",
+           "persistent_dice", "persistent_hausdorff")
+OBJECTIVE = ("auto_dice", "persistent_dice")
+
+AREA_FRACTIONS = (0.005, 0.01, 0.02, 0.04)
+PERSISTENCES = (2, 3, 4)
+LIFETIME_MIN_CLUSTERS = (4, 8, 16)
+
+
+@dataclass(frozen=True)
+class LabelFreeRules:
+    """The persistent map's thresholds (`persistence.persistent_map`) and the automatic level's
+    criterion (`level_choice`: "consensus", or "lifetime" with its `min_clusters`)."""
+
+    min_area_fraction: float
+    min_persistence: int
+    auto_method: str
+    min_clusters: int = 0
+
+    def __str__(self) -> str:
+        auto = "consensus" if self.auto_method == "consensus" else \
+            f"lifetime >= {self.min_clusters} clusters"
+        return (f"persistent area >= {self.min_area_fraction:g}, persistence >= "
+                f"{self.min_persistence}; auto {auto}")
+
+
+Candidate = Tuple[CondensationSetting, LabelFreeRules]
+
+
+def all_rules() -> List[LabelFreeRules]:
+    """The grid of label-free rules the protocol chooses from."""
+    rules = []
+    for area, persistence in itertools.product(AREA_FRACTIONS, PERSISTENCES):
+        rules.append(LabelFreeRules(area, persistence, "consensus"))
+        rules.extend(LabelFreeRules(area, persistence, "lifetime", clusters)
+                     for clusters in LIFETIME_MIN_CLUSTERS)
+    return rules
+
+
+def score_setting(segmented: Sequence[ImageSegmentation], masks: np.ndarray,
+                  rules: Sequence[LabelFreeRules]) -> Dict[LabelFreeRules, np.ndarray]:
+    """For each rule, the score table float [n_images, len(COLUMNS)] of one setting's
+    segmentations against the masks."""
+    from cuts_ext.metrics import dice, hausdorff_distance, label_hint_mask
+    from cuts_ext.segmentation.level_choice import consensus_level, lifetime_level
+    from cuts_ext.segmentation.metrics import score_levels
+    from cuts_ext.segmentation.persistence import persistent_map
+
+    tables = {rule: np.zeros((len(segmented), len(COLUMNS))) for rule in rules}
+    for number, (seg, mask) in enumerate(zip(segmented, masks)):
+        levels = score_levels(seg.label_maps, mask)
+        best = (max(levels.dice), min(levels.hausdorff))
+        persistent = {}  # (area, persistence) -> (map, Dice, Hausdorff)
+        for rule in rules:
+            key = (rule.min_area_fraction, rule.min_persistence)
+            if key not in persistent:
+                painted = persistent_map(seg.label_maps, *key)
+                hint = label_hint_mask(painted, mask)
+                persistent[key] = (painted, dice(hint, mask), hausdorff_distance(hint, mask))
+            painted, persistent_dice, persistent_hausdorff = persistent[key]
+            if rule.auto_method == "consensus":
+                chosen = consensus_level(seg.label_maps, painted)
+            else:
+                chosen = lifetime_level(seg.cluster_counts, seg.levels, rule.min_clusters)
+            tables[rule][number] = (*best, levels.dice[chosen], levels.hausdorff[chosen],
+                                    persistent_dice, persistent_hausdorff)
+    return tables
+
+
+def objective(table: np.ndarray, rows: np.ndarray) -> float:
+    """The selection score of a candidate on the images `rows`: the mean Dice of the
+    label-free outputs."""
+    columns = [COLUMNS.index(name) for name in OBJECTIVE]
+    return float(table[np.ix_(rows, columns)].mean())
+
+
+def best_candidate(tables: Dict[Candidate, np.ndarray], rows: np.ndarray) -> Candidate:
+    """The candidate with the highest `objective` on `rows` (ties: the first in order)."""
+    return max(tables, key=lambda candidate: objective(tables[candidate], rows))
+
+
+def folds(n_images: int, k: int, seed: int = 0) -> List[np.ndarray]:
+    """k disjoint index sets covering 0..n_images-1, from one fixed shuffle."""
+    if not 2 <= k <= n_images:
+        raise ValueError(f"--cv needs 2 <= K <= the number of images ({n_images}), got {k}")
+    order = np.random.default_rng(seed).permutation(n_images)
+    return [np.sort(part) for part in np.array_split(order, k)]
+
+
+def cross_validate(tables: Dict[Candidate, np.ndarray], k: int) -> Tuple[np.ndarray, list]:
+    """Held-out scores of one run.
+
+    Returns:
+        (float [n_images, len(COLUMNS)], each image scored with the candidate chosen on the
+         folds that do not hold it; the candidate chosen for each fold).
+    """
+    n_images = next(iter(tables.values())).shape[0]
+    held_out = np.zeros((n_images, len(COLUMNS)))
+    chosen = []
+    for fold in folds(n_images, k):
+        training = np.setdiff1d(np.arange(n_images), fold)
+        candidate = best_candidate(tables, training)
+        held_out[fold] = tables[candidate][fold]
+        chosen.append(candidate)
+    return held_out, chosen
+
+
+def choose_default(runs: Sequence[Dict[Candidate, np.ndarray]]) -> Candidate:
+    """The protocol's choice on every image of every run: the candidate with the highest
+    objective averaged over runs."""
+    candidates = list(runs[0])
+    every = np.arange(next(iter(runs[0].values())).shape[0])
+    return max(candidates, key=lambda c: np.mean([objective(run[c], every) for run in runs]))
