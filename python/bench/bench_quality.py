@@ -79,9 +79,13 @@ def trained_encoder(images: np.ndarray, seed: int, step: str, args):
                               step=step, progress=False).model
     path = args.cache / f"{step}-{args.epochs}-seed{seed}-n{len(images)}.pt"
     if not path.exists():
+        # train writes its checkpoint after every epoch: under another name until it is done,
+        # so that a stopped run leaves nothing that a later run would take for finished.
         args.cache.mkdir(parents=True, exist_ok=True)
+        training = path.with_suffix(".training.pt")
         cuts_ext.train(images, epochs=args.epochs, seed=seed, device=args.device, step=step,
-                       progress=False, checkpoint=path)
+                       progress=False, checkpoint=training)
+        training.replace(path)
     return cuts_ext.load_encoder(path, device=args.device)
 
 
