@@ -82,6 +82,27 @@ def test_position_weight_is_the_condensation_s_positional_encoding(rng):
     assert not np.array_equal(hierarchies[0.0], hierarchies[2.0])
 
 
+def test_channel_weight_appends_the_image_s_own_values(rng):
+    """segment condenses each pixel's embedding beside its own channel values at the given
+    channel weight; the super-voxel path gives each super-voxel its voxels' mean values."""
+    from cuts_ext.condensation.driver import condense
+    from cuts_ext.segmentation.points import condensation_points
+    images = smooth_images(rng, (1, 3, 18, 14))
+    model = cuts_ext.train(images, **TINY_TRAINING, progress=False).model
+    latent = np.asarray(cuts_ext.embed(model, images).z)[0]
+    points = latent.reshape(latent.shape[0], -1).T
+    (result,) = cuts_ext.segment(images, model, position_weight=0.0, channel_weight=0.7,
+                                 progress=False)
+    expected = condense(points, channels=images[0].reshape(3, -1).T, channel_weight=0.7)
+    np.testing.assert_array_equal(result.condensation.hierarchy, expected.hierarchy)
+    coarse = condensation_points(model, images[0], None, max_points=40)
+    labels = coarse.point_labels.ravel()
+    for point in (0, len(coarse.channels) - 1):
+        np.testing.assert_allclose(coarse.channels[point],
+                                   images[0].reshape(3, -1)[:, labels == point].mean(axis=1),
+                                   rtol=1e-6)
+
+
 @pytest.mark.parametrize("images,kwargs,words", [
     (np.zeros((2, 16, 16), np.float32), {}, ["[B, C, H, W]"]),
     (np.full((1, 1, 8, 8), np.nan, np.float32), {}, ["finite"]),
@@ -90,6 +111,7 @@ def test_position_weight_is_the_condensation_s_positional_encoding(rng):
     (np.zeros((1, 1, 8, 8), np.float32), {"model": 3}, ["model must be"]),
     (np.zeros((1, 1, 8, 8), np.float32), {"position_weight": -0.5}, ["position_weight", ">= 0"]),
     (np.zeros((1, 1, 8, 8), np.float32), {"position_weight": float("nan")}, ["position_weight"]),
+    (np.zeros((1, 1, 8, 8), np.float32), {"channel_weight": -1.0}, ["channel_weight", ">= 0"]),
 ])
 def test_bad_input_raises_a_clear_value_error(images, kwargs, words):
     with pytest.raises(ValueError) as raised:

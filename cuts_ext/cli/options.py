@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Optional
 
-from ..condensation.preparation import check_position_weight
+from ..condensation.preparation import check_weight
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -36,11 +36,11 @@ def device_option(text: str) -> str:
     return text
 
 
-def position_weight_option(text: str) -> float:
-    """argparse type of --position-weight: a finite number >= 0."""
+def weight_option(text: str) -> float:
+    """argparse type of --position-weight and --channel-weight: a finite number >= 0."""
     try:
         value = float(text)
-        check_position_weight(value)
+        check_weight(value, "weight")
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}") from None
     return value

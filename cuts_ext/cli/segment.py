@@ -18,9 +18,10 @@ from typing import Any
 from ..io import (InputError, match_masks, read_image, resolve_inputs, writable_file,
                   writable_folder)
 from ..io.errors import OutputExistsError
-from ..segmentation.pipeline import DEFAULT_FOREGROUND, MAX_POINTS, POSITION_WEIGHT
+from ..segmentation.pipeline import (CHANNEL_WEIGHT, DEFAULT_FOREGROUND, MAX_POINTS,
+                                     POSITION_WEIGHT)
 from .options import (add_common_options, add_training_options, max_points_option,
-                      position_weight_option, worker_count_option)
+                      weight_option, worker_count_option)
 
 
 def add_parsers(sub: "argparse._SubParsersAction") -> None:
@@ -61,10 +62,14 @@ def add_parsers(sub: "argparse._SubParsersAction") -> None:
                               "only for scoring")
     segment.add_argument("--granularity", type=float, default=1.0,
                          help="condensation's initial bandwidth factor (default 1)")
-    segment.add_argument("--position-weight", type=position_weight_option, default=POSITION_WEIGHT,
+    segment.add_argument("--position-weight", type=weight_option, default=POSITION_WEIGHT,
                          help="weight of the pixels' positional encoding in condensation "
                               f"(default {POSITION_WEIGHT}; 0: appearance alone, as the "
                               "reference method)")
+    segment.add_argument("--channel-weight", type=weight_option, default=CHANNEL_WEIGHT,
+                         help="weight of the image's own channels (intensities) beside the "
+                              f"embedding in condensation (default {CHANNEL_WEIGHT}; 0: the "
+                              "embedding alone, as the reference method)")
     segment.add_argument("--foreground", default=DEFAULT_FOREGROUND, metavar="WHICH",
                          help="the voxels to segment (others get label 0): none (all), auto "
                               "(the head or brain without the air), masks matched by name "
@@ -179,6 +184,7 @@ def _segment_jobs(args: argparse.Namespace, images: list, jobs: list, out: Path,
     model = prepare_model(args.model, images, device=device, seed=seed,
                           train_options=train_options, progress=not args.quiet)
     settings = dict(device=device, seed=seed, position_weight=args.position_weight,
+                    channel_weight=args.channel_weight,
                     condense_options={"granularity": args.granularity},
                     max_points=args.max_points)
     outcomes = []

@@ -23,8 +23,8 @@ from .._checks import integer, level_index, real
 from .bounds import iteration_limit, point_radius
 from .engine import (KERNEL_DECAY, KERNEL_THRESHOLD, adaptive_neighbours, check_weights,
                      host_points, new_engine)
-from .preparation import (check_position_weight, check_positions, check_spatial_shape,
-                          prepare_points)
+from .preparation import (check_channels, check_positions,
+                          check_spatial_shape, check_weight, prepare_points)
 from .spectrum import MAX_DIFFUSION_TIME, diffusion_time
 
 # The reference keeps the merge threshold at this quantile (numpy percentile 0.0001) of all pair
@@ -105,7 +105,7 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
              decay: float = KERNEL_DECAY, thresh: float = KERNEL_THRESHOLD,
              granularity: float = 1.0, position_weight: float = 0.0,
              spatial_shape: Optional[Sequence[int]] = None, positions: Any = None,
-             device: Optional[str] = None,
+             channels: Any = None, channel_weight: float = 0.0, device: Optional[str] = None,
              seed: int = 0, exact_spectrum_limit: int = 2048,
              max_iterations: Optional[int] = None, weights: Any = None,
              pos_encoding: Optional[tuple] = None) -> CondensationResult:
@@ -139,6 +139,14 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
         positions: [N, d] coordinates in [0, 1] of each row's point (e.g. the centroids of
             super-voxels, each coordinate divided by its axis' size - 1), instead of the grid
             of spatial_shape.
+        channels: [N] or [N, c] values of each point in the image itself (a pixel's
+            intensities or colours; a super-voxel's mean), needed when channel_weight > 0.
+        channel_weight: 0 (the reference), or the weight (> 0) of the channels, centred and
+            scaled to a total variance of 1 (weighted by `weights`), appended to each
+            L2-normalised row beside the positional encoding. Normalising the rows discards
+            their norms, and with them much of what an encoder's vectors say about intensity;
+            this puts the intensity back, weighed against appearance as channel_weight
+            against 1.
         device: "cpu", "cuda" or None (where X lives). Preparation (normalisation, PCA) and
             the spectrum run on the host; the kernel graph, diffusion and merges on the device.
         seed: seeds the stochastic spectrum estimate (used only for blocks above
@@ -185,11 +193,13 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
     position_weight, spatial_shape, positions = _check_position(
         position_weight, spatial_shape, positions, points.shape[0])
     weights = check_weights(weights, points.shape[0])
+    channel_weight, channels = _check_channels(channel_weight, channels, points.shape[0])
     on_cuda = device == "cuda" or (device is None and operand.device == "cuda")
     n = points.shape[0]
     if n == 0:
         return _result(np.zeros((0, 0), np.int32), [], [], [], [], [], float("nan"), points, operand)
-    prepared = prepare_points(points, n_pca, position_weight, spatial_shape, positions)
+    prepared = prepare_points(points, n_pca, position_weight, spatial_shape, positions,
+                              channels, channel_weight, weights)
     radius = point_radius(prepared)
     # Both engines start from the same float64 points, prepared on the host.
     engine = new_engine(prepared, operand, on_cuda, options["decay"], options["thresh"])
@@ -294,7 +304,7 @@ def _check_position(position_weight: Any, spatial_shape: Any, positions: Any, n:
     """(weight, shape, positions) checked: ValueError for a weight that is not a finite number
     >= 0, a shape whose sizes do not multiply to N, malformed positions, both a shape and
     positions, or neither with a positive weight."""
-    position_weight = check_position_weight(position_weight)
+    position_weight = check_weight(position_weight, "position_weight")
     if spatial_shape is not None and positions is not None:
         raise ValueError("give spatial_shape or positions, not both")
     if spatial_shape is not None:
@@ -305,6 +315,17 @@ def _check_position(position_weight: Any, spatial_shape: Any, positions: Any, n:
         raise ValueError("position_weight > 0 needs spatial_shape, the image's shape whose pixels "
                          "are the rows of X (or positions, the rows' coordinates)")
     return position_weight, spatial_shape, positions
+
+
+def _check_channels(channel_weight: Any, channels: Any, n: int) -> tuple:
+    """(weight, channels) checked: ValueError for a weight that is not a finite number >= 0,
+    malformed channels, or a positive weight without channels."""
+    channel_weight = check_weight(channel_weight, "channel_weight")
+    if channels is not None:
+        channels = check_channels(channels, n)
+    elif channel_weight > 0:
+        raise ValueError("channel_weight > 0 needs channels, each point's values in the image")
+    return channel_weight, channels
 
 
 def _deprecated_pos_encoding(pos_encoding: Any, position_weight: Any, spatial_shape: Any) -> tuple:

@@ -1,6 +1,6 @@
 """What condensation does to the points before the engine sees them (docs/method.md,
-"Preparation"): L2-normalised rows, an optional positional encoding of the given weight, and
-exact PCA.
+"Preparation"): L2-normalised rows, an optional positional encoding and the optional image
+channels, each with its weight, and exact PCA.
 """
 
 from __future__ import annotations
@@ -18,12 +18,43 @@ from .._checks import integer
 _POSITION_OCTAVES = 4
 
 
-def check_position_weight(weight: Any) -> float:
-    """`weight` as a float; ValueError unless it is a finite number >= 0."""
+def check_weight(weight: Any, name: str) -> float:
+    """`weight` (the argument `name`, e.g. position_weight) as a float; ValueError unless it
+    is a finite number >= 0."""
     if not (isinstance(weight, (int, float, np.integer, np.floating)) and math.isfinite(weight)
             and weight >= 0):
-        raise ValueError(f"position_weight must be a finite number >= 0, got {weight!r}")
+        raise ValueError(f"{name} must be a finite number >= 0, got {weight!r}")
     return float(weight)
+
+
+
+
+def check_channels(channels: Any, n: int) -> np.ndarray:
+    """float64 [N, c] copy of `channels` ([N] is taken as one channel); ValueError unless it
+    holds N rows of at least one finite real value."""
+    values = host_array(channels, "channels")
+    if values.dtype.kind not in "fiu":
+        raise ValueError(f"channels must be real numbers, got {values.dtype}")
+    values = values.astype(np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2 or values.shape[0] != n or values.shape[1] < 1:
+        raise ValueError(f"channels must be [N, c] = [{n}, c >= 1], got shape "
+                         f"{list(values.shape)}")
+    if not np.isfinite(values).all():
+        raise ValueError("channels must be finite")
+    return values
+
+
+def standardise_channels(channels: np.ndarray, weights: Optional[np.ndarray]) -> np.ndarray:
+    """float64 [N, c]: the channels centred and scaled together so that their total variance
+    (the sum of the channels' variances) is 1, means and variances weighted by `weights` (how
+    many pixels each point stands for; None: 1 each). One scale for all channels keeps their
+    relative contrast (an RGB image's colours); constant channels give zeros."""
+    mean = np.average(channels, axis=0, weights=weights)
+    centred = channels - mean
+    total = float(np.average((centred ** 2).sum(axis=1), weights=weights))
+    return centred / math.sqrt(total) if total > 0 else np.zeros_like(centred)
 
 
 def check_spatial_shape(spatial_shape: Any, n: int) -> tuple:
@@ -57,10 +88,14 @@ def check_positions(positions: Any, n: int) -> np.ndarray:
 
 def prepare_points(X: np.ndarray, n_pca: Optional[int], position_weight: float = 0.0,
                    spatial_shape: Optional[Sequence[int]] = None,
-                   positions: Optional[np.ndarray] = None) -> np.ndarray:
+                   positions: Optional[np.ndarray] = None,
+                   channels: Optional[np.ndarray] = None, channel_weight: float = 0.0,
+                   weights: Optional[np.ndarray] = None) -> np.ndarray:
     """L2-normalised rows, then (weight > 0) `position_weight` times the positional encoding of
     each point appended (at `positions`, or at its place in the row-major grid of
-    `spatial_shape`), then exact PCA to `n_pca` dimensions when N > n_pca and C > n_pca.
+    `spatial_shape`), then (weight > 0) `channel_weight` times the standardised `channels`
+    (`standardise_channels`, with the points' `weights`), then exact PCA to `n_pca`
+    dimensions when N > n_pca and C > n_pca.
 
     PCA centres the columns and projects them on the top right singular vectors, each with its
     sign fixed so that its largest-magnitude entry is positive. Zero rows stay zero. Rows are
@@ -68,15 +103,18 @@ def prepare_points(X: np.ndarray, n_pca: Optional[int], position_weight: float =
 
     Args:
         X: float64 [N, C].
-        position_weight, spatial_shape, positions: as `condense` takes them (already checked).
+        position_weight, spatial_shape, positions, channels, channel_weight, weights: as
+            `condense` takes them (already checked).
     Returns:
-        float64 [N, min(C', n_pca)], C-contiguous, C' = C plus the encoding's columns.
+        float64 [N, min(C', n_pca)], C-contiguous, C' = C plus the appended columns.
     """
     X = normalise_rows(X)
     if position_weight > 0:
         encoding = (encode_positions(positions) if positions is not None
                     else positional_encoding(spatial_shape))
         X = np.concatenate([X, position_weight * encoding], axis=1)
+    if channel_weight > 0:
+        X = np.concatenate([X, channel_weight * standardise_channels(channels, weights)], axis=1)
     n, c = X.shape
     if n_pca is None or n <= n_pca or c <= n_pca:
         return np.ascontiguousarray(X)

@@ -19,7 +19,7 @@ import numpy as np
 from .._arrays import to_numpy
 from .._checks import integer
 from ..condensation.driver import CondensationResult, check_condense_options, condense
-from ..condensation.preparation import check_position_weight
+from ..condensation.preparation import check_weight
 from ..io import LoadedImage, match_masks, read_image, read_mask, resolve_inputs
 from .evaluation import evaluate_segmentation
 from .foreground import DEFAULT_FOREGROUND_2D, DEFAULT_FOREGROUND_3D, foreground_mask
@@ -32,6 +32,10 @@ from .points import condensation_points
 # Position keeps a structure's pixels together and stray look-alike pixels elsewhere apart; the
 # README's quality section gives the comparison this value was chosen by.
 POSITION_WEIGHT = 0.5
+
+# The weight of the image's own channels (standardised) appended beside each point's embedding
+# (condense's channel_weight; 0 is the reference method).
+CHANNEL_WEIGHT = 0.0
 
 # The most points condensed per image: a 128 x 128 image's pixels (condensed exactly, as the
 # method states); larger images and volumes are grouped into this many super-voxels.
@@ -64,7 +68,7 @@ class SegmentedImage:
 
 def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = None,
             seed: int = 0, position_weight: float = POSITION_WEIGHT,
-            train_options: Optional[dict] = None, condense_options: Optional[dict] = None,
+            channel_weight: float = CHANNEL_WEIGHT, train_options: Optional[dict] = None, condense_options: Optional[dict] = None,
             progress: bool = True, foreground: Any = DEFAULT_FOREGROUND,
             max_points: Optional[int] = MAX_POINTS, client: Any = None) -> list:
     """Multi-scale segmentations of images or volumes, with CUTS.
@@ -84,6 +88,10 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
         position_weight: weight (>= 0) of the positional encoding appended to every pixel's
             embedding before condensation (`POSITION_WEIGHT`); 0 condenses the embeddings
             alone, as the reference method does.
+        channel_weight: weight (>= 0) of the image's own channels (a pixel's values; a
+            super-voxel's mean), standardised, appended beside each point's embedding before
+            condensation (condense's `channel_weight`, `CHANNEL_WEIGHT`); 0: the embedding
+            alone, as the reference method.
         train_options: keyword arguments of `train` (epochs, batch_size, crop, ...).
         condense_options: keyword arguments of `condense` (knn, n_pca, t, granularity, ...);
             `position_weight` and `spatial_shape` are set by this function.
@@ -116,7 +124,8 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
     if client is not None:
         from .cohort import check_client
         check_client(client)
-    check_position_weight(position_weight)
+    check_weight(position_weight, "position_weight")
+    check_weight(channel_weight, "channel_weight")
     check_max_points(max_points)
     integer(seed, "seed")
     check_condense_options(condense_options)
@@ -131,7 +140,7 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
     encoder = prepare_model(model, loaded, device=device, seed=seed,
                             train_options=train_options, progress=progress)
     settings = dict(device=device, seed=seed, position_weight=position_weight,
-                    condense_options=condense_options, max_points=max_points)
+                    channel_weight=channel_weight, condense_options=condense_options, max_points=max_points)
     work = list(zip(loaded, references, foregrounds))
     if client is not None:
         from .cohort import segment_on_cluster
@@ -142,7 +151,7 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
 
 def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = None, *,
                   device: Any = None, seed: int = 0, position_weight: float = POSITION_WEIGHT,
-                  condense_options: Optional[dict] = None, foreground: Any = DEFAULT_FOREGROUND,
+                  channel_weight: float = CHANNEL_WEIGHT, condense_options: Optional[dict] = None, foreground: Any = DEFAULT_FOREGROUND,
                   max_points: Optional[int] = MAX_POINTS) -> SegmentedImage:
     """Embeds one image with `model`, condenses its pixels (or its foreground's, or their
     super-voxels) and builds its segmentation.
@@ -152,7 +161,8 @@ def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = N
         image: the input as `io.read_image` returns it (or `load_images` builds it).
         mask: bool [*spatial] reference, or None.
         device: where condensation runs (the encoder runs on its own device).
-        seed, position_weight, condense_options, max_points: as `segment` takes them.
+        seed, position_weight, channel_weight, condense_options, max_points: as `segment`
+            takes them.
         foreground: None, "auto", "default" or a mask array of the image's spatial shape.
     """
     check_max_points(max_points)
@@ -166,6 +176,8 @@ def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = N
                **(condense_options or {})}
     if points.weights is not None:
         options["weights"] = points.weights
+    if channel_weight > 0:
+        options.update(channels=points.channels, channel_weight=channel_weight)
     if device is not None and getattr(device, "type", device) == "cuda":
         options.setdefault("device", "cuda")
     result = condense(points.features, **options)

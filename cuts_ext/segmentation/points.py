@@ -40,6 +40,8 @@ class CondensationPoints:
             the grid, in row-major order (condense's spatial_shape places them).
         point_labels: int32 [*spatial] point of every voxel, -1 outside the foreground; None
             when the points are all the voxels in row-major order.
+        channels: float64 [M, C], each point's values in the image (its voxel's, or the mean
+            of its voxels'), for condense's `channels`.
         reconstruction: float32 [C, *spatial], the encoder's reconstruction (-1, the darkest
             value, in tiles skipped for holding no foreground).
     """
@@ -49,6 +51,7 @@ class CondensationPoints:
     positions: Optional[np.ndarray]
     point_labels: Optional[np.ndarray]
     reconstruction: np.ndarray
+    channels: np.ndarray
 
 
 def condensation_points(model: Any, image: np.ndarray, foreground: Optional[np.ndarray],
@@ -70,12 +73,13 @@ def condensation_points(model: Any, image: np.ndarray, foreground: Optional[np.n
         embedding = embed(model, image[None])
         latent = embedding.z[0]
         features = latent.reshape(latent.shape[0], -1).T  # [N, F], pixels in row-major order
-        return CondensationPoints(features, None, None, None, embedding.reconstruction[0])
+        return CondensationPoints(features, None, None, None, embedding.reconstruction[0],
+                                  image.reshape(image.shape[0], -1).T.astype(np.float64))
     mask = np.ones(spatial, bool) if foreground is None else foreground
     features, reconstruction = foreground_features(model, image, mask)
     if max_points is None or max_points >= features.shape[0]:
         return CondensationPoints(features, None, _grid_positions(mask), _foreground_rank(mask),
-                                  reconstruction)
+                                  reconstruction, image[:, mask].T.astype(np.float64))
     return super_voxel_points(features, image, mask, max_points, reconstruction)
 
 
@@ -96,8 +100,9 @@ def super_voxel_points(features: np.ndarray, image: np.ndarray, mask: np.ndarray
     labels = point_labels[mask]
     means = _block_sums(labels, features, counts.shape[0]) / counts[:, None]
     positions = _block_sums(labels, _grid_positions(mask), counts.shape[0]) / counts[:, None]
+    channels = _block_sums(labels, image[:, mask].T, counts.shape[0]) / counts[:, None]
     return CondensationPoints(means.astype(np.float32), counts.astype(np.float64), positions,
-                              point_labels, reconstruction)
+                              point_labels, reconstruction, channels)
 
 
 def foreground_features(model: Any, image: np.ndarray, mask: np.ndarray) -> tuple:
