@@ -87,10 +87,7 @@ def run(resolution: int, args: argparse.Namespace) -> dict:
         row["voxels"] = int(np.prod(image.spatial_shape))
 
         started = time.perf_counter()
-        copies = [image.data] * args.crops_per_step
-        model = cuts_ext.train(copies, epochs=args.epochs, crop=args.crop, step="windows",
-                               batch_size=args.crops_per_step, val_fraction=0.25, seed=0,
-                               progress=False).model
+        model = trained_encoder(image, resolution, args)
         row["train_s"] = time.perf_counter() - started
 
         stages = {}
@@ -112,7 +109,7 @@ def run(resolution: int, args: argparse.Namespace) -> dict:
         t = time.perf_counter()
         result = condense(points.features, weights=points.weights,
                           position_weight=args.position_weight, positions=points.positions,
-                          seed=0)
+                          channels=points.channels, channel_weight=args.channel_weight, seed=0)
         stage("condense", t)
         t = time.perf_counter()
         segmentation = MultiscaleSegmentation.from_condensation(
@@ -131,6 +128,26 @@ def run(resolution: int, args: argparse.Namespace) -> dict:
         row["kmeans"] = kmeans_dice(image.data[0], mask, wm, gm)
         row["crop"] = crop_comparison(model, image, wm, gm, args)
     return row
+
+
+def trained_encoder(image, resolution: int, args: argparse.Namespace):
+    """The 3-D encoder of this resolution, trained on random crops of the volume; with --cache,
+    kept there (`{resolution}mm-{epochs}-{crop}x{crops_per_step}.pt`) and loaded on later runs
+    (train_s then times the loading)."""
+    import cuts_ext
+
+    options = dict(epochs=args.epochs, crop=args.crop, step="windows",
+                   batch_size=args.crops_per_step, val_fraction=0.25, seed=0, progress=False)
+    copies = [image.data] * args.crops_per_step
+    if args.cache is None:
+        return cuts_ext.train(copies, **options).model
+    path = Path(args.cache) / f"{resolution}mm-{args.epochs}-{args.crop}x{args.crops_per_step}.pt"
+    if not path.exists():
+        Path(args.cache).mkdir(parents=True, exist_ok=True)
+        training = path.with_suffix(".training.pt")  # renamed only once training is done
+        cuts_ext.train(copies, checkpoint=training, **options)
+        training.replace(path)
+    return cuts_ext.load_encoder(path)
 
 
 def kmeans_dice(intensity: np.ndarray, mask: np.ndarray, wm: np.ndarray,
@@ -159,7 +176,8 @@ def crop_comparison(model, image, wm, gm, args) -> dict:
     for name, limit in (("exact", None), ("coarsened", args.max_points // 4)):
         started = time.perf_counter()
         (result,) = cuts_ext.segment([crop.data], model, max_points=limit, foreground="auto",
-                                     position_weight=args.position_weight, progress=False)
+                                     position_weight=args.position_weight,
+                                     channel_weight=args.channel_weight, progress=False)
         maps = result.segmentation.label_maps
         out[name] = {"seconds": time.perf_counter() - started,
                      "points": int(result.condensation.hierarchy.shape[1]),
@@ -204,23 +222,31 @@ def main() -> None:
                         help="voxels of the central crop where the exact path runs")
     parser.add_argument("--position-weight", type=float, default=None,
                         help="condensation's position weight (default: segment's)")
+    parser.add_argument("--channel-weight", type=float, default=None,
+                        help="condensation's channel weight (default: segment's)")
+    parser.add_argument("--cache", default=None,
+                        help="keep the trained encoders in this folder and reuse them")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.position_weight is None:
         from cuts_ext.segmentation.pipeline import POSITION_WEIGHT
         args.position_weight = POSITION_WEIGHT
+    if args.channel_weight is None:
+        from cuts_ext.segmentation.pipeline import CHANNEL_WEIGHT
+        args.channel_weight = CHANNEL_WEIGHT
     if args.worker is not None:
         print(json.dumps(run(args.worker, args)))
         return
     import cuts_ext
     print(f"cuts_ext {cuts_ext.__version__}; {os.cpu_count()} CPUs; encoder trained {args.epochs} "
           f"epochs of {args.crops_per_step} random {args.crop}^3 crops (windows step); "
-          f"max_points {args.max_points}; position weight {args.position_weight}")
+          f"max_points {args.max_points}; position weight {args.position_weight}; channel "
+          f"weight {args.channel_weight}")
     rows = []
     for resolution in args.resolutions:
         command = [sys.executable, __file__, "--worker", str(resolution)] + [
             f"--{key.replace('_', '-')}={value}" for key, value in vars(args).items()
-            if key not in ("worker", "resolutions")]
+            if key not in ("worker", "resolutions") and value is not None]
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         rows.append(json.loads(output.strip().splitlines()[-1]))
     print_tables(rows)
