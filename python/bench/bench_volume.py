@@ -72,7 +72,6 @@ def tissue(path: Path) -> np.ndarray:
 
 def run(resolution: int, args: argparse.Namespace) -> dict:
     """One resolution end to end; returns the row's numbers."""
-    import cuts_ext
     from cuts_ext.condensation.driver import condense
     from cuts_ext.io import read_image, write_outputs
     from cuts_ext.segmentation.foreground import foreground_mask
