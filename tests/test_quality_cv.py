@@ -1,0 +1,61 @@
+"""The cross-validation protocol of python/bench/bench_quality.py --cv (quality_cv.py): folds
+partition the images, each fold is scored with the candidate chosen without it."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python" / "bench"))
+quality_cv = pytest.importorskip("quality_cv")
+
+
+def table(auto, persistent):
+    """A score table whose label-free columns hold these per-image Dice values."""
+    scores = np.zeros((len(auto), len(quality_cv.COLUMNS)))
+    scores[:, quality_cv.COLUMNS.index("auto_dice")] = auto
+    scores[:, quality_cv.COLUMNS.index("persistent_dice")] = persistent
+    return scores
+
+
+def test_folds_partition_the_images():
+    parts = quality_cv.folds(40, 5)
+    assert len(parts) == 5 and all(len(part) == 8 for part in parts)
+    assert np.array_equal(np.sort(np.concatenate(parts)), np.arange(40))
+    assert np.array_equal(np.concatenate(quality_cv.folds(40, 5)), np.concatenate(parts))
+    with pytest.raises(ValueError, match="--cv"):
+        quality_cv.folds(4, 5)
+
+
+def test_each_fold_is_scored_with_the_choice_made_without_it():
+    n = 10
+    steady = table(np.full(n, 0.6), np.full(n, 0.6))
+    # Excellent on image 3 alone, poor elsewhere: chosen only if image 3 had a say.
+    lucky = table(np.where(np.arange(n) == 3, 1.0, 0.5), np.where(np.arange(n) == 3, 1.0, 0.5))
+    tables = {"steady": steady, "lucky": lucky}
+    held_out, chosen = quality_cv.cross_validate(tables, 10)  # leave one out
+    assert chosen == ["steady"] * n
+    assert np.array_equal(held_out, steady)
+    # With every image, the lucky candidate's mean (0.55) still loses to 0.6.
+    assert quality_cv.best_candidate(tables, np.arange(n)) == "steady"
+
+
+def test_the_choice_follows_the_training_folds():
+    n = 6
+    good_early = table([0.9, 0.9, 0.9, 0.1, 0.1, 0.1], [0.9, 0.9, 0.9, 0.1, 0.1, 0.1])
+    good_late = table([0.1, 0.1, 0.1, 0.8, 0.8, 0.8], [0.1, 0.1, 0.1, 0.8, 0.8, 0.8])
+    tables = {"early": good_early, "late": good_late}
+    held_out, chosen = quality_cv.cross_validate(tables, n)
+    # Leaving out an early image leaves two early and three late ones: "early" scores
+    # (2 * 0.9 + 3 * 0.1) / 5 = 0.42, "late" (2 * 0.1 + 3 * 0.8) / 5 = 0.52, so the early
+    # image is scored with "late"; symmetrically a late image with "early".
+    assert sorted(chosen) == ["early"] * 3 + ["late"] * 3
+    assert np.array_equal(held_out[:3], good_late[:3])
+    assert np.array_equal(held_out[3:], good_early[3:])
+
+
+def test_the_default_is_the_best_on_average_over_runs():
+    a = {"x": table([0.7, 0.7], [0.7, 0.7]), "y": table([0.9, 0.9], [0.9, 0.9])}
+    b = {"x": table([0.7, 0.7], [0.7, 0.7]), "y": table([0.4, 0.4], [0.4, 0.4])}
+    assert quality_cv.choose_default([a, b]) == "x"
