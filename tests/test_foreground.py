@@ -11,8 +11,7 @@ from nibabel.testing import data_path
 from scipy import ndimage
 
 from cuts_ext.io import read_image
-from cuts_ext.segmentation.foreground import (DEFAULT_FOREGROUND_2D, DEFAULT_FOREGROUND_3D,
-                                              foreground_mask)
+from cuts_ext.segmentation.foreground import foreground_mask
 
 RETINA = "/work/shared/data/retina"
 
@@ -214,10 +213,6 @@ def test_a_torch_mask_and_a_torch_image_are_accepted():
     given = torch.zeros(4, 5, dtype=torch.bool)
     given[1:3, 2] = True
     np.testing.assert_array_equal(foreground_mask(image, given), given.numpy())
-
-
-def test_the_recommended_defaults():
-    assert DEFAULT_FOREGROUND_2D is None and DEFAULT_FOREGROUND_3D == "auto"
 
 
 # --- errors ------------------------------------------------------------------------------------

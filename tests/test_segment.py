@@ -5,7 +5,6 @@ import nibabel
 import numpy as np
 import pytest
 from support.images import smooth_images
-from PIL import Image
 
 import cuts_ext
 from cuts_ext.io import InputError
@@ -67,13 +66,13 @@ def test_position_weight_is_the_condensation_s_positional_encoding(rng):
     """segment condenses each image's embeddings with the positional encoding of its shape at
     the given weight; weight 0 is the reference method, with no encoding."""
     from cuts_ext.condensation.driver import condense
-    from cuts_ext.segmentation.pipeline import POSITION_WEIGHT
+    from cuts_ext.segmentation.defaults import IMAGE_DEFAULTS
     images = smooth_images(rng, (1, 3, 18, 14))
     model = cuts_ext.train(images, **TINY_TRAINING, progress=False).model
     latent = np.asarray(cuts_ext.embed(model, images).z)[0]
     points = latent.reshape(latent.shape[0], -1).T
     hierarchies = {}
-    for weight in (POSITION_WEIGHT, 0.0, 2.0):
+    for weight in (IMAGE_DEFAULTS.position_weight, 0.0, 2.0):
         (result,) = cuts_ext.segment(images, model, position_weight=weight, progress=False)
         expected = condense(points, position_weight=weight, spatial_shape=(18, 14)).hierarchy
         np.testing.assert_array_equal(result.condensation.hierarchy, expected)

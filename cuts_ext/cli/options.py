@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from typing import Optional
+from typing import Union
 
 from ..condensation.preparation import check_weight
+from ..segmentation.defaults import DEFAULT
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
@@ -36,8 +37,11 @@ def device_option(text: str) -> str:
     return text
 
 
-def weight_option(text: str) -> float:
-    """argparse type of --position-weight and --channel-weight: a finite number >= 0."""
+def weight_option(text: str) -> Union[float, str]:
+    """argparse type of --position-weight and --channel-weight: a finite number >= 0, or
+    "default" (the input kind's, `segmentation.defaults`)."""
+    if text == DEFAULT:
+        return DEFAULT
     try:
         value = float(text)
         check_weight(value, "weight")
@@ -46,11 +50,13 @@ def weight_option(text: str) -> float:
     return value
 
 
-def max_points_option(text: str) -> Optional[int]:
-    """argparse type of --max-points: an integer >= 1, or "none" for no limit."""
+def max_points_option(text: str) -> Union[int, str, None]:
+    """argparse type of --max-points: an integer >= 1, "none" for no limit, or "default"."""
     if text.strip().lower() == "none":
         return None
-    return _positive_integer(text, "an integer >= 1 or none")
+    if text == DEFAULT:
+        return DEFAULT
+    return _positive_integer(text, "an integer >= 1, none or default")
 
 
 def worker_count_option(text: str) -> int:

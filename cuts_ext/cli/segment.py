@@ -18,8 +18,7 @@ from typing import Any
 from ..io import (InputError, match_masks, read_image, resolve_inputs, writable_file,
                   writable_folder)
 from ..io.errors import OutputExistsError
-from ..segmentation.pipeline import (CHANNEL_WEIGHT, DEFAULT_FOREGROUND, MAX_POINTS,
-                                     POSITION_WEIGHT)
+from ..segmentation.defaults import DEFAULT, IMAGE_DEFAULTS, VOLUME_DEFAULTS
 from .options import (add_common_options, add_training_options, max_points_option,
                       weight_option, worker_count_option)
 
@@ -62,23 +61,29 @@ def add_parsers(sub: "argparse._SubParsersAction") -> None:
                               "only for scoring")
     segment.add_argument("--granularity", type=float, default=1.0,
                          help="condensation's initial bandwidth factor (default 1)")
-    segment.add_argument("--position-weight", type=weight_option, default=POSITION_WEIGHT,
+    image, volume = IMAGE_DEFAULTS, VOLUME_DEFAULTS
+
+    def default(name: str) -> str:
+        return f"default: {getattr(image, name)} for 2-D images, {getattr(volume, name)} " \
+               "for volumes"
+
+    segment.add_argument("--position-weight", type=weight_option, default=DEFAULT,
                          help="weight of the pixels' positional encoding in condensation "
-                              f"(default {POSITION_WEIGHT}; 0: appearance alone, as the "
+                              f"({default('position_weight')}; 0: appearance alone, as the "
                               "reference method)")
-    segment.add_argument("--channel-weight", type=weight_option, default=CHANNEL_WEIGHT,
+    segment.add_argument("--channel-weight", type=weight_option, default=DEFAULT,
                          help="weight of the image's own channels (intensities) beside the "
-                              f"embedding in condensation (default {CHANNEL_WEIGHT}; 0: the "
-                              "embedding alone, as the reference method)")
-    segment.add_argument("--foreground", default=DEFAULT_FOREGROUND, metavar="WHICH",
+                              f"embedding in condensation ({default('channel_weight')}; 0: "
+                              "the embedding alone, as the reference method)")
+    segment.add_argument("--foreground", default=DEFAULT, metavar="WHICH",
                          help="the voxels to segment (others get label 0): none (all), auto "
                               "(the head or brain without the air), masks matched by name "
-                              "like --masks (file, folder or glob), or default: none for "
-                              "2-D images, auto for volumes (default)")
-    segment.add_argument("--max-points", type=max_points_option, default=MAX_POINTS,
+                              "like --masks (file, folder or glob), or "
+                              f"{default('foreground').replace('None', 'none')}")
+    segment.add_argument("--max-points", type=max_points_option, default=DEFAULT,
                          metavar="N", help="the most points condensed per input; larger "
                                            "foregrounds are grouped into N super-voxels "
-                                           f"(default {MAX_POINTS}; none: no limit)")
+                                           f"({default('max_points')}; none: no limit)")
     existing = segment.add_mutually_exclusive_group()
     existing.add_argument("--overwrite", action="store_true",
                           help="replace existing outputs (default: refuse)")
@@ -249,7 +254,7 @@ def training_options(args: argparse.Namespace) -> dict:
 def _foregrounds_for(paths: list, foreground: str) -> dict:
     """{input path: its job's foreground}: the keyword itself (None for "none"), or the mask
     file matched like --masks (None where none matches: the whole image)."""
-    if foreground in ("auto", DEFAULT_FOREGROUND):
+    if foreground in ("auto", DEFAULT):
         return {path: foreground for path in paths}
     if foreground == "none":
         return {path: None for path in paths}

@@ -43,7 +43,7 @@ largest; a volume that has at least 20 % exact-minimum voxels (zero padding) and
 besides keeps that air; a crop with no air whose darkest tissue sits near the noise floor
 (AIR_RATIO is measured on the class means) can be mistaken for air and lose its dark edge.
 
-Defaults for the pipeline: DEFAULT_FOREGROUND_2D = None and DEFAULT_FOREGROUND_3D = "auto".
+Defaults for the pipeline (defaults.py): None for 2-D images and "auto" for volumes.
 - 2-D inputs are photographs and microscopy, whose frame is content (the CUTS retina images
   are mostly fundus), where a dark region is as likely an object of interest (a lesion, a
   vessel, a cell) as background, and whose pixels are cheap to condense: segment them all.
@@ -62,10 +62,6 @@ import numpy as np
 from scipy import ndimage
 
 from .._arrays import to_numpy
-
-# Recommended `foreground` for the pipeline (see the module docstring for why).
-DEFAULT_FOREGROUND_2D = None
-DEFAULT_FOREGROUND_3D = "auto"
 
 # Fraction of voxels at exactly the minimum from which an image counts as masked (rule 2a).
 MASKED_FRACTION = 0.2

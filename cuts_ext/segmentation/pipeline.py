@@ -22,27 +22,11 @@ from ..condensation.driver import CondensationResult, check_condense_options, co
 from ..condensation.preparation import check_weight
 from ..io import LoadedImage, match_masks, read_image, read_mask, resolve_inputs
 from .evaluation import evaluate_segmentation
-from .foreground import DEFAULT_FOREGROUND_2D, DEFAULT_FOREGROUND_3D, foreground_mask
+from .defaults import DEFAULT, is_default, resolve
+from .foreground import foreground_mask
 from .metrics import label_hint_mask
 from .multiscale import MultiscaleSegmentation
 from .points import condensation_points
-
-# The weight of the positional encoding appended to each pixel's embedding before condensation
-# (condense's position_weight; 0 is the reference method, which condenses appearance alone).
-# Position keeps a structure's pixels together and stray look-alike pixels elsewhere apart; the
-# README's quality section gives the comparison this value was chosen by.
-POSITION_WEIGHT = 0.5
-
-# The weight of the image's own channels (standardised) appended beside each point's embedding
-# (condense's channel_weight; 0 is the reference method).
-CHANNEL_WEIGHT = 0.0
-
-# The most points condensed per image: a 128 x 128 image's pixels (condensed exactly, as the
-# method states); larger images and volumes are grouped into this many super-voxels.
-MAX_POINTS = 16384
-
-# segment's `foreground` default: DEFAULT_FOREGROUND_2D for images, _3D for volumes.
-DEFAULT_FOREGROUND = "default"
 
 
 @dataclass
@@ -67,10 +51,10 @@ class SegmentedImage:
 
 
 def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = None,
-            seed: int = 0, position_weight: float = POSITION_WEIGHT,
-            channel_weight: float = CHANNEL_WEIGHT, train_options: Optional[dict] = None, condense_options: Optional[dict] = None,
-            progress: bool = True, foreground: Any = DEFAULT_FOREGROUND,
-            max_points: Optional[int] = MAX_POINTS, client: Any = None) -> list:
+            seed: int = 0, position_weight: Any = DEFAULT, channel_weight: Any = DEFAULT,
+            train_options: Optional[dict] = None, condense_options: Optional[dict] = None,
+            progress: bool = True, foreground: Any = DEFAULT, max_points: Any = DEFAULT,
+            client: Any = None) -> list:
     """Multi-scale segmentations of images or volumes, with CUTS.
 
     Args:
@@ -86,12 +70,13 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
             CUDA when usable, else the CPU.
         seed: seeds training (when a model is trained here) and condensation.
         position_weight: weight (>= 0) of the positional encoding appended to every pixel's
-            embedding before condensation (`POSITION_WEIGHT`); 0 condenses the embeddings
-            alone, as the reference method does.
+            embedding before condensation; 0 condenses the embeddings alone, as the reference
+            method does. "default": the input kind's (`defaults.IMAGE_DEFAULTS`,
+            `VOLUME_DEFAULTS`), as for channel_weight, foreground and max_points.
         channel_weight: weight (>= 0) of the image's own channels (a pixel's values; a
             super-voxel's mean), standardised, appended beside each point's embedding before
-            condensation (condense's `channel_weight`, `CHANNEL_WEIGHT`); 0: the embedding
-            alone, as the reference method.
+            condensation (condense's `channel_weight`); 0: the embedding alone, as the
+            reference method.
         train_options: keyword arguments of `train` (epochs, batch_size, crop, ...).
         condense_options: keyword arguments of `condense` (knn, n_pca, t, granularity, ...);
             `position_weight` and `spatial_shape` are set by this function.
@@ -99,10 +84,10 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
         foreground: which voxels to segment (the others get label 0 in every level map):
             None (all), "auto" (`foreground.foreground_mask`'s rule: the head or brain
             without the air), masks matched like `masks` (files, or one array per image), or
-            "default": None for 2-D images, "auto" for volumes.
-        max_points: the most points condensed per image (>= 1, or None for no limit): above
-            it the foreground is grouped into at most this many super-voxels (`points`);
-            at or below it every voxel is condensed, exactly.
+            "default".
+        max_points: the most points condensed per image (>= 1, None for no limit, or
+            "default"): above it the foreground is grouped into at most this many
+            super-voxels (`points`); at or below it every voxel is condensed, exactly.
         client: a `dask.distributed.Client` (`pip install 'cuts_ext[dask]'`): each image is
             then segmented by one task on its workers (`cohort.segment_on_cluster`; the
             encoder, trained or loaded here, travels once as checkpoint bytes and is loaded
@@ -124,9 +109,7 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
     if client is not None:
         from .cohort import check_client
         check_client(client)
-    check_weight(position_weight, "position_weight")
-    check_weight(channel_weight, "channel_weight")
-    check_max_points(max_points)
+    check_settings(position_weight, channel_weight, max_points)
     integer(seed, "seed")
     check_condense_options(condense_options)
     loaded = load_images(images)
@@ -140,7 +123,8 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
     encoder = prepare_model(model, loaded, device=device, seed=seed,
                             train_options=train_options, progress=progress)
     settings = dict(device=device, seed=seed, position_weight=position_weight,
-                    channel_weight=channel_weight, condense_options=condense_options, max_points=max_points)
+                    channel_weight=channel_weight, condense_options=condense_options,
+                    max_points=max_points)
     work = list(zip(loaded, references, foregrounds))
     if client is not None:
         from .cohort import segment_on_cluster
@@ -150,9 +134,9 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
 
 
 def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = None, *,
-                  device: Any = None, seed: int = 0, position_weight: float = POSITION_WEIGHT,
-                  channel_weight: float = CHANNEL_WEIGHT, condense_options: Optional[dict] = None, foreground: Any = DEFAULT_FOREGROUND,
-                  max_points: Optional[int] = MAX_POINTS) -> SegmentedImage:
+                  device: Any = None, seed: int = 0, position_weight: Any = DEFAULT,
+                  channel_weight: Any = DEFAULT, condense_options: Optional[dict] = None,
+                  foreground: Any = DEFAULT, max_points: Any = DEFAULT) -> SegmentedImage:
     """Embeds one image with `model`, condenses its pixels (or its foreground's, or their
     super-voxels) and builds its segmentation.
 
@@ -162,13 +146,15 @@ def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = N
         mask: bool [*spatial] reference, or None.
         device: where condensation runs (the encoder runs on its own device).
         seed, position_weight, channel_weight, condense_options, max_points: as `segment`
-            takes them.
+            takes them ("default" resolved for the image's dimension).
         foreground: None, "auto", "default" or a mask array of the image's spatial shape.
     """
-    check_max_points(max_points)
-    if isinstance(foreground, str) and foreground == DEFAULT_FOREGROUND:
-        foreground = DEFAULT_FOREGROUND_2D if len(image.spatial_shape) == 2 else \
-            DEFAULT_FOREGROUND_3D
+    check_settings(position_weight, channel_weight, max_points)
+    ndim = len(image.spatial_shape)
+    position_weight, channel_weight, foreground, max_points = (
+        resolve(value, name, ndim) for value, name in (
+            (position_weight, "position_weight"), (channel_weight, "channel_weight"),
+            (foreground, "foreground"), (max_points, "max_points")))
     inside = foreground_mask(image.data, foreground)
     points = condensation_points(model, image.data, inside, max_points)
     options = {"seed": seed, **_position_options(image.spatial_shape, position_weight,
@@ -204,9 +190,14 @@ def _position_options(spatial_shape: Sequence[int], weight: float,
     return {"position_weight": weight, "spatial_shape": tuple(spatial_shape)}
 
 
-def check_max_points(max_points: Any) -> None:
-    """ValueError unless max_points is None or an integer >= 1 (TypeError for a non-integer)."""
-    if max_points is not None:
+def check_settings(position_weight: Any, channel_weight: Any, max_points: Any) -> None:
+    """ValueError unless each is "default" or valid: the weights finite numbers >= 0,
+    max_points None or an integer >= 1 (TypeError for a non-integer)."""
+    for value, name in ((position_weight, "position_weight"),
+                        (channel_weight, "channel_weight")):
+        if not is_default(value):
+            check_weight(value, name)
+    if max_points is not None and not is_default(max_points):
         integer(max_points, "max_points", minimum=1)
 
 
@@ -214,7 +205,7 @@ def _foregrounds(foreground: Any, images: Sequence[LoadedImage]) -> list:
     """segment's `foreground` per image: the same keyword for all, or masks matched like
     `masks` (an image that no mask file matches is segmented whole)."""
     if foreground is None or (isinstance(foreground, str)
-                              and foreground in ("auto", DEFAULT_FOREGROUND)):
+                              and foreground in ("auto", DEFAULT)):
         return [foreground] * len(images)
     return _load_masks(foreground, images, "foreground")
 

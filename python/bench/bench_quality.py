@@ -2,7 +2,7 @@
 
 For each seed: train the encoder on all images (labels unused), then segment each image as
 `segment` does (its 128-d pixel embeddings condensed with the positional encoding of
---position-weight, default cuts_ext's POSITION_WEIGHT; 0 is the reference method), and score
+--position-weight, default segment's for 2-D images; 0 is the reference method), and score
 the label-hint mask (docs/method.md, "Label hint and scores") against the image's lesion mask.
 With --max-points, each image is also segmented through super-voxels (the coarsened path of
 large images and volumes) with the same encoder: its rows carry the suffix, and the time line
@@ -218,7 +218,7 @@ def main() -> int:
                         help="skip spectral k-means and raw patches")
     parser.add_argument("--position-weight", type=float, default=None,
                         help="weight of the positional encoding (default: segment's, "
-                             "cuts_ext.segmentation.pipeline.POSITION_WEIGHT; 0: the reference method)")
+                             "cuts_ext.segmentation.defaults.IMAGE_DEFAULTS; 0: the reference method)")
     parser.add_argument("--max-points", type=int, default=None,
                         help="also segment each image through at most this many "
                              "super-voxels, beside the exact path")
@@ -241,8 +241,8 @@ def main() -> int:
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args()
     if args.position_weight is None:
-        from cuts_ext.segmentation.pipeline import POSITION_WEIGHT
-        args.position_weight = POSITION_WEIGHT
+        from cuts_ext.segmentation.defaults import IMAGE_DEFAULTS
+        args.position_weight = IMAGE_DEFAULTS.position_weight
     if not (args.data / "images").is_dir():
         raise SystemExit(f"no retina data at {args.data} (pass --data)")
     images, masks, names = load(args.data, args.limit)

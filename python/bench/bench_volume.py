@@ -227,12 +227,11 @@ def main() -> None:
                         help="keep the trained encoders in this folder and reuse them")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    from cuts_ext.segmentation.defaults import VOLUME_DEFAULTS
     if args.position_weight is None:
-        from cuts_ext.segmentation.pipeline import POSITION_WEIGHT
-        args.position_weight = POSITION_WEIGHT
+        args.position_weight = VOLUME_DEFAULTS.position_weight
     if args.channel_weight is None:
-        from cuts_ext.segmentation.pipeline import CHANNEL_WEIGHT
-        args.channel_weight = CHANNEL_WEIGHT
+        args.channel_weight = VOLUME_DEFAULTS.channel_weight
     if args.worker is not None:
         print(json.dumps(run(args.worker, args)))
         return

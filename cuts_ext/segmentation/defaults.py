@@ -1,0 +1,60 @@
+"""`segment`'s defaults for each kind of input, 2-D images and 3-D volumes, and how each was
+chosen.
+
+Wherever `segment`, `segment_image` and `cuts segment` take `position_weight`,
+`channel_weight`, `max_points` or `foreground`, the value DEFAULT ("default", their default)
+stands for the value below for the input's dimension. The README's "How the defaults were
+chosen" gives the measurements.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class InputDefaults:
+    """The settings that DEFAULT stands for, for one kind of input.
+
+    Attributes:
+        position_weight: condense's weight of the positional encoding (0: the reference).
+        channel_weight: condense's weight of the image's own channels (0: the reference).
+        max_points: the most points condensed (None: every voxel); above it, super-voxels.
+        foreground: None (every voxel) or "auto" (`foreground.foreground_mask`'s rule).
+    """
+
+    position_weight: float
+    channel_weight: float
+    max_points: Optional[int]
+    foreground: Optional[str]
+
+
+# 2-D images: position weight, point budget and the label-free rules were chosen together by
+# 5-fold cross-validation on the 40 retina development images (python/bench/bench_quality.py
+# --cv 5: both training steps, 3 seeds, the held-out folds reported); every pixel's own
+# foreground.
+IMAGE_DEFAULTS = InputDefaults(position_weight=0.5, channel_weight=0.0, max_points=16384,
+                               foreground=None)
+
+# 3-D volumes: the head or brain without the air; position and channel weights measured on the
+# MNI152 template (python/bench/bench_volume.py), the only labelled volume the project has.
+VOLUME_DEFAULTS = InputDefaults(position_weight=0.5, channel_weight=0.0, max_points=16384,
+                                foreground="auto")
+
+
+def defaults_for(spatial_ndim: int) -> InputDefaults:
+    """The defaults of an input with this many spatial axes (2 or 3)."""
+    return IMAGE_DEFAULTS if spatial_ndim == 2 else VOLUME_DEFAULTS
+
+
+def is_default(value: Any) -> bool:
+    """Whether `value` is DEFAULT (arrays, such as a foreground mask, never are)."""
+    return isinstance(value, str) and value == DEFAULT
+
+
+def resolve(value: Any, name: str, spatial_ndim: int) -> Any:
+    """`value`, or the default `name` of an input with `spatial_ndim` axes when it is DEFAULT."""
+    return getattr(defaults_for(spatial_ndim), name) if is_default(value) else value
