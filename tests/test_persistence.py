@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from cuts_ext.condensation.driver import levels_from_counts
-from cuts_ext.segmentation.level_choice import auto_level, consensus_level, level_lifetimes, lifetime_level
+from cuts_ext.segmentation.level_choice import (auto_level, clusters_level, consensus_level,
+                                                level_lifetimes, lifetime_level)
 from cuts_ext.segmentation.persistence import persistent_map
 
 
@@ -71,6 +72,17 @@ def test_lifetimes_and_the_lifetime_level():
     assert lifetime_level(counts, [], min_clusters=3) is None
 
 
+def test_clusters_level_is_the_nearest_count_in_ratio():
+    counts = [50, 50, 30, 30, 12, 12, 5, 5, 1]
+    levels = levels_from_counts(counts, 64)
+    assert [counts[i] for i in levels] == [50, 30, 12, 5]
+    assert clusters_level(counts, levels, 40) == 0   # 50 / 40 = 1.25 < 40 / 30 = 1.33
+    assert clusters_level(counts, levels, 35) == 1   # 35 / 30 = 1.17 < 50 / 35 = 1.43
+    assert clusters_level(counts, levels, 1000) == 0
+    assert clusters_level(counts, levels, 1) == 3
+    assert clusters_level(counts, [], 40) is None
+
+
 def test_consensus_level_is_the_level_closest_to_the_persistent_map(rng):
     maps = rng.integers(0, 4, size=(4, 6, 6))
     assert consensus_level(maps, persistent=maps[2] + 7) == 2
@@ -86,8 +98,12 @@ def test_auto_level_dispatches_on_the_method():
 
     assert auto_level(Segmentation()) == 0
     assert auto_level(Segmentation(), method="lifetime") == 1  # no level of 8 clusters: 3 > 2
-    with pytest.raises(ValueError, match="method must be one of consensus, lifetime"):
+    assert auto_level(Segmentation(), method="clusters", clusters=2) == 0  # counts 2 and 1
+    assert auto_level(Segmentation(), method="clusters", clusters=1) == 1
+    with pytest.raises(ValueError, match="method must be one of consensus, lifetime, clusters"):
         auto_level(Segmentation(), method="best")
+    with pytest.raises(ValueError, match="clusters"):
+        auto_level(Segmentation(), method="clusters", clusters=0)
 
 
 def test_persistent_map_of_a_masked_volume_leaves_the_background_alone():

@@ -1,6 +1,6 @@
 """A label-free choice of one level (granularity) per image.
 
-Two criteria:
+Three criteria:
 
 - "consensus" (default): the level whose partition agrees best, by adjusted Rand index, with
   the persistent-structures map. The persistent map gathers the structures that hold over many
@@ -11,6 +11,8 @@ Two criteria:
   is a partition that survives a wide range of scales (the "most stable scale" of scale-space).
   Levels under `min_clusters` clusters are not candidates: at the end of a run eps outgrows the
   data and the last two or three clusters persist for many iterations whatever the image holds.
+- "clusters": the level whose cluster count is nearest `clusters` on a log scale (the
+  granularity asked for, in clusters, snapped to the hierarchy's own levels).
 
 "consensus" is the default because it scored best of the two in a first check on raw patches
 (python/bench/RESULTS.md, 2026-11-25). The real evaluation is python/bench/bench_quality.py:
@@ -20,17 +22,22 @@ per retina image, label-hint Dice and Hausdorff at `auto_level` against the orac
 
 from __future__ import annotations
 
+import math
 from typing import Any, List, Optional
 
 import numpy as np
 
+from .._checks import integer
 from .metrics import adjusted_rand_index
 from .persistence import persistent_map
 
-AUTO_LEVEL_METHODS = ("consensus", "lifetime")
+AUTO_LEVEL_METHODS = ("consensus", "lifetime", "clusters")
 
 # Fewer clusters cannot separate a target from both background and the rest of the tissue.
 MIN_CLUSTERS = 8
+
+# The cluster count "clusters" aims at by default.
+TARGET_CLUSTERS = 40
 
 
 def consensus_level(label_maps: np.ndarray, persistent: Optional[np.ndarray] = None,
@@ -90,13 +97,28 @@ def lifetime_level(cluster_counts: List[int], levels: List[int],
     return max(candidates, key=lambda j: (lifetimes[j], -j))
 
 
-def auto_level(segmentation: Any, method: str = "consensus") -> Optional[int]:
+def clusters_level(cluster_counts: List[int], levels: List[int], clusters: int) -> Optional[int]:
+    """The level whose cluster count is nearest `clusters` in ratio (|log count - log
+    clusters| least; ties: the finer level).
+
+    Returns:
+        a position in `levels`, or None when there is no level.
+    """
+    if not levels:
+        return None
+    distance = [abs(math.log(int(cluster_counts[i])) - math.log(clusters)) for i in levels]
+    return int(np.argmin(distance))
+
+
+def auto_level(segmentation: Any, method: str = "consensus",
+               clusters: int = TARGET_CLUSTERS) -> Optional[int]:
     """The automatic granularity of one segmentation.
 
     Args:
         segmentation: anything with `label_maps` [L, *spatial], `persistent`, `levels` and
             `cluster_counts` (a `MultiscaleSegmentation`).
-        method: "consensus" or "lifetime" (module docstring).
+        method: "consensus", "lifetime" or "clusters" (module docstring).
+        clusters: the cluster count that "clusters" aims at (>= 1).
     Returns:
         the chosen position in `segmentation.levels` (0 = finest), None when there is no level.
     """
@@ -105,4 +127,7 @@ def auto_level(segmentation: Any, method: str = "consensus") -> Optional[int]:
                                getattr(segmentation, "foreground", None))
     if method == "lifetime":
         return lifetime_level(segmentation.cluster_counts, segmentation.levels)
+    if method == "clusters":
+        integer(clusters, "clusters", minimum=1)
+        return clusters_level(segmentation.cluster_counts, segmentation.levels, clusters)
     raise ValueError(f"method must be one of {', '.join(AUTO_LEVEL_METHODS)}, got {method!r}")

@@ -30,21 +30,24 @@ OBJECTIVE = ("auto_dice", "persistent_dice")
 AREA_FRACTIONS = (0.005, 0.01, 0.02, 0.04)
 PERSISTENCES = (2, 3, 4)
 LIFETIME_MIN_CLUSTERS = (4, 8, 16)
+TARGET_CLUSTERS = (16, 24, 32, 40, 48, 64)
 
 
 @dataclass(frozen=True)
 class LabelFreeRules:
     """The persistent map's thresholds (`persistence.persistent_map`) and the automatic level's
-    criterion (`level_choice`: "consensus", or "lifetime" with its `min_clusters`)."""
+    criterion (`level_choice`: "consensus"; "lifetime" with `auto_count` its min_clusters;
+    "clusters" with `auto_count` its target)."""
 
     min_area_fraction: float
     min_persistence: int
     auto_method: str
-    min_clusters: int = 0
+    auto_count: int = 0
 
     def __str__(self) -> str:
-        auto = "consensus" if self.auto_method == "consensus" else \
-            f"lifetime >= {self.min_clusters} clusters"
+        auto = {"consensus": "consensus",
+                "lifetime": f"lifetime >= {self.auto_count} clusters",
+                "clusters": f"nearest {self.auto_count} clusters"}[self.auto_method]
         return (f"persistent area >= {self.min_area_fraction:g}, persistence >= "
                 f"{self.min_persistence}; auto {auto}")
 
@@ -59,6 +62,8 @@ def all_rules() -> List[LabelFreeRules]:
         rules.append(LabelFreeRules(area, persistence, "consensus"))
         rules.extend(LabelFreeRules(area, persistence, "lifetime", clusters)
                      for clusters in LIFETIME_MIN_CLUSTERS)
+        rules.extend(LabelFreeRules(area, persistence, "clusters", clusters)
+                     for clusters in TARGET_CLUSTERS)
     return rules
 
 
@@ -67,7 +72,8 @@ def score_setting(segmented: Sequence[ImageSegmentation], masks: np.ndarray,
     """For each rule, the score table float [n_images, len(COLUMNS)] of one setting's
     segmentations against the masks."""
     from cuts_ext.metrics import dice, hausdorff_distance, label_hint_mask
-    from cuts_ext.segmentation.level_choice import consensus_level, lifetime_level
+    from cuts_ext.segmentation.level_choice import (clusters_level, consensus_level,
+                                                    lifetime_level)
     from cuts_ext.segmentation.metrics import score_levels
     from cuts_ext.segmentation.persistence import persistent_map
 
@@ -85,8 +91,10 @@ def score_setting(segmented: Sequence[ImageSegmentation], masks: np.ndarray,
             painted, persistent_dice, persistent_hausdorff = persistent[key]
             if rule.auto_method == "consensus":
                 chosen = consensus_level(seg.label_maps, painted)
+            elif rule.auto_method == "lifetime":
+                chosen = lifetime_level(seg.cluster_counts, seg.levels, rule.auto_count)
             else:
-                chosen = lifetime_level(seg.cluster_counts, seg.levels, rule.min_clusters)
+                chosen = clusters_level(seg.cluster_counts, seg.levels, rule.auto_count)
             tables[rule][number] = (*best, levels.dice[chosen], levels.hausdorff[chosen],
                                     persistent_dice, persistent_hausdorff)
     return tables
