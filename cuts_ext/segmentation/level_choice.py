@@ -14,10 +14,12 @@ Three criteria:
 - "clusters": the level whose cluster count is nearest `clusters` on a log scale (the
   granularity asked for, in clusters, snapped to the hierarchy's own levels).
 
-"consensus" is the default because it scored best of the two in a first check on raw patches
-(python/bench/RESULTS.md, 2026-11-25). The real evaluation is python/bench/bench_quality.py:
-per retina image, label-hint Dice and Hausdorff at `auto_level` against the oracle best level
-(chosen with the mask) and the persistent map, on the trained encoder's embeddings.
+The default, "clusters" with 40, was chosen by the cross-validation of
+python/bench/bench_quality.py --cv 5 (all three criteria and their parameters were candidates;
+README, "How the defaults were chosen"): on the retina development images the best level has
+about 40 clusters, and aiming there came within 0.04 Dice of it, where "consensus" trailed by
+0.07 and "lifetime" by more. It is a granularity, so data whose structures are much larger or
+smaller than retinal lesions want another `clusters`.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ AUTO_LEVEL_METHODS = ("consensus", "lifetime", "clusters")
 # Fewer clusters cannot separate a target from both background and the rest of the tissue.
 MIN_CLUSTERS = 8
 
-# The cluster count "clusters" aims at by default.
+# The default criterion, and the cluster count "clusters" aims at by default.
+AUTO_METHOD = "clusters"
 TARGET_CLUSTERS = 40
 
 
@@ -110,7 +113,7 @@ def clusters_level(cluster_counts: List[int], levels: List[int], clusters: int) 
     return int(np.argmin(distance))
 
 
-def auto_level(segmentation: Any, method: str = "consensus",
+def auto_level(segmentation: Any, method: str = AUTO_METHOD,
                clusters: int = TARGET_CLUSTERS) -> Optional[int]:
     """The automatic granularity of one segmentation.
 

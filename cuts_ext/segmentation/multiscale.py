@@ -11,7 +11,7 @@ import numpy as np
 from .._arrays import to_numpy
 from .._checks import integer
 from ..io.errors import InputError
-from .level_choice import auto_level
+from .level_choice import AUTO_METHOD, auto_level
 from .persistence import persistent_map
 
 # The .npz keys that every file holds; "reconstruction" is optional.
@@ -64,7 +64,7 @@ class MultiscaleSegmentation:
     @classmethod
     def from_condensation(cls, result: Any, spatial_shape: Sequence[int],
                           reconstruction: Optional[Any] = None, source: str = "",
-                          auto_method: str = "consensus",
+                          auto_method: str = AUTO_METHOD,
                           point_labels: Optional[Any] = None) -> "MultiscaleSegmentation":
         """Label maps, persistent map and automatic level of a condensation of one image's pixels.
 
