@@ -77,7 +77,7 @@ def trained_encoder(images: np.ndarray, seed: int, step: str, args):
     if args.cache is None:
         return cuts_ext.train(images, epochs=args.epochs, seed=seed, device=args.device,
                               step=step, progress=False).model
-    path = args.cache / f"{step}-{args.epochs}-seed{seed}-n{len(images)}.pt"
+    path = encoder_path(images, seed, step, args)
     if not path.exists():
         # train writes its checkpoint after every epoch: under another name until it is done,
         # so that a stopped run leaves nothing that a later run would take for finished.
@@ -87,6 +87,11 @@ def trained_encoder(images: np.ndarray, seed: int, step: str, args):
                        progress=False, checkpoint=training)
         training.replace(path)
     return cuts_ext.load_encoder(path, device=args.device)
+
+
+def encoder_path(images: np.ndarray, seed: int, step: str, args) -> Path:
+    """Where --cache keeps the encoder of this seed and step."""
+    return args.cache / f"{step}-{args.epochs}-seed{seed}-n{len(images)}.pt"
 
 
 def run_seed(images, masks, seed: int, args) -> dict:
@@ -159,6 +164,9 @@ def run_cross_validation(images, masks, names, args) -> int:
     runs, held_out, chosen, seconds = {}, {}, [], {s: [] for s in settings}
     for step in args.cv_steps:
         for seed in args.seeds:
+            if args.cached_only and not encoder_path(images, seed, step, args).exists():
+                print(f"{step} step, seed {seed}: no encoder in {args.cache}, left out")
+                continue
             models = {}  # trained (or loaded) only if some setting is not cached
             tables = {}
             for setting in settings:
@@ -174,14 +182,16 @@ def run_cross_validation(images, masks, names, args) -> int:
             chosen.extend(fold_choices)
             if not args.quiet:
                 print(f"{step} step, seed {seed}: done", flush=True)
-    print(f"\n{len(names)} retina images, {args.cv}-fold cross-validation, seeds {args.seeds}, "
+    by_step = {step: {seed: held_out[(step, seed)] for seed in args.seeds
+                      if (step, seed) in held_out} for step in args.cv_steps}
+    used = ", ".join(f"{step} seeds {list(seeds)}" for step, seeds in by_step.items())
+    print(f"\n{len(names)} retina images, {args.cv}-fold cross-validation, runs: {used}; "
           f"{args.epochs} epochs, {len(settings)} condensation settings x {len(rules)} "
           f"label-free rules; selection: mean Dice of the automatic level and the persistent "
           f"map on the training folds")
     for setting in settings:
-        print(f"- {setting}: {np.mean(seconds[setting]):.2f} s per image (embedding included)")
-    by_step = {step: {seed: held_out[(step, seed)] for seed in args.seeds}
-               for step in args.cv_steps}
+        print(f"- {setting}: {np.mean(seconds[setting]):.2f} s per image (embedding included; "
+              "as timed when computed, under that run's machine load)")
     for step, by_seed in by_step.items():
         print(f"\nHeld-out folds, {step} training step (mean of the per-seed means +- their "
               "spread):\n")
@@ -193,12 +203,12 @@ def run_cross_validation(images, masks, names, args) -> int:
     for step in args.cv_steps:
         print(f"\nAt that choice, all images, {step} training step (not held out):\n")
         print("\n".join(report.summary_table({seed: runs[(step, seed)][default]
-                                               for seed in args.seeds})))
+                                               for seed in by_step[step]})))
     if args.report is not None:
         lines = []
         for step, by_seed in by_step.items():
             lines += [f"Held-out Dice per image, {step} training step, mean of seeds "
-                      f"{args.seeds}:", ""] + report.per_image_table(names, by_seed) + [""]
+                      f"{list(by_step[step])}:", ""] + report.per_image_table(names, by_seed) + [""]
         args.report.write_text("\n".join(lines))
     if args.figure is not None:
         report.per_image_figure(names, by_step, args.figure)
@@ -234,6 +244,9 @@ def main() -> int:
                         help="with --cv: the position weights to choose from")
     parser.add_argument("--cv-points", type=parse_points, nargs="+", default=[None, 4096],
                         help="with --cv: every pixel ('all') and/or super-voxel counts")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="with --cv and --cache: leave out the runs whose encoder is not "
+                             "in the cache instead of training it")
     parser.add_argument("--report", type=Path, default=None,
                         help="with --cv: write the per-image table (markdown) here")
     parser.add_argument("--figure", type=Path, default=None,
