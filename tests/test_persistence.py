@@ -37,17 +37,18 @@ def test_persistent_map_drops_small_structures():
                                   [1, 1, 1, 1, 1, 2, 2, 2, 2, 2])
 
 
-def test_persistent_map_default_area_threshold_is_one_percent():
+def test_persistent_map_default_area_threshold_is_two_percent():
     maps = np.zeros((2, 10, 10), dtype=np.int64)
-    maps[:, 0, 1:] = 1    # id 1: 9 pixels at both levels
-    maps[:, 9, 9] = 2     # id 2: 1 pixel = 1% of the image: kept
+    maps[:, 0, 1:] = 1       # id 1: 9 pixels at both levels
+    maps[:, 9, 8:] = 2       # id 2: 2 pixels = 2% of the image: kept
     expected = np.ones((10, 10), dtype=np.int32)
     expected[0, 1:] = 2
-    expected[9, 9] = 3
+    expected[9, 8:] = 3
     np.testing.assert_array_equal(persistent_map(maps), expected)
-    big = np.zeros((2, 10, 11), dtype=np.int64)
-    big[:, 9, 10] = 1     # 1 pixel of 110: under 1%, dropped
-    assert persistent_map(big)[9, 10] == 0  # id 0 does not cover it: unpainted
+    small = maps.copy()
+    small[:, 9, 8] = 0       # id 2 now 1 pixel (1%, the authors' threshold): dropped
+    assert persistent_map(small)[9, 9] == 1  # id 0 covers it
+    assert persistent_map(small, min_area_fraction=0.01)[9, 9] == 3
 
 
 def test_persistent_map_of_volumes_and_empty_stacks():
