@@ -47,7 +47,7 @@ def test_persistent_map_default_area_threshold_is_two_percent():
     np.testing.assert_array_equal(persistent_map(maps), expected)
     small = maps.copy()
     small[:, 9, 8] = 0       # id 2 now 1 pixel (1%, the authors' threshold): dropped
-    assert persistent_map(small)[9, 9] == 1  # id 0 covers it
+    assert persistent_map(small)[9, 9] == 0  # id 0 does not cover it: unpainted
     assert persistent_map(small, min_area_fraction=0.01)[9, 9] == 3
 
 
