@@ -79,7 +79,7 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
             reference method.
         train_options: keyword arguments of `train` (epochs, batch_size, crop, ...).
         condense_options: keyword arguments of `condense` (knn, n_pca, t, granularity, ...);
-            `position_weight` and `spatial_shape` are set by this function.
+            the position and channel keywords and `weights` are set by this function.
         progress: progress bars for training and for the images.
         foreground: which voxels to segment (the others get label 0 in every level map):
             None (all), "auto" (`foreground.foreground_mask`'s rule: the head or brain

@@ -1,12 +1,13 @@
 """Segmentation quality on the retina data (../shared/data/retina): CUTS against its baselines.
 
-For each seed: train the encoder on all images (labels unused), then segment each image as
-`segment` does (its 128-d pixel embeddings condensed with the positional encoding of
---position-weight, default segment's for 2-D images; 0 is the reference method), and score
+For each seed: train the encoder on all images (labels unused), then segment each image with
+every pixel condensed (the exact path: its 128-d pixel embeddings with the positional encoding
+of --position-weight, default segment's for 2-D images; 0 is the reference method), and score
 the label-hint mask (docs/method.md, "Label hint and scores") against the image's lesion mask.
-With --max-points, each image is also segmented through super-voxels (the coarsened path of
-large images and volumes) with the same encoder: its rows carry the suffix, and the time line
-gives both paths' seconds per image (embedding included) and their ratio. Rows:
+With --max-points, each image is also segmented through super-voxels (segment's default path
+for 2-D images, with 4,096) with the same encoder: its rows carry the suffix, and the time line
+gives both paths' seconds per image (embedding included) and their ratio. With --cv K, the
+cross-validated choice of segment's 2-D settings instead (quality_cv.py). Rows:
 - best level: the level with the best Dice and, separately, the best Hausdorff distance (the
   paper's oracle choice);
 - persistent map: the persistent-structures map;
@@ -22,6 +23,7 @@ the per-seed means, the statistic the paper quotes (0.741 +- 0.007 over 3 seeds)
     python python/bench/bench_quality.py --seeds 0 --limit 10    # a quicker look
     python python/bench/bench_quality.py --position-weight 0     # the reference method
     python python/bench/bench_quality.py --max-points 4096       # exact beside coarsened
+    python python/bench/bench_quality.py --cv 5 --cache DIR      # the defaults' protocol
 """
 
 from __future__ import annotations
