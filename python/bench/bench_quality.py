@@ -71,24 +71,13 @@ def score_map(label_map: np.ndarray, mask: np.ndarray) -> tuple:
 def trained_encoder(images: np.ndarray, seed: int, step: str, args):
     """The encoder trained on all `images` (labels unused) with this seed and step.
 
-    With --cache DIR, each is kept there as `{step}-{epochs}-seed{seed}-n{images}.pt` and loaded on
-    later runs instead of trained again (the same weights: train's checkpoint holds its
-    best-validation weights, which is what it returns).
+    With --cache DIR, each is kept there as `{step}-{epochs}-seed{seed}-n{images}.pt` and
+    loaded on later runs instead of trained again (encoder_cache.py).
     """
-    import cuts_ext
-    if args.cache is None:
-        return cuts_ext.train(images, epochs=args.epochs, seed=seed, device=args.device,
-                              step=step, progress=False).model
-    path = encoder_path(images, seed, step, args)
-    if not path.exists():
-        # train writes its checkpoint after every epoch: under another name until it is done,
-        # so that a stopped run leaves nothing that a later run would take for finished.
-        args.cache.mkdir(parents=True, exist_ok=True)
-        training = path.with_suffix(".training.pt")
-        cuts_ext.train(images, epochs=args.epochs, seed=seed, device=args.device, step=step,
-                       progress=False, checkpoint=training)
-        training.replace(path)
-    return cuts_ext.load_encoder(path, device=args.device)
+    from encoder_cache import cached_encoder
+    path = None if args.cache is None else encoder_path(images, seed, step, args)
+    return cached_encoder(path, images, device=args.device, epochs=args.epochs, seed=seed,
+                          step=step)
 
 
 def encoder_path(images: np.ndarray, seed: int, step: str, args) -> Path:

@@ -132,21 +132,14 @@ def run(resolution: int, args: argparse.Namespace) -> dict:
 def trained_encoder(image, resolution: int, args: argparse.Namespace):
     """The 3-D encoder of this resolution, trained on random crops of the volume; with --cache,
     kept there (`{resolution}mm-{epochs}-{crop}x{crops_per_step}.pt`) and loaded on later runs
-    (train_s then times the loading)."""
-    import cuts_ext
+    (train_s then times the loading; encoder_cache.py)."""
+    from encoder_cache import cached_encoder
 
-    options = dict(epochs=args.epochs, crop=args.crop, step="windows",
-                   batch_size=args.crops_per_step, val_fraction=0.25, seed=0, progress=False)
-    copies = [image.data] * args.crops_per_step
-    if args.cache is None:
-        return cuts_ext.train(copies, **options).model
-    path = Path(args.cache) / f"{resolution}mm-{args.epochs}-{args.crop}x{args.crops_per_step}.pt"
-    if not path.exists():
-        Path(args.cache).mkdir(parents=True, exist_ok=True)
-        training = path.with_suffix(".training.pt")  # renamed only once training is done
-        cuts_ext.train(copies, checkpoint=training, **options)
-        training.replace(path)
-    return cuts_ext.load_encoder(path)
+    path = None if args.cache is None else \
+        Path(args.cache) / f"{resolution}mm-{args.epochs}-{args.crop}x{args.crops_per_step}.pt"
+    return cached_encoder(path, [image.data] * args.crops_per_step, epochs=args.epochs,
+                          crop=args.crop, step="windows", batch_size=args.crops_per_step,
+                          val_fraction=0.25, seed=0)
 
 
 def kmeans_dice(intensity: np.ndarray, mask: np.ndarray, wm: np.ndarray,
