@@ -142,7 +142,7 @@ def test_coarsening_features_weigh_the_channels_as_much_as_the_embedding(rng):
     inside = np.ones((4, 5, 6), bool)
     features = rng.normal(size=(inside.sum(), 32)).astype(np.float32)
     image = (1000.0 * rng.normal(size=(2,) + inside.shape)).astype(np.float32)
-    combined = _coarsening_features(features, image, inside)
+    combined = _coarsening_features(features, image[:, inside].T)
     assert combined.shape == (inside.sum(), COARSENING_FEATURES + 2)
     embedding = combined[:, :COARSENING_FEATURES].var(axis=0).sum()
     channels = combined[:, COARSENING_FEATURES:].var(axis=0).sum()

@@ -95,12 +95,13 @@ def super_voxel_points(features: np.ndarray, image: np.ndarray, mask: np.ndarray
         max_points: >= 1.
         reconstruction: passed through to the result.
     """
-    point_labels, counts = _super_voxels(_coarsening_features(features, image, mask), mask,
+    voxel_channels = image[:, mask].T  # [N_fg, C], gathered once for SLIC and the means
+    point_labels, counts = _super_voxels(_coarsening_features(features, voxel_channels), mask,
                                          max_points)
     labels = point_labels[mask]
     means = _block_sums(labels, features, counts.shape[0]) / counts[:, None]
     positions = _block_sums(labels, _grid_positions(mask), counts.shape[0]) / counts[:, None]
-    channels = _block_sums(labels, image[:, mask].T, counts.shape[0]) / counts[:, None]
+    channels = _block_sums(labels, voxel_channels, counts.shape[0]) / counts[:, None]
     return CondensationPoints(means.astype(np.float32), counts.astype(np.float64), positions,
                               point_labels, reconstruction, channels)
 
@@ -130,14 +131,13 @@ def foreground_features(model: Any, image: np.ndarray, mask: np.ndarray) -> tupl
     return features, reconstruction
 
 
-def _coarsening_features(features: np.ndarray, image: np.ndarray,
-                         mask: np.ndarray) -> np.ndarray:
+def _coarsening_features(features: np.ndarray, voxel_channels: np.ndarray) -> np.ndarray:
     """float32 [N_fg, A + C]: the vectors' A leading principal axes beside the image's C channels
-    at the foreground voxels, the channels scaled so that both parts have the same total
+    at the foreground voxels ([N_fg, C], rows as in `features`), the channels scaled so that both parts have the same total
     variance (neither drowns the other whatever the intensity range; where either part is
     constant, the channels stay as they are)."""
     projected = _leading_axes(features, COARSENING_FEATURES)
-    channels = image[:, mask].T.astype(np.float64)  # [N_fg, C]
+    channels = voxel_channels.astype(np.float64)
     channel_spread = channels.var(axis=0).sum()
     embedding_spread = float(projected.var(axis=0).sum())
     if channel_spread > 0 and embedding_spread > 0:
