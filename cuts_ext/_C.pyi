@@ -40,6 +40,8 @@ class Condenser:
     def points(self) -> numpy.typing.NDArray[numpy.float64]: ...
     def weights(self) -> numpy.typing.NDArray[numpy.float64]: ...
 
+__version__: str
+
 def build_info() -> dict[str, Any]:
     """What was compiled in and what is usable now (see cuts_ext.build_info)."""
 

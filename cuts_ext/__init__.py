@@ -23,7 +23,7 @@ Public API:
 import importlib
 import sys
 
-from . import io
+from . import _C, io
 from .condensation import ops
 from .condensation.driver import CondensationResult, condense
 from .encoder.pairs import sample_pairs
@@ -43,7 +43,9 @@ for _public, _module in (("ops", ops), ("metrics", metrics), ("figures", figures
     sys.modules[f"{__name__}.{_public}"] = _module
 del _public, _module
 
-__version__ = build_info()["version"]
+# From the module itself: build_info() would query the CUDA driver, and forked worker processes
+# (Dask, DataLoader) must not inherit an initialised one from an import.
+__version__ = _C.__version__
 
 # The stage-1 names need PyTorch, whose import costs seconds and hundreds of megabytes
 # (python/bench/RESULTS.md): they are loaded on first use, so that condensation alone

@@ -1,52 +1,152 @@
 #!/usr/bin/env bash
-# One prepared run for a lent GPU machine (see ARCHITECTURE.md, "Working without a GPU"):
-# builds cuts_ext for sm_90, runs the `cuda` tests (a missing GPU fails them rather than skipping),
-# runs compute-sanitizer memcheck and racecheck on a short CUDA test, runs the GPU side of the
-# benchmarks, and prints one table. Logs go under $OUT when set (the device tool returns them),
-# else under a temporary folder. Each step has its own time limit (120 + 20 + 90 + 60 + 60 s, plus
-# 60 s per benchmark), so with two benchmarks the run ends within 8 minutes. The GPU machine has
-# no network: it builds with what its image holds (torch, pybind11, scikit-build-core, cmake,
-# ninja, scikit-image, pytest).
+# The one prepared run for a lent GPU machine (issue #13; docs/architecture.md, "Working without a
+# GPU"). Builds cuts_ext for sm_90 and runs, each step under its own time limit and all of them
+# inside one budget (CUTS_GPU_CHECK_SECONDS, default 480 s):
+#   gpu          nvidia-smi: the card, its driver and memory
+#   build        pip install of this checkout (CUDA ON, sm_90), no build isolation (no network)
+#   import       the installed build, not the checkout's cuts_ext/ (which has no _C), with CUDA
+#                usable; the run stops here, with the summary, where no GPU is found
+#   smoke        one CUDA test per kernel family with CUTS_CUDA_SYNC=1 (a fault is blamed on the
+#                kernel that made it, not on the next synchronisation)
+#   cuda_tests   every `cuda` test
+#   memcheck     compute-sanitizer memcheck on the smoke tests (torch's caching allocator off,
+#                so that out-of-bounds writes into its blocks are seen)
+#   racecheck    compute-sanitizer racecheck on the same tests
+#   bench_*      condensation CPU beside CUDA with per-phase times (CUDA events), 1 M points on
+#                CUDA, and the 1 mm MNI152 volume through bench_volume.py on CUDA (#12's 30 s)
+#   profile      python/profile_gpu.sh: Nsight Compute on the condensation's neighbour pass
+# Everything lands under $OUT (the device tool returns it; a temporary folder otherwise), in at
+# most 8 files: summary.md (the table), steps.log (every step's output), bench.md, gpu.txt and
+# the profiler's files. Tests and imports run from an empty folder with PYTHONSAFEPATH=1, so
+# that the installed build is what `import cuts_ext` finds; pytest's "warnings are errors"
+# (pyproject.toml) is relaxed to "shown", since the GPU machine's newer numpy / torch may warn
+# where the development machine's do not.
 #
-#   bash python/gpu_check.sh
+# The GPU machine has no network: packages its image lacks (nibabel, nilearn for the MNI
+# template) travel as wheels in .whl/, and the trained 3-D encoder of the 1 mm benchmark in
+# .gpu/volcache/ (both git-ignored; see python/bench/RESULTS.md, "Preparing a GPU run"):
+#
+#   run(command="bash python/gpu_check.sh", carry=[".whl", ".gpu"], timeout_s=560)
+#
+# Rehearsal without a GPU (PYTHON=.venv/bin/python bash python/gpu_check.sh) builds, checks the
+# import and writes the summary with the GPU steps "not run".
 set -uo pipefail
-cd "$(dirname "$0")/.."
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${OUT:-$(mktemp -d)}"
 mkdir -p "$OUT"
 PY="${PYTHON:-python3}"
-export CUTS_EXPECT_GPU=1 PYTHONUNBUFFERED=1
+BUDGET="${CUTS_GPU_CHECK_SECONDS:-480}"
+WORK="$(mktemp -d)"  # the current folder of every step: nothing importable in it
+LOG="$OUT/steps.log"
+BENCH="$OUT/bench.md"
+SUMMARY="$OUT/summary.md"
+: >"$LOG"
+: >"$BENCH"
+export PYTHONUNBUFFERED=1 CUTS_EXPECT_GPU=1
+# One test per kernel family (their `cuda` cases only): patches, pairs, the finiteness check,
+# condensation's graph queries and merges, its kernel and diffusion steps, coarsening.
+SMOKE=(tests/test_extract_patches.py::test_accelerator_equals_cpu
+       tests/test_sample_pairs.py::test_accelerator_equals_cpu
+       tests/test_sample_pairs.py::test_accelerator_non_finite_is_a_value_error
+       tests/test_condense_ops.py::test_queries_and_merges_are_bit_identical_before_diffusion
+       tests/test_condense_ops.py::test_engine_steps_match_the_cpu
+       tests/test_coarsen.py::test_accelerator_matches_the_cpu)
+PYTEST=("$PY" -m pytest -q -p no:cacheprovider -W default --rootdir "$ROOT")
 rows=()
+started_all=$SECONDS
 
-# step NAME SECONDS COMMAND...: runs COMMAND with a time limit, logs to $OUT/NAME.log.
+# step NAME SECONDS COMMAND...: runs COMMAND from $WORK under the smaller of its limit and what
+# is left of the budget, appends its output to steps.log and a row to the summary.
 step() {
   local name=$1 limit=$2
   shift 2
+  local left=$((BUDGET - (SECONDS - started_all)))
+  if [ "$left" -lt 10 ]; then
+    rows+=("$(printf '| %-14s | %-22s | %5s | %s |' "$name" "not run (budget spent)" "-" "")")
+    return 1
+  fi
+  [ "$limit" -gt "$left" ] && limit=$left
   local start=$SECONDS
-  timeout "$limit" "$@" >"$OUT/$name.log" 2>&1
+  echo "===== $name: $*" >>"$LOG"
+  (cd "$WORK" && timeout "$limit" "$@") >"$WORK/step.log" 2>&1
   local rc=$?
+  cat "$WORK/step.log" >>"$LOG"
   local status=ok
   [ $rc -eq 0 ] || status="FAILED (rc $rc)"
   [ $rc -eq 124 ] && status="TIMED OUT (${limit}s)"
-  rows+=("$(printf '| %-22s | %-18s | %5ds | %s |' "$name" "$status" $((SECONDS - start)) "$(tail -n 1 "$OUT/$name.log" | cut -c1-70)")")
+  local last
+  last=$(grep -v '^\s*$' "$WORK/step.log" | tail -n 1 | cut -c1-90 | tr '|' '/')
+  rows+=("$(printf '| %-14s | %-22s | %4ds | %s |' "$name" "$status" $((SECONDS - start)) "$last")")
   return $rc
 }
 
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >"$OUT/gpu.txt" 2>&1
-step build 120 "$PY" -m pip install --no-build-isolation --no-deps -v \
-  -C cmake.define.CMAKE_CUDA_ARCHITECTURES=90 -C cmake.define.CUTS_CUDA=ON . || {
-  printf '%s\n' "${rows[@]}"; exit 1; }
-step build_info 20 "$PY" -c "import cuts_ext, json; print(json.dumps(cuts_ext.build_info()))"
-step cuda_tests 90 "$PY" -m pytest -q -m cuda tests
-SHORT_TEST="tests/test_extract_patches.py::test_accelerator_equals_cpu tests/test_sample_pairs.py::test_accelerator_equals_cpu tests/test_condense_ops.py::test_queries_and_merges_are_bit_identical_before_diffusion"
-step memcheck 60 compute-sanitizer --tool memcheck --error-exitcode 1 "$PY" -m pytest -q -x $SHORT_TEST
-step racecheck 60 compute-sanitizer --tool racecheck --error-exitcode 1 "$PY" -m pytest -q -x $SHORT_TEST
-step bench_patches 60 "$PY" python/bench/bench_patches.py --device cuda
-# N = 16,384 and 65,536 on the GPU (the CPU oracle is left to CPU runs).
-step bench_condense 60 "$PY" python/bench/bench_condense.py --device cuda --sizes 128 256 --oracle-max 0
+summary() {
+  {
+    echo "# gpu_check $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo
+    echo "GPU: $(cat "$OUT/gpu.txt")"
+    echo
+    echo "| step | status | time | last line of its output (steps.log has all) |"
+    echo "|---|---|---:|---|"
+    printf '%s\n' "${rows[@]}"
+    for name in "$@"; do
+      echo "| $name | not run (no usable GPU) | - | |"
+    done
+  } >"$SUMMARY"
+  cat "$SUMMARY"
+  [ -s "$BENCH" ] && { echo; cat "$BENCH"; }
+}
 
-echo "GPU: $(cat "$OUT/gpu.txt")   logs: $OUT"
-printf '| %-22s | %-18s | %6s | %s |\n' step status time "last line of its log"
-printf '%s\n' "${rows[@]}"
-for bench in bench_patches bench_condense; do
-  echo; cat "$OUT/$bench.log"
-done
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >"$OUT/gpu.txt" 2>&1 ||
+  echo "none found (nvidia-smi: $(head -c 200 "$OUT/gpu.txt"))" >"$OUT/gpu.txt"
+
+# Carried wheels go to a folder of their own on the path (never into the image's packages).
+if compgen -G "$ROOT/.whl/*.whl" >/dev/null; then
+  step wheels 60 "$PY" -m pip install -q --no-index --no-deps --no-compile --upgrade \
+    --target "$WORK/site" "$ROOT"/.whl/*.whl
+  export PYTHONPATH="$WORK/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+
+step build 180 "$PY" -m pip install --no-build-isolation --no-deps -q \
+  -C cmake.define.CMAKE_CUDA_ARCHITECTURES=90 -C cmake.define.CUTS_CUDA=ON \
+  -C build-dir=/tmp/cuts_gpu_build "$ROOT" || { summary; exit 1; }
+
+export PYTHONSAFEPATH=1
+step import 30 "$PY" -c "
+import json, cuts_ext
+info = cuts_ext.build_info()
+print('cuts_ext from', cuts_ext.__file__)
+print(json.dumps(info))
+assert not cuts_ext.__file__.startswith('$ROOT/cuts_ext'), 'imported the checkout, not the build'
+assert info['cuda_compiled'], 'the build has no CUDA'
+assert info['cuda_usable'], 'no usable GPU: ' + info['cuda_unavailable_reason']
+import torch
+assert torch.cuda.is_available(), 'torch cannot use the GPU'
+print('GPU usable:', torch.cuda.get_device_name(0))
+" || { summary smoke cuda_tests memcheck racecheck bench_condense bench_1M bench_volume profile
+       exit 1; }
+
+step smoke 60 env CUTS_CUDA_SYNC=1 "${PYTEST[@]}" -x -m cuda "${SMOKE[@]/#/$ROOT/}"
+step cuda_tests 120 "${PYTEST[@]}" -m cuda "$ROOT/tests"
+step memcheck 60 env PYTORCH_NO_CUDA_MEMORY_CACHING=1 compute-sanitizer --tool memcheck \
+  --error-exitcode 1 "${PYTEST[@]}" -x -m cuda "${SMOKE[@]/#/$ROOT/}"
+step racecheck 60 env PYTORCH_NO_CUDA_MEMORY_CACHING=1 compute-sanitizer --tool racecheck \
+  --error-exitcode 1 "${PYTEST[@]}" -x -m cuda "${SMOKE[@]/#/$ROOT/}"
+
+# Benchmarks: scripts import their neighbours from python/bench, which PYTHONSAFEPATH would hide.
+bench() {
+  local name=$1 limit=$2
+  shift 2
+  step "$name" "$limit" env -u PYTHONSAFEPATH "$PY" "$@"
+  { echo "## $name: ${*#$ROOT/}"; echo; cat "$WORK/step.log"; echo; } >>"$BENCH"
+}
+bench bench_condense 90 "$ROOT/python/bench/bench_condense.py" --device both --sizes 128 256 \
+  --oracle-max 0 --phases
+bench bench_1M 60 "$ROOT/python/bench/bench_condense.py" --device cuda --sizes 1024 \
+  --oracle-max 0 --phases
+bench bench_volume 90 "$ROOT/python/bench/bench_volume.py" --resolutions 1 --device cuda \
+  --cache "$ROOT/.gpu/volcache"
+step profile 60 env -u PYTHONSAFEPATH OUT="$OUT" PYTHON="$PY" bash "$ROOT/python/profile_gpu.sh"
+
+summary
+rm -rf "$WORK"

@@ -90,6 +90,10 @@ PYBIND11_MODULE(_C, m) {
     }
   });
 
+  // Read without touching the CUDA runtime: `import cuts_ext` must not initialise a driver that
+  // forked workers (Dask, DataLoader) would then inherit.
+  m.attr("__version__") = CUTS_VERSION;
+
   m.def("build_info", [] {
     const CudaStatus cuda = cuda_status();
     py::dict d;

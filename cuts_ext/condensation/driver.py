@@ -17,9 +17,9 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from .. import _C
 from .._arrays import like_operand, to_numpy
 from .._checks import integer, level_index, real
+from ..profiling import stage
 from .bounds import iteration_limit, point_radius
 from .engine import (KERNEL_DECAY, KERNEL_THRESHOLD, adaptive_neighbours, check_weights,
                      host_points, new_engine)
@@ -198,54 +198,66 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
     n = points.shape[0]
     if n == 0:
         return _result(np.zeros((0, 0), np.int32), [], [], [], [], [], float("nan"), points, operand)
-    prepared = prepare_points(points, n_pca, position_weight, spatial_shape, positions,
-                              channels, channel_weight, weights)
-    radius = point_radius(prepared)
-    # Both engines start from the same float64 points, prepared on the host.
-    engine = new_engine(prepared, operand, on_cuda, options["decay"], options["thresh"])
-    del prepared  # the engine holds its own copy
-    if weights is not None:
-        engine.set_weights(weights)
-    rng = np.random.default_rng(options["seed"])
-    history, counts, bandwidths, times, exact, seconds = [], [], [], [], [], []
 
-    def pick_time(curve_length: int) -> int:
-        if t != "auto":
-            exact.append(True)
-            return t
-        choice = diffusion_time(engine, curve_length, options["exact_spectrum_limit"], rng)
-        exact.append(choice.exact)
-        return choice.t
+    def phase(name: str) -> Any:  # NVTX range and, when recording, timing (profiling.py)
+        return stage(name, cuda=on_cuda)
 
-    def record(t_used: int, eps_used: float, started: float) -> None:
-        history.append(engine.labels())
-        counts.append(engine.size())
-        times.append(t_used)
-        bandwidths.append(float(eps_used))
-        seconds.append(time.perf_counter() - started)
+    with phase("cuts_ext.condense"):
+        with phase("prepare"):
+            prepared = prepare_points(points, n_pca, position_weight, spatial_shape, positions,
+                                      channels, channel_weight, weights)
+            radius = point_radius(prepared)
+            # Both engines start from the same float64 points, prepared on the host.
+            engine = new_engine(prepared, operand, on_cuda, options["decay"], options["thresh"])
+            del prepared  # the engine holds its own copy
+            if weights is not None:
+                engine.set_weights(weights)
+        rng = np.random.default_rng(options["seed"])
+        history, counts, bandwidths, times, exact, seconds = [], [], [], [], [], []
 
-    _C._nvtx_push("cuts_ext.condense")  # the whole run, for Nsight Systems
-    try:
+        def pick_time(curve_length: int) -> int:
+            if t != "auto":
+                exact.append(True)
+                return t
+            choice = diffusion_time(engine, curve_length, options["exact_spectrum_limit"], rng)
+            exact.append(choice.exact)
+            return choice.t
+
+        def record(t_used: int, eps_used: float, started: float) -> None:
+            history.append(engine.labels())
+            counts.append(engine.size())
+            times.append(t_used)
+            bandwidths.append(float(eps_used))
+            seconds.append(time.perf_counter() - started)
+
         started = time.perf_counter()
-        engine.adaptive_kernel(adaptive_neighbours(knn, n))
-        t0 = pick_time(t_max)
-        engine.diffuse(t0)
-        threshold = merge_threshold(engine)
-        engine.merge(threshold)
-        eps = initial_bandwidth(engine, granularity)
-        record(t0, eps, started)
+        with phase("iter"):
+            with phase("kernel"):
+                engine.adaptive_kernel(adaptive_neighbours(knn, n))
+            with phase("spectrum"):
+                t0 = pick_time(t_max)
+            with phase("diffuse"):
+                engine.diffuse(t0)
+            with phase("merge"):
+                threshold = merge_threshold(engine)
+                engine.merge(threshold)
+            eps = initial_bandwidth(engine, granularity)
+            record(t0, eps, started)
         limit = 1 if engine.size() == 1 else iteration_limit(
             eps, scale, radius, options["decay"], threshold, max_iterations)
         while engine.size() > 1 and len(history) < limit:
             started = time.perf_counter()
             eps *= scale
-            engine.fixed_kernel(eps)
-            t_i = pick_time(t0)
-            engine.diffuse(t_i)
-            engine.merge(threshold)
-            record(t_i, eps, started)
-    finally:
-        _C._nvtx_pop()
+            with phase("iter"):
+                with phase("kernel"):
+                    engine.fixed_kernel(eps)
+                with phase("spectrum"):
+                    t_i = pick_time(t0)
+                with phase("diffuse"):
+                    engine.diffuse(t_i)
+                with phase("merge"):
+                    engine.merge(threshold)
+                record(t_i, eps, started)
     return _result(np.stack(history), counts, bandwidths, times, exact, seconds, threshold,
                    points, operand)
 

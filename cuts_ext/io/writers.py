@@ -26,6 +26,7 @@ from typing import Any, Iterator, Optional
 
 import numpy as np
 
+from ..profiling import stage
 from .errors import InputError, OutputExistsError
 from .figures import colorize_labels, save_figure
 from .paths import PathSpec
@@ -204,7 +205,7 @@ def write_outputs(out_dir: PathSpec, image: LoadedImage, segmentation: Any, *,
         Anything a writer raises; nothing of this input is then left in `out_dir`.
     """
     destination = Path(out_dir) / image.name
-    with atomic_directory(destination, overwrite=overwrite) as staging:
+    with stage("cuts_ext.write"), atomic_directory(destination, overwrite=overwrite) as staging:
         stem = staging / image.name
         segmentation.save(f"{stem}.npz")
         for position, label_map in enumerate(segmentation.label_maps):

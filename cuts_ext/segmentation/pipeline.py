@@ -21,6 +21,7 @@ from .._checks import integer
 from ..condensation.driver import CondensationResult, check_condense_options, condense
 from ..condensation.preparation import check_weight
 from ..io import LoadedImage, match_masks, read_image, read_mask, resolve_inputs
+from ..profiling import stage
 from .evaluation import evaluate_segmentation
 from .defaults import DEFAULT, is_default, resolve
 from .foreground import foreground_mask
@@ -155,22 +156,25 @@ def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = N
         resolve(value, name, ndim) for value, name in (
             (position_weight, "position_weight"), (channel_weight, "channel_weight"),
             (foreground, "foreground"), (max_points, "max_points")))
-    inside = foreground_mask(image.data, foreground)
-    points = condensation_points(model, image.data, inside, max_points)
-    options = {"seed": seed, **_position_options(image.spatial_shape, position_weight,
-                                                 points.positions, condense_options or {}),
-               **(condense_options or {})}
-    if points.weights is not None:
-        options["weights"] = points.weights
-    if channel_weight > 0:
-        options.update(channels=points.channels, channel_weight=channel_weight)
-    if device is not None and getattr(device, "type", device) == "cuda":
-        options.setdefault("device", "cuda")
-    result = condense(points.features, **options)
-    segmentation = MultiscaleSegmentation.from_condensation(
-        result, image.spatial_shape, reconstruction=points.reconstruction,
-        source=str(image.path) if image.path is not None else image.name,
-        point_labels=points.point_labels)
+    with stage("cuts_ext.segment"):
+        with stage("foreground"):
+            inside = foreground_mask(image.data, foreground)
+        points = condensation_points(model, image.data, inside, max_points)
+        options = {"seed": seed, **_position_options(image.spatial_shape, position_weight,
+                                                     points.positions, condense_options or {}),
+                   **(condense_options or {})}
+        if points.weights is not None:
+            options["weights"] = points.weights
+        if channel_weight > 0:
+            options.update(channels=points.channels, channel_weight=channel_weight)
+        if device is not None and getattr(device, "type", device) == "cuda":
+            options.setdefault("device", "cuda")
+        result = condense(points.features, **options)
+        with stage("maps"):
+            segmentation = MultiscaleSegmentation.from_condensation(
+                result, image.spatial_shape, reconstruction=points.reconstruction,
+                source=str(image.path) if image.path is not None else image.name,
+                point_labels=points.point_labels)
     if mask is None or not segmentation.levels:
         return SegmentedImage(image, segmentation, result)
     hints = np.stack([label_hint_mask(level, mask) for level in segmentation.label_maps])

@@ -20,6 +20,8 @@ from typing import Any, Optional
 import numpy as np
 import scipy.sparse
 
+from ..profiling import stage
+
 # Super-voxels follow the embeddings projected on their leading principal axes (SLIC's cost is
 # linear in the feature count, and the leading axes carry the boundaries) beside the image's own
 # channels, as SLIC follows an image's colours. The embedding alone does not hold tissue edges
@@ -70,17 +72,25 @@ def condensation_points(model: Any, image: np.ndarray, foreground: Optional[np.n
     n = math.prod(spatial)
     whole = foreground is None or bool(foreground.all())
     if whole and (max_points is None or max_points >= n):
-        embedding = embed(model, image[None])
+        with stage("embed", cuda=_on_gpu(model)):
+            embedding = embed(model, image[None])
         latent = embedding.z[0]
         features = latent.reshape(latent.shape[0], -1).T  # [N, F], pixels in row-major order
         return CondensationPoints(features, None, None, None, embedding.reconstruction[0],
                                   image.reshape(image.shape[0], -1).T.astype(np.float64))
     mask = np.ones(spatial, bool) if foreground is None else foreground
-    features, reconstruction = foreground_features(model, image, mask)
+    with stage("embed", cuda=_on_gpu(model)):
+        features, reconstruction = foreground_features(model, image, mask)
     if max_points is None or max_points >= features.shape[0]:
         return CondensationPoints(features, None, _grid_positions(mask), _foreground_rank(mask),
                                   reconstruction, image[:, mask].T.astype(np.float64))
-    return super_voxel_points(features, image, mask, max_points, reconstruction)
+    with stage("coarsen"):
+        return super_voxel_points(features, image, mask, max_points, reconstruction)
+
+
+def _on_gpu(model: Any) -> bool:
+    """Whether the encoder's weights are on a GPU (its work then runs on torch's stream)."""
+    return any(parameter.is_cuda for parameter in model.parameters())
 
 
 def super_voxel_points(features: np.ndarray, image: np.ndarray, mask: np.ndarray,

@@ -11,14 +11,18 @@ Each input is made, and each condensation runs, in its own process, so that a ru
 resident memory (ru_maxrss) is its own. The oracle (tests/support/condense_oracle.py, dense
 N x N) runs where it fits: N = 4,096.
 
-Columns: time, peak RSS, iterations, levels, and for N where the oracle ran: its time, the
-speed-up, the agreement per iteration (minimum adjusted Rand index over the iterations both
-have, whether the cluster counts are identical) and how many iterations chose a different t
-(cuts_ext estimates the spectrum of blocks above 2,048 points stochastically).
+Columns: time, peak RSS, iterations, levels, and against a reference run of the same input: its
+time, the speed-up, the agreement per iteration (minimum adjusted Rand index over the iterations
+both have, whether the cluster counts are identical) and how many iterations chose a different t
+(cuts_ext estimates the spectrum of blocks above 2,048 points stochastically). The reference of
+a CPU row is the oracle, where it ran; with --device both, that of a CUDA row is the CPU run
+(the contract of docs/method.md: same level count, ARI >= 0.99 at every level). --phases adds
+each run's time per stage (cuts_ext.profiling: CUDA events on a GPU, the host clock on the CPU).
 
     python python/bench/bench_condense.py                 # N = 4,096 (+ oracle), 16,384, 65,536
     python python/bench/bench_condense.py --sizes 64 128  # image sides to run
     python python/bench/bench_condense.py --device cuda   # the CUDA engine instead of the CPU
+    python python/bench/bench_condense.py --device both --phases   # CPU beside CUDA, per stage
     python python/bench/bench_condense.py --input encoder # trained-encoder embeddings
 """
 
@@ -66,7 +70,8 @@ def embeddings(side: int, kind: str) -> np.ndarray:
     return patches.astype(np.float64) @ projection
 
 
-def worker(implementation: str, side: int, device: str, out: Path, kind: str) -> None:
+def worker(implementation: str, side: int, device: str, out: Path, kind: str,
+           phases: bool) -> None:
     """Makes the input (implementation "input") or runs one condensation of it, writing its
     measurements (and hierarchy) to `out`."""
     data = out.parent / f"input-{kind}-{side}.npy"
@@ -89,13 +94,18 @@ def worker(implementation: str, side: int, device: str, out: Path, kind: str) ->
         levels = result.levels
     else:
         import cuts_ext
+        from cuts_ext.profiling import record_stages
         if device == "cuda":
             import torch
             X = torch.from_numpy(X).cuda()
             torch.cuda.synchronize()
-        started = time.perf_counter()
-        result = cuts_ext.condense(X)
-        seconds = time.perf_counter() - started
+        with record_stages() as stages:
+            started = time.perf_counter()
+            result = cuts_ext.condense(X)
+            seconds = time.perf_counter() - started
+        if phases:
+            table = [f"Stages of cuts_ext {device}, N = {X.shape[0]:,}:", ""] + stages.table()
+            out.with_suffix(".phases.md").write_text("\n".join(table))
         hierarchy = np.asarray(result.hierarchy.cpu() if device == "cuda" else result.hierarchy)
         counts, t, levels = result.cluster_counts, result.t, result.levels
     np.save(out.with_suffix(".npy"), hierarchy)
@@ -104,10 +114,11 @@ def worker(implementation: str, side: int, device: str, out: Path, kind: str) ->
         "iterations": len(counts), "levels": len(levels), "counts": counts, "t": t}))
 
 
-def run_worker(implementation: str, side: int, device: str, scratch: Path, kind: str) -> dict:
+def run_worker(implementation: str, side: int, device: str, scratch: Path, kind: str,
+               phases: bool = False) -> dict:
     out = scratch / f"{implementation}-{side}-{device}.json"
     command = [sys.executable, __file__, "--worker", implementation, str(side), device, str(out),
-               kind]
+               kind, str(int(phases))]
     completed = subprocess.run(command, capture_output=True, text=True, cwd=scratch)
     if completed.returncode != 0:
         reason = (completed.stderr.strip().splitlines() or ["failed"])[-1]
@@ -116,49 +127,69 @@ def run_worker(implementation: str, side: int, device: str, scratch: Path, kind:
         return {}
     record = json.loads(out.read_text())
     record["hierarchy"] = np.load(out.with_suffix(".npy"))
+    phases_file = out.with_suffix(".phases.md")
+    record["phases"] = phases_file.read_text() if phases_file.exists() else None
     return record
 
 
-def agreement(ours: dict, oracle: dict) -> tuple[float, bool, int]:
+def agreement(ours: dict, reference: dict) -> tuple[float, bool, int]:
     """(minimum ARI over common iterations, identical counts, iterations with another t)."""
     from sklearn.metrics import adjusted_rand_score
-    common = min(len(ours["counts"]), len(oracle["counts"]))
-    aris = [adjusted_rand_score(oracle["hierarchy"][i], ours["hierarchy"][i]) for i in range(common)]
-    other_t = sum(a != b for a, b in zip(ours["t"], oracle["t"]))
-    return min(aris), ours["counts"] == oracle["counts"], other_t
+    common = min(len(ours["counts"]), len(reference["counts"]))
+    aris = [adjusted_rand_score(reference["hierarchy"][i], ours["hierarchy"][i])
+            for i in range(common)]
+    other_t = sum(a != b for a, b in zip(ours["t"], reference["t"]))
+    return min(aris), ours["counts"] == reference["counts"], other_t
+
+
+def row(n: int, name: str, ours: dict, reference: dict | None) -> str:
+    """One table row: a run, and its agreement with `reference` (None: dashes)."""
+    cells = [f"{n:,}", name, f"{ours['seconds']:.2f}", f"{ours['peak_mib']:.0f}",
+             str(ours["iterations"]), str(ours["levels"])]
+    if reference is None or "error" in reference:
+        cells += ["-"] * 5
+    else:
+        min_ari, same, other_t = agreement(ours, reference)
+        cells += [f"{reference['seconds']:.2f}", f"{reference['seconds'] / ours['seconds']:.1f}x",
+                  f"{min_ari:.4f}", "yes" if same else "no", str(other_t)]
+    return "| " + " | ".join(cells) + " |"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256],
                         help="image sides S (N = S^2); default 64 128 256")
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    parser.add_argument("--device", choices=["cpu", "cuda", "both"], default="cpu",
+                        help="the engine to run; both: the CPU, then CUDA against it")
     parser.add_argument("--oracle-max", type=int, default=64,
                         help="largest side the dense oracle runs at (default 64: N = 4,096)")
     parser.add_argument("--input", choices=["patches", "encoder"], default="patches",
                         help="projected patches (default) or trained-encoder embeddings")
-    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--phases", action="store_true",
+                        help="also print each run's time per stage (kernel, spectrum, ...)")
+    parser.add_argument("--worker", nargs=6, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        implementation, side, device, out, kind = args.worker
-        worker(implementation, int(side), device, Path(out), kind)
+        implementation, side, device, out, kind, phases = args.worker
+        worker(implementation, int(side), device, Path(out), kind, phases == "1")
         return 0
 
     import tempfile
     import cuts_ext
     info = cuts_ext.build_info()
-    if args.device == "cuda" and not info["cuda_usable"]:
+    devices = ["cpu", "cuda"] if args.device == "both" else [args.device]
+    if "cuda" in devices and not info["cuda_usable"]:
         print(f"bench_condense: skipped, no usable GPU ({info['cuda_unavailable_reason']})")
-        return 0
+        return 1
     source = ("trained-encoder embeddings of skimage.data.retina" if args.input == "encoder"
               else "7x7x3 patches of skimage.data.retina, projected")
     print(f"cuts_ext {info['version']} condense, C = {FEATURES} ({source}), PCA 50, float64; "
           f"{os.cpu_count()} CPUs, "
           f"{info['openmp_max_threads']} OpenMP threads; device {args.device}")
-    header = ("| N | impl | time s | peak RSS MiB | iterations | levels | oracle s | speed-up "
-              "| min ARI | same counts | other t |")
-    print(header)
+    print("| N | impl | time s | peak RSS MiB | iterations | levels | reference s | speed-up "
+          "| min ARI | same counts | other t |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+    phase_tables = []
     with tempfile.TemporaryDirectory() as scratch:
         for side in args.sizes:
             n = side * side
@@ -166,24 +197,24 @@ def main() -> int:
             if "error" in made:
                 print(f"| {n:,} | input | failed: {made['error']} |")
                 continue
-            ours = run_worker("cuts_ext", side, args.device, Path(scratch), args.input)
             oracle = (run_worker("oracle", side, "cpu", Path(scratch), args.input)
                       if side <= args.oracle_max else None)
-            if "error" in ours:
-                print(f"| {n:,} | cuts_ext {args.device} | failed: {ours['error']} |")
-                continue
-            cells = [f"{n:,}", f"cuts_ext {args.device}", f"{ours['seconds']:.2f}",
-                     f"{ours['peak_mib']:.0f}", str(ours["iterations"]), str(ours["levels"])]
+            reference = oracle
+            for device in devices:
+                ours = run_worker("cuts_ext", side, device, Path(scratch), args.input,
+                                  args.phases)
+                if "error" in ours:
+                    print(f"| {n:,} | cuts_ext {device} | failed: {ours['error']} |")
+                    continue
+                print(row(n, f"cuts_ext {device}", ours, reference))
+                if ours["phases"]:
+                    phase_tables.append(ours["phases"])
+                reference = ours  # the CUDA run is compared with the CPU's
             if oracle and "error" not in oracle:
-                min_ari, same, other_t = agreement(ours, oracle)
-                cells += [f"{oracle['seconds']:.1f}", f"{oracle['seconds'] / ours['seconds']:.1f}x",
-                          f"{min_ari:.4f}", "yes" if same else "no", str(other_t)]
-                print("| " + " | ".join(cells) + " |")
                 print(f"| {n:,} | oracle | {oracle['seconds']:.1f} | {oracle['peak_mib']:.0f} | "
                       f"{oracle['iterations']} | {oracle['levels']} | | | | | |")
-            else:
-                cells += ["-", "-", "-", "-", "-"]
-                print("| " + " | ".join(cells) + " |")
+    for table in phase_tables:
+        print("\n" + table)
     return 0
 
 

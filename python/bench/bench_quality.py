@@ -149,8 +149,8 @@ def run_cross_validation(images, masks, names, args) -> int:
     import quality_report as report
     from quality_runs import CondensationSetting, cached_segmentations
 
-    settings = [CondensationSetting(weight, points)
-                for weight in args.cv_weights for points in args.cv_points]
+    settings = [CondensationSetting(weight, points, channels) for weight in args.cv_weights
+                for points in args.cv_points for channels in args.cv_channel_weights]
     rules = cv.all_rules()
     runs, held_out, chosen, seconds = {}, {}, [], {s: [] for s in settings}
     for step in args.cv_steps:
@@ -233,6 +233,9 @@ def main() -> int:
                         default=["full", "windows"], help="with --cv: the training steps")
     parser.add_argument("--cv-weights", type=float, nargs="+", default=[0.0, 0.5],
                         help="with --cv: the position weights to choose from")
+    parser.add_argument("--cv-channel-weights", type=float, nargs="+", default=[0.0],
+                        help="with --cv: the channel weights (segment's channel_weight) to "
+                             "choose from")
     parser.add_argument("--cv-points", type=parse_points, nargs="+", default=[None, 4096],
                         help="with --cv: every pixel ('all') and/or super-voxel counts")
     parser.add_argument("--cached-only", action="store_true",

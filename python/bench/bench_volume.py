@@ -14,6 +14,7 @@ The template ships in nilearn's wheel (`pip install nilearn`); nothing is downlo
 
     python python/bench/bench_volume.py                      # 2 mm and 1 mm
     python python/bench/bench_volume.py --resolutions 2      # 2 mm only
+    python python/bench/bench_volume.py --resolutions 1 --device cuda --cache DIR   # on a GPU
 """
 
 from __future__ import annotations
@@ -88,10 +89,12 @@ def run(resolution: int, args: argparse.Namespace) -> dict:
         started = time.perf_counter()
         model = trained_encoder(image, resolution, args)
         row["train_s"] = time.perf_counter() - started
+        synchronize = _synchronizer(args.device)
 
         stages = {}
 
         def stage(name, started_at):
+            synchronize()  # a GPU stage ends when its work does
             stages[name] = (time.perf_counter() - started_at, peak_mib())
 
         t = time.perf_counter()
@@ -108,7 +111,8 @@ def run(resolution: int, args: argparse.Namespace) -> dict:
         t = time.perf_counter()
         result = condense(points.features, weights=points.weights,
                           position_weight=args.position_weight, positions=points.positions,
-                          channels=points.channels, channel_weight=args.channel_weight, seed=0)
+                          channels=points.channels, channel_weight=args.channel_weight, seed=0,
+                          device=args.device)
         stage("condense", t)
         t = time.perf_counter()
         segmentation = MultiscaleSegmentation.from_condensation(
@@ -137,9 +141,17 @@ def trained_encoder(image, resolution: int, args: argparse.Namespace):
 
     path = None if args.cache is None else \
         Path(args.cache) / f"{resolution}mm-{args.epochs}-{args.crop}x{args.crops_per_step}.pt"
-    return cached_encoder(path, [image.data] * args.crops_per_step, epochs=args.epochs,
-                          crop=args.crop, step="windows", batch_size=args.crops_per_step,
-                          val_fraction=0.25, seed=0)
+    return cached_encoder(path, [image.data] * args.crops_per_step, device=args.device,
+                          epochs=args.epochs, crop=args.crop, step="windows",
+                          batch_size=args.crops_per_step, val_fraction=0.25, seed=0)
+
+
+def _synchronizer(device: str):
+    """A callable that waits for the GPU's queued work (nothing on the CPU)."""
+    if device != "cuda":
+        return lambda: None
+    import torch
+    return torch.cuda.synchronize
 
 
 def kmeans_dice(intensity: np.ndarray, mask: np.ndarray, wm: np.ndarray,
@@ -167,7 +179,8 @@ def crop_comparison(model, image, wm, gm, args) -> dict:
     out = {"voxels": side ** 3}
     for name, limit in (("exact", None), ("coarsened", args.max_points // 4)):
         started = time.perf_counter()
-        (result,) = cuts_ext.segment([crop.data], model, max_points=limit, foreground="auto",
+        (result,) = cuts_ext.segment([crop.data], model, device=args.device, max_points=limit,
+                                     foreground="auto",
                                      position_weight=args.position_weight,
                                      channel_weight=args.channel_weight, progress=False)
         maps = result.segmentation.label_maps
@@ -216,6 +229,8 @@ def main() -> None:
                         help="condensation's position weight (default: segment's)")
     parser.add_argument("--channel-weight", type=float, default=None,
                         help="condensation's channel weight (default: segment's)")
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="where the encoder and condensation run (coarsening: the CPU)")
     parser.add_argument("--cache", default=None,
                         help="keep the trained encoders in this folder and reuse them")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
@@ -229,10 +244,10 @@ def main() -> None:
         print(json.dumps(run(args.worker, args)))
         return
     import cuts_ext
-    print(f"cuts_ext {cuts_ext.__version__}; {os.cpu_count()} CPUs; encoder trained {args.epochs} "
-          f"epochs of {args.crops_per_step} random {args.crop}^3 crops (windows step); "
-          f"max_points {args.max_points}; position weight {args.position_weight}; channel "
-          f"weight {args.channel_weight}")
+    print(f"cuts_ext {cuts_ext.__version__}; {os.cpu_count()} CPUs; device {args.device}; "
+          f"encoder trained {args.epochs} epochs of {args.crops_per_step} random {args.crop}^3 "
+          f"crops (windows step); max_points {args.max_points}; position weight "
+          f"{args.position_weight}; channel weight {args.channel_weight}")
     rows = []
     for resolution in args.resolutions:
         command = [sys.executable, __file__, "--worker", str(resolution)] + [

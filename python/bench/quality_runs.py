@@ -1,8 +1,8 @@
 """The retina development images segmented for the quality benchmarks, kept on disk.
 
 A run is one trained encoder (training step, epochs, seed; `bench_quality.trained_encoder`)
-and one condensation setting (position weight; every pixel, or at most `max_points`
-super-voxels). Each run's segmentations of all images (label maps, levels, cluster counts,
+and one condensation setting (position weight; channel weight; every pixel, or at most
+`max_points` super-voxels). Each run's segmentations of all images (label maps, levels, cluster counts,
 seconds per image) go to one compressed .npz in the cache folder, so that the cross-validation
 (quality_cv.py) can score many label-free rules on them without condensing again.
 """
@@ -19,18 +19,22 @@ import numpy as np
 
 @dataclass(frozen=True)
 class CondensationSetting:
-    """What `segment` condenses: `position_weight`, and `max_points` (None: every pixel)."""
+    """What `segment` condenses: `position_weight`, `max_points` (None: every pixel) and
+    `channel_weight` (0, the reference's, leaves the cache keys of earlier runs as they were)."""
 
     position_weight: float
     max_points: Optional[int]
+    channel_weight: float = 0.0
 
     def __str__(self) -> str:
         points = "every pixel" if self.max_points is None else f"{self.max_points:,} super-voxels"
-        return f"weight {self.position_weight:g}, {points}"
+        channels = f", channel weight {self.channel_weight:g}" if self.channel_weight else ""
+        return f"weight {self.position_weight:g}{channels}, {points}"
 
     def key(self) -> str:
         points = "all" if self.max_points is None else str(self.max_points)
-        return f"w{self.position_weight:g}-p{points}"
+        channels = f"-c{self.channel_weight:g}" if self.channel_weight else ""
+        return f"w{self.position_weight:g}{channels}-p{points}"
 
 
 @dataclass
@@ -57,7 +61,8 @@ def segment_images(model, images: np.ndarray, seed: int,
                              source_dtype=np.dtype(np.float32))
         began = time.perf_counter()
         seg = segment_image(model, loaded, seed=seed, position_weight=setting.position_weight,
-                            foreground=None, max_points=setting.max_points).segmentation
+                            channel_weight=setting.channel_weight, foreground=None,
+                            max_points=setting.max_points).segmentation
         segmented.append(ImageSegmentation(seg.label_maps, list(seg.levels),
                                            list(seg.cluster_counts),
                                            time.perf_counter() - began))
