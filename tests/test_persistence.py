@@ -122,3 +122,64 @@ def test_persistent_map_of_a_masked_volume_leaves_the_background_alone():
     assert set(np.unique(painted[foreground])) == {2, 3}
     without = persistent_map(maps, min_area_fraction=0.3)
     assert (without[~foreground] == 1).all()  # the background as a structure: what is avoided
+
+
+# The "stable" map follows regions, not ids: hand-made nested hierarchies, fine to coarse.
+NESTED = np.array([[0, 0, 1, 1, 2, 2, 3, 3, 4, 4],   # 5 clusters
+                   [0, 0, 0, 0, 2, 2, 3, 3, 4, 4],   # 4
+                   [0, 0, 0, 0, 2, 2, 2, 2, 2, 2],   # 2
+                   [0, 0, 0, 0, 0, 0, 0, 0, 0, 0]])  # 1
+
+
+def test_stable_map_keeps_a_region_that_outlasts_its_children():
+    # Stabilities (ln of the cluster counts it spans): pixels 0-1 and 2-3 live 5 -> 4 (ln 5/4
+    # each); 4-5, 6-7, 8-9 live 5 -> 2 (ln 5/2 each); 0-3 lives 4 -> 1 (ln 4) and beats its
+    # children (2 ln 5/4); 4-9 lives 2 -> 1 (ln 2) and loses to its children (3 ln 5/2). The
+    # whole image is never kept. Painted by decreasing area, first kept first on ties.
+    result = persistent_map(NESTED, 0.0, 1, method="stable")
+    assert result.dtype == np.int32
+    np.testing.assert_array_equal(result, [1, 1, 1, 1, 2, 2, 3, 3, 4, 4])
+
+
+def test_stable_map_gives_small_or_short_lived_regions_no_stability():
+    # Under 30 % of the image, 4-5, 6-7 and 8-9 weigh nothing: 4-9 is kept instead.
+    np.testing.assert_array_equal(persistent_map(NESTED, 0.3, 1, method="stable"),
+                                  [2, 2, 2, 2, 1, 1, 1, 1, 1, 1])
+    # Regions in fewer than 2 levels weigh nothing: 0-1 and 2-3 (one level each) lose to 0-3,
+    # and 4-9 (one level) to its children (two levels each).
+    np.testing.assert_array_equal(persistent_map(NESTED, 0.0, 2, method="stable"),
+                                  [1, 1, 1, 1, 2, 2, 3, 3, 4, 4])
+
+
+def test_stable_map_on_a_masked_volume_leaves_the_background_and_never_keeps_all_of_it():
+    maps = np.zeros((3, 2, 2, 4), np.int32)  # the foreground: [:, :, 2:], 8 voxels
+    maps[0, :, :, 2:] = [[[1, 1], [2, 2]], [[3, 3], [4, 4]]]  # 4 clusters (background apart)
+    maps[1, :, :, 2:] = [[[1, 1], [1, 1]], [[2, 2], [2, 2]]]  # 2
+    maps[2, :, :, 2:] = 1                                     # 1: the whole foreground
+    # Quarters live 4 -> 2 (ln 2 each), halves 2 -> 1 (ln 2 each, less than their two
+    # quarters); the whole foreground is never kept, the background never painted.
+    result = persistent_map(maps, 0.0, 1, background=0, method="stable")
+    assert (result[:, :, :2] == 0).all()
+    np.testing.assert_array_equal(result[:, :, 2:], maps[0, :, :, 2:])
+
+
+def test_stable_map_refuses_maps_that_are_not_nested_and_unknown_methods():
+    split = np.array([[0, 0, 1, 1], [0, 1, 1, 1]])  # level 0's region 0-1 is split at level 1
+    with pytest.raises(ValueError, match="not nested"):
+        persistent_map(split, method="stable")
+    with pytest.raises(ValueError, match="method must be one of"):
+        persistent_map(split, method="largest")
+
+
+def test_stable_map_of_a_real_hierarchy_is_a_partition_of_its_regions(rng):
+    from cuts_ext import MultiscaleSegmentation, condense
+    image = rng.standard_normal((16, 16, 3))
+    image[4:12, 4:12] += 4.0
+    result = condense(image.reshape(-1, 3), seed=0)
+    maps = MultiscaleSegmentation.from_condensation(result, (16, 16)).label_maps
+    painted = persistent_map(maps, 0.02, 1, method="stable")
+    assert (painted > 0).all()  # a partition: every pixel in one kept region
+    # Every kept region is a whole region of some level.
+    for value in np.unique(painted):
+        region = painted == value
+        assert any(np.array_equal(region, level == level[region][0]) for level in maps)

@@ -1,9 +1,13 @@
 """The persistent-structures map: one label map that keeps the structures that last across levels.
 
-docs/method.md, "Persistent-structures map". Label ids are compared across levels by
-number: in a condensation hierarchy the clusters of every iteration are numbered 0..k-1 by
-their smallest point index, so id j at two levels is the cluster holding the j-th "first
-pixel" in each; that is what the reference compares, and what is reproduced here.
+docs/method.md, "Persistent-structures map", two ways:
+- "reference", the authors': label ids are compared across levels by number. In a condensation
+  hierarchy the clusters of every iteration are numbered 0..k-1 by their smallest point index,
+  so id j at two levels is the cluster holding the j-th "first pixel" in each; that is what the
+  reference compares, and what is reproduced here.
+- "stable" (cuts_ext): the regions themselves are followed through the nested levels, and the
+  non-overlapping regions that last the most levels are kept (the excess-of-mass selection of
+  HDBSCAN, with a region's stability its lifetime in levels).
 """
 
 from __future__ import annotations
@@ -18,14 +22,18 @@ import numpy as np
 # chosen"), which kept 2 levels and preferred 2 % (among 0.5, 1, 2 and 4 %).
 MIN_AREA_FRACTION = 0.02
 MIN_PERSISTENCE = 2
+PERSISTENT_METHODS = ("reference", "stable")
+PERSISTENT_METHOD = "reference"
 
 
 def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_FRACTION,
                    min_persistence: int = MIN_PERSISTENCE,
-                   background: Optional[int] = None) -> np.ndarray:
+                   background: Optional[int] = None,
+                   method: str = PERSISTENT_METHOD) -> np.ndarray:
     """Paints the persistent structures of a stack of label maps.
 
-    For every label id: its persistence (the number of levels it appears in) and the level
+    method "stable": `stable_structures` (nested maps only). method "reference": for every
+    label id: its persistence (the number of levels it appears in) and the level
     where its area is largest (the first such level on ties). Ids whose largest area is under
     `min_area_fraction` of the image, or with persistence under `min_persistence`, are dropped.
     The others are painted, each with its region at its largest-area level, in order of
@@ -41,9 +49,12 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_F
         background: the id that marks voxels outside the foreground in every level (0 in the
             maps of a masked volume), or None. It is never painted, and areas are then
             fractions of the foreground rather than of the whole image.
+        method: "reference" or "stable" (ValueError for another).
     Returns:
         int32 [H, W] or [D, H, W].
     """
+    if method not in PERSISTENT_METHODS:
+        raise ValueError(f"method must be one of {PERSISTENT_METHODS}, got {method!r}")
     label_maps = np.asarray(label_maps)
     if label_maps.ndim < 2 or label_maps.dtype.kind not in "iu":
         raise ValueError(f"label_maps must be integer [L, *spatial], got {label_maps.dtype} "
@@ -54,6 +65,8 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_F
         return painted
     if label_maps.min() < 0:
         raise ValueError("label_maps must hold ids >= 0")
+    if method == "stable":
+        return stable_structures(label_maps, min_area_fraction, min_persistence, background)
     flat = label_maps.reshape(label_maps.shape[0], -1)  # no copy: a volume's maps are large
     n_ids = int(flat.max()) + 1
     areas = np.stack([np.bincount(level, minlength=n_ids) for level in flat])  # [L, ids]
@@ -73,3 +86,84 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_F
     for label in order[kept[order]]:
         target[flat[largest_level[label]] == label] = label + 1
     return painted
+
+
+def stable_structures(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_FRACTION,
+                      min_persistence: int = MIN_PERSISTENCE,
+                      background: Optional[int] = None) -> np.ndarray:
+    """The regions of a nested hierarchy that last longest, painted as one partition.
+
+    A region (the pixels of one label at one or more consecutive levels) is born at the first
+    level it appears and lives while the next level holds it unchanged. Its stability is the
+    span of scales it survives, ln k(birth) - ln k(after), where k is a level's cluster count
+    (labels present, background left out) and k(after) that of the level where it has merged
+    (1 past the coarsest level): a region that lasts from 400 clusters to 40 is as stable as
+    one from 40 to 4. It is 0 when the region's area is under `min_area_fraction` of the image
+    (foreground) or it appears in fewer than `min_persistence` levels. From the finest level up,
+    a region is kept when its stability is at least the summed stability of what its children
+    keep, else the children's choice stands (HDBSCAN's excess-of-mass selection). A region
+    covering the whole image (foreground) is never kept. The kept regions partition the image
+    and are painted 1, 2, ... by decreasing area.
+
+    Args:
+        label_maps: integer [L, *spatial] ids >= 0, fine to coarse, nested: every region of a
+            level lies inside one region of the next (condensation's levels are).
+        background: as in `persistent_map` (its region is never kept; it stays 0).
+    Returns:
+        int32 [*spatial].
+    Raises:
+        ValueError: maps that are not nested.
+    """
+    flat = label_maps.reshape(label_maps.shape[0], -1)  # no copy: a volume's maps are large
+    n_ids = int(flat.max()) + 1
+    extent = flat.shape[1]
+    if background is not None:
+        extent -= int(np.count_nonzero(flat[0] == background))
+    # Per region: [first level, last level, area, its label at the first level]; its children.
+    regions, children = [], []
+    region_of = {}  # label at the previous level -> its region
+    scale = np.zeros(flat.shape[0] + 1)  # -ln(cluster count) per level, 0 (one) past the last
+    for level, labels in enumerate(flat):
+        areas = np.bincount(labels, minlength=n_ids)
+        count = np.count_nonzero(areas) - (background is not None and areas[background] > 0)
+        scale[level] = -np.log(max(count, 1))
+        merged_from = {}  # label here -> the regions of the previous level inside it
+        if level > 0:
+            parent = np.full(n_ids, -1, np.int64)
+            parent[flat[level - 1]] = labels  # nested maps write one value per label
+            if not np.array_equal(parent[flat[level - 1]], labels):
+                raise ValueError(f"label maps are not nested: a region of level {level - 1} "
+                                 f"is split at level {level}")
+            for label, region in region_of.items():
+                merged_from.setdefault(int(parent[label]), []).append(region)
+        region_of = {}
+        for label in np.flatnonzero(areas).tolist():
+            kids = merged_from.get(label, [])
+            if len(kids) == 1 and regions[kids[0]][2] == areas[label]:
+                regions[kids[0]][1] = level  # the same region, one level older
+                region_of[label] = kids[0]
+            else:
+                regions.append([level, level, int(areas[label]), label])
+                children.append(kids)
+                region_of[label] = len(regions) - 1
+    excluded = region_of.get(background) if background is not None else None
+    keeps = []  # per region: (the regions its subtree keeps, their summed stability)
+    for index, (first, last, area, _) in enumerate(regions):  # children come before parents
+        stability = scale[last + 1] - scale[first] if (
+            area >= min_area_fraction * extent and last - first + 1 >= min_persistence) else 0.0
+        below = sum(keeps[child][1] for child in children[index])
+        never = area >= extent or index == excluded
+        if children[index] and (never or below > stability):
+            keeps.append(([r for child in children[index] for r in keeps[child][0]], below))
+        else:
+            keeps.append(([index], stability))
+    kept = [r for root in region_of.values() if root != excluded for r in keeps[root][0]]
+    kept.sort(key=lambda r: -regions[r][2])
+    painted = np.zeros(flat.shape[1], np.int32)
+    values = np.zeros((flat.shape[0], n_ids), np.int32)  # per level, label -> painted value
+    for value, index in enumerate(kept, start=1):
+        values[regions[index][0], regions[index][3]] = value
+    for level in np.unique([regions[index][0] for index in kept]).tolist():
+        at_level = values[level][flat[level]]
+        painted = np.where(at_level > 0, at_level, painted)
+    return painted.reshape(label_maps.shape[1:])

@@ -27,29 +27,31 @@ COLUMNS = ("best_dice", "best_hausdorff", "auto_dice", "auto_hausdorff",
            "persistent_dice", "persistent_hausdorff")
 OBJECTIVE = ("auto_dice", "persistent_dice")
 
-AREA_FRACTIONS = (0.005, 0.01, 0.02, 0.04)
-PERSISTENCES = (2, 3, 4)
+PERSISTENT_METHODS = ("reference", "stable")
+AREA_FRACTIONS = (0.005, 0.01, 0.02, 0.03, 0.04, 0.05)
+PERSISTENCES = (1, 2, 3, 4)
 LIFETIME_MIN_CLUSTERS = (4, 8, 16)
 TARGET_CLUSTERS = (16, 24, 32, 40, 48, 64)
 
 
 @dataclass(frozen=True)
 class LabelFreeRules:
-    """The persistent map's thresholds (`persistence.persistent_map`) and the automatic level's
-    criterion (`level_choice`: "consensus"; "lifetime" with `auto_count` its min_clusters;
-    "clusters" with `auto_count` its target)."""
+    """The persistent map's method and thresholds (`persistence.persistent_map`) and the
+    automatic level's criterion (`level_choice`: "consensus"; "lifetime" with `auto_count` its
+    min_clusters; "clusters" with `auto_count` its target)."""
 
     min_area_fraction: float
     min_persistence: int
     auto_method: str
     auto_count: int = 0
+    persistent_method: str = "reference"
 
     def __str__(self) -> str:
         auto = {"consensus": "consensus",
                 "lifetime": f"lifetime >= {self.auto_count} clusters",
                 "clusters": f"nearest {self.auto_count} clusters"}[self.auto_method]
-        return (f"persistent area >= {self.min_area_fraction:g}, persistence >= "
-                f"{self.min_persistence}; auto {auto}")
+        return (f"persistent {self.persistent_method}, area >= {self.min_area_fraction:g}, "
+                f"persistence >= {self.min_persistence}; auto {auto}")
 
 
 Candidate = Tuple[CondensationSetting, LabelFreeRules]
@@ -58,11 +60,12 @@ Candidate = Tuple[CondensationSetting, LabelFreeRules]
 def all_rules() -> List[LabelFreeRules]:
     """The grid of label-free rules the protocol chooses from."""
     rules = []
-    for area, persistence in itertools.product(AREA_FRACTIONS, PERSISTENCES):
-        rules.append(LabelFreeRules(area, persistence, "consensus"))
-        rules.extend(LabelFreeRules(area, persistence, "lifetime", clusters)
+    for method, area, persistence in itertools.product(PERSISTENT_METHODS, AREA_FRACTIONS,
+                                                       PERSISTENCES):
+        rules.append(LabelFreeRules(area, persistence, "consensus", 0, method))
+        rules.extend(LabelFreeRules(area, persistence, "lifetime", clusters, method)
                      for clusters in LIFETIME_MIN_CLUSTERS)
-        rules.extend(LabelFreeRules(area, persistence, "clusters", clusters)
+        rules.extend(LabelFreeRules(area, persistence, "clusters", clusters, method)
                      for clusters in TARGET_CLUSTERS)
     return rules
 
@@ -81,11 +84,11 @@ def score_setting(segmented: Sequence[ImageSegmentation], masks: np.ndarray,
     for number, (seg, mask) in enumerate(zip(segmented, masks)):
         levels = score_levels(seg.label_maps, mask)
         best = (max(levels.dice), min(levels.hausdorff))
-        persistent = {}  # (area, persistence) -> (map, Dice, Hausdorff)
+        persistent = {}  # (area, persistence, method) -> (map, Dice, Hausdorff)
         for rule in rules:
-            key = (rule.min_area_fraction, rule.min_persistence)
+            key = (rule.min_area_fraction, rule.min_persistence, rule.persistent_method)
             if key not in persistent:
-                painted = persistent_map(seg.label_maps, *key)
+                painted = persistent_map(seg.label_maps, key[0], key[1], method=key[2])
                 hint = label_hint_mask(painted, mask)
                 persistent[key] = (painted, dice(hint, mask), hausdorff_distance(hint, mask))
             painted, persistent_dice, persistent_hausdorff = persistent[key]
