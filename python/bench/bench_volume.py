@@ -6,7 +6,8 @@ timing each stage and reading the process's peak RSS after it: foreground ("auto
 (streamed tiles, foreground vectors only), coarsen (super-voxels), condense, label maps
 (levels, persistent map, automatic level) and write (.npz, NIfTI label volumes, figure).
 Quality: the best level's label-hint Dice against the template's white- and grey-matter maps
-(probability > 127 of 255), beside two baselines on the same voxels: k-means (k = 3) of the
+(probability > 127 of 255), and that of the label-free outputs (the automatic level, the
+persistent map by each method), beside two baselines on the same voxels: k-means (k = 3) of the
 intensities, and this package's exact path (no coarsening) on the largest central crop that
 condenses in reasonable time, next to the coarsened path on that crop.
 
@@ -63,6 +64,26 @@ def best_dice(label_maps: np.ndarray, reference: np.ndarray) -> float:
     from cuts_ext.segmentation.metrics import dice, label_hint_mask
 
     return max(dice(label_hint_mask(maps, reference), reference) for maps in label_maps)
+
+
+def label_free_dice(segmentation, wm: np.ndarray, gm: np.ndarray) -> dict:
+    """{output: (WM Dice, GM Dice)} of what a user without labels gets: the automatic level and
+    the persistent map by each of its methods (the package's default among them)."""
+    from cuts_ext.segmentation.metrics import dice, label_hint_mask
+    from cuts_ext.segmentation.persistence import PERSISTENT_METHOD, PERSISTENT_METHODS, \
+        persistent_map
+
+    def scores(label_map):
+        return tuple(dice(label_hint_mask(label_map, tissue), tissue) for tissue in (wm, gm))
+
+    out = {}
+    if segmentation.auto_level is not None:
+        out["automatic level"] = scores(segmentation.label_maps[segmentation.auto_level])
+    for method in PERSISTENT_METHODS:
+        default = " (default)" if method == PERSISTENT_METHOD else ""
+        out[f"persistent map, {method}{default}"] = scores(
+            persistent_map(segmentation.label_maps, background=0, method=method))
+    return out
 
 
 def tissue(path: Path) -> np.ndarray:
@@ -128,6 +149,7 @@ def run(resolution: int, args: argparse.Namespace) -> dict:
         row["levels"] = len(segmentation.levels)
         row["cuts"] = (best_dice(segmentation.label_maps, wm),
                        best_dice(segmentation.label_maps, gm))
+        row["label_free"] = label_free_dice(segmentation, wm, gm)
         row["kmeans"] = kmeans_dice(image.data[0], mask, wm, gm)
         row["crop"] = crop_comparison(model, image, wm, gm, args)
     return row
@@ -205,8 +227,11 @@ def print_tables(rows: list) -> None:
     print("|---|---|---:|---:|---:|---:|")
     for row in rows:
         total = sum(s for s, _ in row["stages"].values())
-        print(f"| {row['resolution']} mm | cuts_ext, coarsened to {row['points']:,} | whole | "
-              f"{row['cuts'][0]:.3f} | {row['cuts'][1]:.3f} | {total:.0f} |")
+        print(f"| {row['resolution']} mm | cuts_ext, coarsened to {row['points']:,}, best level "
+              f"| whole | {row['cuts'][0]:.3f} | {row['cuts'][1]:.3f} | {total:.0f} |")
+        for output, (wm_dice, gm_dice) in row["label_free"].items():
+            print(f"| {row['resolution']} mm | cuts_ext, {output} | whole | {wm_dice:.3f} | "
+                  f"{gm_dice:.3f} | |")
         print(f"| {row['resolution']} mm | k-means (k = 3) of intensities | whole | "
               f"{row['kmeans'][0]:.3f} | {row['kmeans'][1]:.3f} | |")
         crop = row["crop"]
