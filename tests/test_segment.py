@@ -73,7 +73,8 @@ def test_position_weight_is_the_condensation_s_positional_encoding(rng):
     points = latent.reshape(latent.shape[0], -1).T
     hierarchies = {}
     for weight in (IMAGE_DEFAULTS.position_weight, 0.0, 2.0):
-        (result,) = cuts_ext.segment(images, model, position_weight=weight, progress=False)
+        (result,) = cuts_ext.segment(images, model, position_weight=weight, channel_weight=0,
+                                     progress=False)
         expected = condense(points, position_weight=weight, spatial_shape=(18, 14)).hierarchy
         np.testing.assert_array_equal(result.condensation.hierarchy, expected)
         hierarchies[weight] = expected

@@ -32,11 +32,11 @@ class InputDefaults:
     foreground: Optional[str]
 
 
-# 2-D images: position weight, point budget and the label-free rules were chosen together by
-# 5-fold cross-validation on the 40 retina development images (python/bench/bench_quality.py
-# --cv 5: both training steps, 3 seeds, the held-out folds reported); every pixel's own
-# foreground.
-IMAGE_DEFAULTS = InputDefaults(position_weight=0.5, channel_weight=0.0, max_points=4096,
+# 2-D images: position and channel weights, point budget and the label-free rules were chosen
+# together by 5-fold cross-validation on the 40 retina development images
+# (python/bench/bench_quality.py --cv 5: both training steps, 3 seeds, the held-out folds
+# reported; channel weight 1 in 20 of 30 folds); every pixel's own foreground.
+IMAGE_DEFAULTS = InputDefaults(position_weight=0.5, channel_weight=1.0, max_points=4096,
                                foreground=None)
 
 # 3-D volumes: the head or brain without the air; up to 16,384 super-voxels (quality against
