@@ -6,8 +6,9 @@ docs/method.md, "Persistent-structures map", two ways:
   so id j at two levels is the cluster holding the j-th "first pixel" in each; that is what the
   reference compares, and what is reproduced here.
 - "stable" (cuts_ext): the regions themselves are followed through the nested levels, and the
-  non-overlapping regions that last the most levels are kept (the excess-of-mass selection of
-  HDBSCAN, with a region's stability its lifetime in levels).
+  non-overlapping regions that survive the widest span of scales are kept (the excess-of-mass
+  selection of HDBSCAN, with a region's stability the span of log cluster counts it lives
+  through).
 """
 
 from __future__ import annotations
