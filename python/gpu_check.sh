@@ -62,6 +62,7 @@ step() {
   shift 2
   local left=$((BUDGET - (SECONDS - started_all)))
   if [ "$left" -lt 10 ]; then
+    echo "not run: the ${BUDGET} s budget is spent" >"$WORK/step.log"
     rows+=("$(printf '| %-14s | %-22s | %5s | %s |' "$name" "not run (budget spent)" "-" "")")
     return 1
   fi
