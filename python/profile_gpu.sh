@@ -24,7 +24,9 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${OUT:-$(mktemp -d)}"
+mkdir -p "$OUT"
 PY="${PYTHON:-python3}"
+command -v ncu >/dev/null || { echo "profile_gpu: ncu (Nsight Compute) is not on PATH"; exit 1; }
 SIDE="${SIDE:-512}"
 LAUNCHES="${LAUNCHES:-40}"
 WORK="$(mktemp -d)"
