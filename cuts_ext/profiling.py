@@ -27,28 +27,26 @@ from . import _C
 
 @dataclass
 class StageTimes:
-    """The stages timed inside one `record_stages()`.
+    """The stages timed inside one `record_stages()`: per stage path
+    ("cuts_ext.condense/iter/diffuse", ...), in the order each first ran, its spans: host
+    seconds, or (begin, end) CUDA events."""
 
-    Attributes:
-        order: the stage paths ("cuts_ext.condense/iter/diffuse", ...) in the order each first
-            ran.
-    """
-
-    order: List[str] = field(default_factory=list)
-    _host: Dict[str, List[float]] = field(default_factory=dict)
-    _events: Dict[str, List[Tuple[Any, Any]]] = field(default_factory=dict)
+    _spans: Dict[str, List[Any]] = field(default_factory=dict)
     _path: List[str] = field(default_factory=list)
 
     def seconds(self) -> Dict[str, Tuple[float, int]]:
-        """{path: (total seconds, times run)}, in `order`. Waits for the GPU's recorded events
-        (so call it after the work, not inside a loop)."""
+        """{path: (total seconds, times run)}, in the order each stage first ran. Waits for the
+        GPU's recorded events (so call it after the work, not inside a loop)."""
         totals = {}
-        for path in self.order:
-            spans = list(self._host.get(path, []))
-            for begin, end in self._events.get(path, []):
-                end.synchronize()
-                spans.append(begin.elapsed_time(end) / 1000.0)
-            totals[path] = (sum(spans), len(spans))
+        for path, spans in self._spans.items():
+            total = 0.0
+            for span in spans:
+                if isinstance(span, tuple):
+                    begin, end = span
+                    end.synchronize()
+                    span = begin.elapsed_time(end) / 1000.0
+                total += span
+            totals[path] = (total, len(spans))
         return totals
 
     def table(self) -> List[str]:
@@ -65,9 +63,7 @@ class StageTimes:
     def _begin(self, name: str, cuda: bool) -> tuple:
         self._path.append(name)
         path = "/".join(self._path)
-        if path not in self._host and path not in self._events:
-            self.order.append(path)
-            (self._events if cuda else self._host)[path] = []
+        self._spans.setdefault(path, [])  # first run: the stage's place in the order
         if cuda:
             import torch
             begin = torch.cuda.Event(enable_timing=True)
@@ -79,12 +75,12 @@ class StageTimes:
         path, begin = token
         self._path.pop()
         if isinstance(begin, float):
-            self._host.setdefault(path, []).append(time.perf_counter() - begin)
+            self._spans[path].append(time.perf_counter() - begin)
             return
         import torch
         end = torch.cuda.Event(enable_timing=True)
         end.record()
-        self._events.setdefault(path, []).append((begin, end))
+        self._spans[path].append((begin, end))
 
 
 _recording: contextvars.ContextVar[Optional[StageTimes]] = contextvars.ContextVar(

@@ -41,11 +41,11 @@ IMAGE_DEFAULTS = InputDefaults(position_weight=0.5, channel_weight=1.0, max_poin
 
 # 3-D volumes: the head or brain without the air; up to 16,384 super-voxels (a sweep of 4,096
 # to 32,768 on the MNI152 template, python/bench/bench_volume.py: the only budget with white and
-# grey matter Dice >= 0.85 at both 2 mm and 1 mm, at about the same time); the intensities beside the
-# embedding at equal weight and no positional encoding (the reference's): on that template,
-# the only labelled volume the project has, they lift the white / grey matter Dice from
-# 0.60 / 0.65 to 0.90 / 0.89 at 2 mm. Tried on the volume they are scored on: a guess until
-# held-out volumes confirm it (python/bench/RESULTS.md).
+# grey matter Dice >= 0.85 at both 2 mm and 1 mm, at about the same time); the intensities
+# beside the embedding at equal weight and no positional encoding (the reference's): on that
+# template, the only labelled volume the project has, they lift the white / grey matter Dice
+# from 0.60 / 0.65 to 0.90 / 0.89 at 2 mm. Tried on the volume they are scored on: a guess
+# until held-out volumes confirm it (python/bench/RESULTS.md).
 VOLUME_DEFAULTS = InputDefaults(position_weight=0.0, channel_weight=1.0, max_points=16384,
                                 foreground="auto")
 

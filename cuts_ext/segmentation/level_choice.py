@@ -2,7 +2,7 @@
 
 Three criteria:
 
-- "consensus" (default): the level whose partition agrees best, by adjusted Rand index, with
+- "consensus": the level whose partition agrees best, by adjusted Rand index, with
   the persistent-structures map. The persistent map gathers the structures that hold over many
   levels; the one level closest to it is the single granularity that best represents what
   persists, and unlike the persistent map it is a genuine partition of the image.
@@ -11,8 +11,8 @@ Three criteria:
   is a partition that survives a wide range of scales (the "most stable scale" of scale-space).
   Levels under `min_clusters` clusters are not candidates: at the end of a run eps outgrows the
   data and the last two or three clusters persist for many iterations whatever the image holds.
-- "clusters": the level whose cluster count is nearest `clusters` on a log scale (the
-  granularity asked for, in clusters, snapped to the hierarchy's own levels).
+- "clusters" (default): the level whose cluster count is nearest `clusters` on a log scale
+  (the granularity asked for, in clusters, snapped to the hierarchy's own levels).
 
 The default, "clusters" with 32, was chosen by the cross-validation of
 python/bench/bench_quality.py --cv 5 (all three criteria and their parameters were candidates;

@@ -143,9 +143,9 @@ def foreground_features(model: Any, image: np.ndarray, mask: np.ndarray) -> tupl
 
 def _coarsening_features(features: np.ndarray, voxel_channels: np.ndarray) -> np.ndarray:
     """float32 [N_fg, A + C]: the vectors' A leading principal axes beside the image's C channels
-    at the foreground voxels ([N_fg, C], rows as in `features`), the channels scaled so that both parts have the same total
-    variance (neither drowns the other whatever the intensity range; where either part is
-    constant, the channels stay as they are)."""
+    at the foreground voxels (`voxel_channels` [N_fg, C], rows as in `features`), the channels
+    scaled so that both parts have the same total variance (neither drowns the other whatever
+    the intensity range; where either part is constant, the channels stay as they are)."""
     projected = _leading_axes(features, COARSENING_FEATURES)
     channels = voxel_channels.astype(np.float64)
     channel_spread = channels.var(axis=0).sum()

@@ -69,12 +69,11 @@ def best_dice(label_maps: np.ndarray, reference: np.ndarray) -> float:
 def label_free_dice(segmentation, wm: np.ndarray, gm: np.ndarray) -> dict:
     """{output: (WM Dice, GM Dice)} of what a user without labels gets: the automatic level and
     the persistent map by each of its methods (the package's default among them)."""
-    from cuts_ext.segmentation.metrics import dice, label_hint_mask
     from cuts_ext.segmentation.persistence import PERSISTENT_METHOD, PERSISTENT_METHODS, \
         persistent_map
 
     def scores(label_map):
-        return tuple(dice(label_hint_mask(label_map, tissue), tissue) for tissue in (wm, gm))
+        return best_dice(label_map[None], wm), best_dice(label_map[None], gm)
 
     out = {}
     if segmentation.auto_level is not None:
