@@ -44,12 +44,17 @@ SUMMARY="$OUT/summary.md"
 : >"$BENCH"
 export PYTHONUNBUFFERED=1 CUTS_EXPECT_GPU=1
 # One test per kernel family (their `cuda` cases only): patches, pairs, the finiteness check,
-# condensation's graph queries and merges, its kernel and diffusion steps, coarsening.
+# condensation's graph queries and merges, its kernel and diffusion steps, the spectrum's blocks
+# (a device union-find: racecheck matters there) and Lanczos recurrence, the per-iteration copy
+# budget, coarsening.
 SMOKE=(tests/test_extract_patches.py::test_accelerator_equals_cpu
        tests/test_sample_pairs.py::test_accelerator_equals_cpu
        tests/test_sample_pairs.py::test_accelerator_non_finite_is_a_value_error
        tests/test_condense_ops.py::test_queries_and_merges_are_bit_identical_before_diffusion
        tests/test_condense_ops.py::test_engine_steps_match_the_cpu
+       tests/test_condense_ops.py::test_spectrum_blocks_match_the_cpu
+       tests/test_condense_ops.py::test_lanczos_on_the_device_matches_the_recurrence_and_the_cpu
+       tests/test_condense_ops.py::test_an_iteration_copies_o_of_m_bytes
        tests/test_coarsen.py::test_accelerator_matches_the_cpu)
 PYTEST=("$PY" -m pytest -q -p no:cacheprovider -W default --rootdir "$ROOT")
 rows=()

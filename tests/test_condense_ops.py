@@ -1,6 +1,8 @@
 """The condensation engine's steps: cuts_ext.ops and the CPU engine against the oracle's building
 blocks, and each accelerator's engine against the CPU engine (support/engines.py)."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -8,8 +10,8 @@ import torch
 import cuts_ext
 from support import condense_oracle as oracle
 from support.devices import ACCELERATORS, FLOAT_DTYPES
-from support.engines import (POINTS_ATOL, assert_graphs_match, assert_state_matches, blobs,
-                             cpu_and_accelerator_engines, image_patches, merge_distance)
+from support.engines import (POINTS_ATOL, VALUES_RTOL, assert_graphs_match, assert_state_matches,
+                             blobs, cpu_and_accelerator_engines, image_patches, merge_distance)
 
 
 @pytest.fixture
@@ -74,6 +76,13 @@ def test_bad_input_raises_naming_the_argument(points, call, words):
         assert word in str(raised.value)
 
 
+def clumps():
+    """Clumps of 1 to 9 points far apart: under a fixed kernel of 0.05, many blocks of
+    different sizes."""
+    rng = np.random.default_rng(3)
+    return np.concatenate([rng.normal(10.0 * k, 0.01, size=(1 + k % 9, 3)) for k in range(40)])
+
+
 @pytest.mark.parametrize("exact_limit", [1, 6, 10_000])
 def test_spectrum_blocks_equal_scipy_components_of_the_kernel_graph(exact_limit):
     """The engine's blocks, degrees and small-block entries, against scipy on its own graph."""
@@ -81,9 +90,7 @@ def test_spectrum_blocks_equal_scipy_components_of_the_kernel_graph(exact_limit)
     from scipy.sparse.csgraph import connected_components
     from cuts_ext import _C
     from cuts_ext._arrays import Operand
-    rng = np.random.default_rng(3)
-    # Clumps of 1 to 9 points far apart: many blocks of different sizes.
-    X = np.concatenate([rng.normal(10.0 * k, 0.01, size=(1 + k % 9, 3)) for k in range(40)])
+    X = clumps()
     engine = _C.Condenser(Operand(X, "numpy", "cpu", 0).descriptor, 40.0, 1e-4, 0)
     engine.fixed_kernel(0.05)
     row_ptr, cols, values = engine.kernel_graph()
@@ -125,6 +132,56 @@ def test_gram_product_equals_the_sparse_formula_in_float32_precision(rng):
         np.testing.assert_allclose(got, expected, rtol=2e-5, atol=1e-6 * np.abs(expected).max())
     with pytest.raises(ValueError, match="M, columns"):
         engine.gram_product(V[:10])
+
+
+def lanczos_reference(gram_product, V, steps):
+    """The recurrence of Condenser::lanczos (csrc/condense/engine.h) in numpy, on the engine's
+    own product: (alphas, betas) [steps, p]."""
+    q_prev, q = np.zeros_like(V), V / np.sqrt(np.einsum("ij,ij->j", V, V))
+    beta = np.zeros(V.shape[1])
+    alphas, betas = np.zeros((steps, V.shape[1])), np.zeros((steps, V.shape[1]))
+    for j in range(steps):
+        w = gram_product(q) - beta * q_prev
+        alphas[j] = np.einsum("ij,ij->j", q, w)
+        w -= alphas[j] * q
+        beta = betas[j] = np.linalg.norm(w, axis=0)
+        q_prev, q = q, w / np.where(beta > 0, beta, 1.0)
+    return alphas, betas
+
+
+def test_lanczos_equals_the_recurrence_on_the_engines_product(rng):
+    from cuts_ext import _C
+    from cuts_ext._arrays import Operand
+    X = rng.standard_normal((700, 4))
+    engine = _C.Condenser(Operand(X, "numpy", "cpu", 0).descriptor, 40.0, 1e-4, 0)
+    engine.adaptive_kernel(10)
+    V = rng.choice([-1.0, 1.0], size=(700, 5))
+    V[:100, 2] = 0.0  # a probe supported on part of the points, as the spectrum's are
+    alphas, betas = engine.lanczos(V, 12)
+    expected_alphas, expected_betas = lanczos_reference(engine.gram_product, V, 12)
+    assert alphas.shape == betas.shape == (12, 5)
+    # Only the column sums' order differs from numpy's.
+    np.testing.assert_allclose(alphas, expected_alphas, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(betas, expected_betas, rtol=1e-12, atol=1e-14)
+    assert engine.lanczos(V, 0)[0].shape == (0, 5)
+    assert engine.transfers() == {"to_device_bytes": 0, "to_host_bytes": 0, "copies": 0}
+
+
+@pytest.mark.parametrize("probes,steps,words", [
+    (np.ones((699, 2)), 3, "[M, columns]"),
+    (np.ones((700, 0)), 3, "columns >= 1"),
+    (np.zeros((700, 2)), 3, "nonzero"),
+    (np.full((700, 2), np.nan), 3, "finite"),
+    (np.ones((700, 2)), -1, "steps"),
+])
+def test_lanczos_refuses_bad_probes(rng, probes, steps, words):
+    from cuts_ext import _C
+    from cuts_ext._arrays import Operand
+    engine = _C.Condenser(Operand(rng.standard_normal((700, 3)), "numpy", "cpu", 0).descriptor,
+                          40.0, 1e-4, 0)
+    engine.adaptive_kernel(10)
+    with pytest.raises(ValueError, match=re.escape(words)):
+        engine.lanczos(probes, steps)
 
 
 @pytest.mark.parametrize("kernel", ["fixed", "adaptive"])
@@ -332,6 +389,77 @@ def test_k_beyond_the_points_gives_infinite_bandwidths(device, rng):
     # float32 on the CPU (csrc/condense/cpu/upper_graph.h), float64 on the GPU.
     np.testing.assert_allclose(gpu.gram_product(block), cpu.gram_product(block), rtol=1e-5,
                                atol=1e-6)
+
+
+def assert_blocks_match(cpu, gpu, exact_limit):
+    expected, got = cpu.spectrum_blocks(exact_limit), gpu.spectrum_blocks(exact_limit)
+    assert got["edges"] == expected["edges"]
+    for key in ("block", "sizes", "rows", "cols"):
+        assert got[key].dtype == expected[key].dtype, key
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+    for key in ("degree", "values"):
+        np.testing.assert_allclose(got[key], expected[key], rtol=VALUES_RTOL, atol=0, err_msg=key)
+
+
+@pytest.mark.parametrize("exact_limit", [1, 6, 10_000])
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_spectrum_blocks_match_the_cpu(device, rng, exact_limit):
+    """The device union-find's blocks, the degrees and the small blocks' entries: many blocks
+    (clumps), then one block of every point (an adaptive kernel on image patches)."""
+    cpu, gpu = cpu_and_accelerator_engines(clumps(), device)
+    for engine in (cpu, gpu):
+        engine.fixed_kernel(0.05)
+    assert_blocks_match(cpu, gpu, exact_limit)
+    cpu, gpu = cpu_and_accelerator_engines(image_patches(rng), device)
+    for engine in (cpu, gpu):
+        engine.adaptive_kernel(10)
+    assert_blocks_match(cpu, gpu, exact_limit)
+
+
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_lanczos_on_the_device_matches_the_recurrence_and_the_cpu(device, rng):
+    cpu, gpu = cpu_and_accelerator_engines(image_patches(rng), device)
+    for engine in (cpu, gpu):
+        engine.adaptive_kernel(10)
+    V = rng.choice([-1.0, 1.0], size=(cpu.size(), 12))
+    alphas, betas = gpu.lanczos(V, 20)
+    # On the device's own float64 product: only the order of the column sums differs.
+    expected_alphas, expected_betas = lanczos_reference(gpu.gram_product, V, 20)
+    np.testing.assert_allclose(alphas, expected_alphas, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(betas, expected_betas, rtol=1e-8, atol=1e-12)
+    # The CPU's products are float32: its first coefficients agree to that precision.
+    cpu_alphas, cpu_betas = cpu.lanczos(V, 20)
+    np.testing.assert_allclose(alphas[:4], cpu_alphas[:4], rtol=1e-4)
+    np.testing.assert_allclose(betas[:4], cpu_betas[:4], rtol=1e-4)
+    with pytest.raises(ValueError, match="nonzero"):
+        gpu.lanczos(np.zeros_like(V), 3)
+
+
+@pytest.mark.parametrize("device", ACCELERATORS)
+def test_an_iteration_copies_o_of_m_bytes(device, rng):
+    """One iteration as the driver runs it (kernel, diffusion time by the stochastic estimate
+    with small blocks decomposed on the host, diffusion, merge, labels) moves at most
+    8 (N + M (probes + 12)) bytes plus the small blocks' entries (16 bytes each) between host
+    and device (the probe block up; blocks, degrees, labels down; the merge's groups up): never
+    the graph, which is many times larger."""
+    from cuts_ext.condensation.driver import merge_threshold
+    from cuts_ext.condensation.spectrum import diffusion_time
+    x = image_patches(rng, shape=(1, 1, 48, 50))
+    _, gpu = cpu_and_accelerator_engines(x, device)
+    n = m = gpu.size()
+    gpu.adaptive_kernel(30)
+    blocks = gpu.spectrum_blocks(200)
+    assert blocks["sizes"].max() > 200  # the estimate runs
+    before = gpu.transfers()
+    choice = diffusion_time(gpu, 50, 200, np.random.default_rng(0))
+    gpu.diffuse(choice.t)
+    gpu.merge(merge_threshold(gpu))
+    gpu.labels()
+    after = gpu.transfers()
+    moved = sum(after[key] - before[key] for key in ("to_device_bytes", "to_host_bytes"))
+    budget = 8 * (n + m * (12 + 12)) + 16 * len(blocks["rows"])
+    assert not choice.exact and moved <= budget, (moved, budget)
+    assert 16 * blocks["edges"] > 2 * budget  # the graph would not have fitted
 
 
 @pytest.mark.parametrize("device", ACCELERATORS)

@@ -252,6 +252,29 @@ PYBIND11_MODULE(_C, m) {
         return to_numpy(std::move(out), {static_cast<py::ssize_t>(c.size()),
                                          static_cast<py::ssize_t>(columns)});
       })
+      .def("lanczos", [](const Condenser& c, py::array_t<double, py::array::c_style> v,
+                         int64_t steps) {
+        if (v.ndim() != 2 || v.shape(0) != c.size())
+          throw InvalidArgument("lanczos: the probe block must be [M, columns]");
+        const int64_t columns = v.shape(1);
+        std::vector<double> in(v.data(), v.data() + v.size());
+        LanczosCoefficients out;
+        {
+          py::gil_scoped_release release;
+          out = c.lanczos(in, columns, steps);
+        }
+        const py::ssize_t rows = static_cast<py::ssize_t>(steps), width = columns;
+        return py::make_tuple(to_numpy(std::move(out.alphas), {rows, width}),
+                              to_numpy(std::move(out.betas), {rows, width}));
+      }, py::arg("probes"), py::arg("steps"))
+      .def("transfers", [](const Condenser& c) {
+        const TransferCounts t = c.transfers();
+        py::dict out;
+        out["to_device_bytes"] = t.to_device_bytes;
+        out["to_host_bytes"] = t.to_host_bytes;
+        out["copies"] = t.copies;
+        return out;
+      })
       .def("labels", [](const Condenser& c) {
         auto l = c.labels();
         const py::ssize_t n = static_cast<py::ssize_t>(l.size());

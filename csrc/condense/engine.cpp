@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string>
 
+#include "condense/lanczos.h"
 #include "condense/spectrum_blocks.h"
 #include "core/errors.h"
 
@@ -21,6 +22,11 @@ void Condenser::set_weights(const std::vector<double>& weights) {
 
 SpectrumBlocks Condenser::spectrum_blocks(int64_t exact_limit) const {
   return cuts::spectrum_blocks(kernel_graph(), exact_limit);
+}
+
+LanczosCoefficients Condenser::lanczos(const std::vector<double>& probes, int64_t columns,
+                                       int64_t steps) const {
+  return host_lanczos(*this, probes, columns, steps);
 }
 
 }  // namespace cuts

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/array.h"
+#include "core/transfers.h"
 
 namespace cuts {
 
@@ -25,6 +26,14 @@ struct KernelGraph {
 };
 
 struct SpectrumBlocks;  // condense/spectrum_blocks.h
+
+// The recurrence coefficients of a block Lanczos run (Condenser::lanczos), [steps, probes]
+// row-major each.
+struct LanczosCoefficients {
+  std::vector<double> alphas;
+  std::vector<double> betas;
+};
+
 
 class Condenser {
  public:
@@ -54,6 +63,16 @@ class Condenser {
   // float64.
   virtual std::vector<double> gram_product(const std::vector<double>& v,
                                            int64_t columns) const = 0;
+  // `steps` Lanczos steps on A = P^T P from each column of the probe block V (row-major host
+  // [M, columns], no column zero), all columns together (docs/method.md, "Diffusion time"):
+  // q_0 = v / |v|, q_-1 = 0, beta_-1 = 0, and for j = 0..steps-1
+  //   w = A q_j - beta_{j-1} q_{j-1};  alpha_j = q_j . w;  w -= alpha_j q_j;
+  //   beta_j = |w|;  q_{j+1} = w / beta_j (w itself when beta_j = 0).
+  // Only the coefficients come back; the block and its products stay with the graph. By
+  // default on the host through gram_product (condense/lanczos.cpp); the CUDA engine runs it
+  // on the device in float64.
+  virtual LanczosCoefficients lanczos(const std::vector<double>& probes, int64_t columns,
+                                      int64_t steps) const;
   // X <- P^t X with P = D^-1 S, D the row sums of S, applied as t sparse products.
   virtual void diffuse(int64_t t) = 0;
   // The `count` smallest distances over all pairs i < j of the current points, ascending
@@ -65,6 +84,9 @@ class Condenser {
   virtual std::vector<int32_t> labels() const = 0;   // [N]: the cluster of every original point
   virtual std::vector<double> points() const = 0;    // [M * C], row-major
   virtual std::vector<double> weights() const = 0;   // [M]
+  // Host <-> device copies made since the engine was created (none on the CPU): what the
+  // tests count to hold the CUDA engine to O(M) bytes per iteration.
+  virtual TransferCounts transfers() const { return {}; }
 
  protected:
   virtual void assign_weights(const std::vector<double>& weights) = 0;  // validated by set_weights

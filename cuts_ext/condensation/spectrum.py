@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -54,8 +54,9 @@ def diffusion_time(engine: Any, t_max: int, exact_limit: int,
 
     Args:
         engine: a `_C.Condenser` with a kernel built; its `spectrum_blocks` gives the blocks of
-            S and the entries of the small ones, its `gram_product` (V [M, p] -> P^T P V) drives
-            the stochastic estimate of the large ones. The graph itself never leaves the engine.
+            S and the entries of the small ones, its `lanczos` (the recurrence on P^T P from a
+            probe block) drives the stochastic estimate of the large ones. The graph itself
+            never leaves the engine.
         t_max: the length of the entropy curve; t = 1 when it is below 3 (no knee exists).
         exact_limit: blocks of up to this many points are decomposed exactly.
         rng: the random source of the stochastic estimate (used only for larger blocks).
@@ -71,7 +72,7 @@ def diffusion_time(engine: Any, t_max: int, exact_limit: int,
         return TimeChoice(knee(entropy_curve(exact_values, t_max)), True, largest)
     # Spectral sums of the exact blocks plus one stochastic estimate over all the large ones:
     # probes vanish outside them, and P^T P never mixes blocks.
-    nodes = _lanczos_nodes(engine.gram_product, (sizes > exact_limit)[blocks["block"]], rng,
+    nodes = _lanczos_nodes(engine, (sizes > exact_limit)[blocks["block"]], rng,
                            steps=_lanczos_steps(blocks["edges"]))
     top = max([float(exact_values.max(initial=0.0))] + [float(s.max(initial=0.0))
                                                          for _, s in nodes])
@@ -211,8 +212,8 @@ def _safe_scale(top: float, t_max: int) -> float:
     return 1.0
 
 
-def _lanczos_nodes(gram_product: Callable[[np.ndarray], np.ndarray], support: np.ndarray,
-                   rng: np.random.Generator, probes: int = 12, steps: int = 40) -> list:
+def _lanczos_nodes(engine: Any, support: np.ndarray, rng: np.random.Generator,
+                   probes: int = 12, steps: int = 40) -> list:
     """Stochastic Lanczos quadrature nodes of the singular values of P restricted to the points
     where `support` is True (a union of whole blocks): one (weights, values) pair per probe.
 
@@ -220,26 +221,21 @@ def _lanczos_nodes(gram_product: Callable[[np.ndarray], np.ndarray], support: np
     probes v on the support, a Lanczos run of `steps` on A from v gives nodes theta (Ritz values)
     and weights tau (squared first components of the Ritz vectors) with
     v^T f(A) v ~ |v|^2 sum tau f(theta); averaged over probes this estimates trace f(A) (Ubaru,
-    Chen and Saad, 2017). All probes advance together, one engine product with an [M, probes]
-    block per step. Returned per probe: (tau |v|^2, sqrt(theta)).
+    Chen and Saad, 2017). All probes advance together inside the engine (`engine.lanczos`,
+    where the graph lives: on CUDA only the coefficients come back). A probe's Krylov space
+    closes early where beta < 1e-10; its later coefficients are ignored. Returned per probe:
+    (tau |v|^2, sqrt(theta)).
     """
     n = int(support.sum())
     V = np.zeros((support.shape[0], probes))
     V[support] = rng.choice([-1.0, 1.0], size=(n, probes))
     norm2 = np.einsum("ij,ij->j", V, V)
-    q_prev, q = np.zeros_like(V), V / np.sqrt(norm2)
-    alphas, betas = np.zeros((steps, probes)), np.zeros((steps, probes))
-    length = np.full(probes, min(steps, n))  # a probe's Krylov space may close early
-    beta = np.zeros(probes)
-    for j in range(min(steps, n)):
-        w = gram_product(np.ascontiguousarray(q)) - beta * q_prev
-        alphas[j] = np.einsum("ij,ij->j", q, w)
-        w -= alphas[j] * q
-        beta = np.linalg.norm(w, axis=0)
-        betas[j] = beta
-        closed = (beta < 1e-10) & (length > j + 1)
+    steps = min(steps, n)
+    alphas, betas = engine.lanczos(V, steps)
+    length = np.full(probes, steps)
+    for j in range(steps):
+        closed = (betas[j] < 1e-10) & (length > j + 1)
         length[closed] = j + 1
-        q_prev, q = q, w / np.where(beta > 0, beta, 1.0)
     nodes = []
     for p in range(probes):
         k = length[p]

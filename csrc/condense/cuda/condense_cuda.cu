@@ -9,9 +9,15 @@
 // affinities use the device's exp / pow, which may differ from the host libm's by an ulp.
 // Built with --fmad=false (CMakeLists.txt): no multiply-add is contracted, so sums and
 // products round as on the CPU.
+//
+// The diffusion time's inputs stay on the device: the blocks of the graph come from a device
+// union-find, only their sizes, the degrees and the entries of the small blocks (those the host
+// decomposes exactly) are copied back, and the stochastic estimate's Lanczos recurrence runs
+// here, returning only its coefficients. Every copy is counted (transfers(), for the tests).
 #include <algorithm>
 #include <cfloat>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <utility>
@@ -19,10 +25,13 @@
 
 #include "condense/cuda/cub_ops.cuh"
 #include "condense/cuda/graph_kernels.cuh"
+#include "condense/cuda/spectrum_kernels.cuh"
 #include "condense/cuda/step_kernels.cuh"
 #include "condense/engine.h"
 #include "condense/groups.h"
 #include "condense/kernel.h"
+#include "condense/lanczos.h"
+#include "condense/spectrum_blocks.h"
 #include "core/cuda/cuda_utils.h"
 #include "core/errors.h"
 #include "core/nvtx.h"
@@ -116,9 +125,9 @@ class CudaCondenser final : public Condenser {
     if (!graph_.built) throw InvalidArgument("no kernel built since the last merge");
     DeviceGuard guard(device_);
     KernelGraph g;
-    g.row_ptr = to_host(graph_.row_ptr.get(), m_ + 1, stream_);
-    g.cols = to_host(graph_.cols.get(), graph_.entries, stream_);
-    g.values = to_host(graph_.values.get(), graph_.entries, stream_);
+    g.row_ptr = to_host(graph_.row_ptr.get(), m_ + 1, stream_, &transfers_);
+    g.cols = to_host(graph_.cols.get(), graph_.entries, stream_, &transfers_);
+    g.values = to_host(graph_.values.get(), graph_.entries, stream_, &transfers_);
     return g;
   }
 
@@ -128,7 +137,7 @@ class CudaCondenser final : public Condenser {
     if (columns < 0 || static_cast<int64_t>(v.size()) != m * columns)
       throw InvalidArgument("gram_product: the block must have M * columns values");
     DeviceGuard guard(device_);
-    const DeviceArray<double> block = to_device(v, stream_, "the gram_product block");
+    const DeviceArray<double> block = to_device(v, stream_, "the gram_product block", &transfers_);
     DeviceArray<double> inner(m * columns, stream_, "the gram_product intermediate");
     DeviceArray<double> out(m * columns, stream_, "the gram_product result");
     // inner = D^-2 S V, then out = S inner.
@@ -140,8 +149,165 @@ class CudaCondenser final : public Condenser {
           pass == 0 ? inner.get() : out.get());
       CUTS_CHECK_LAUNCH(stream_, "gram_pass_kernel");
     }
-    return to_host(out.get(), m * columns, stream_);
+    return to_host(out.get(), m * columns, stream_, &transfers_);
   }
+
+  // The blocks of S, found on the device (union-find, condense/cuda/spectrum_kernels.cuh), and
+  // the entries of the blocks of 2..exact_limit points in small_block_rows' order: only these,
+  // the block of every point, the block sizes and the degrees come to the host, never the graph.
+  SpectrumBlocks spectrum_blocks(int64_t exact_limit) const override {
+    if (!graph_.built) throw InvalidArgument("spectrum_blocks needs a kernel: build one first");
+    const int64_t m = m_;
+    if (m > std::numeric_limits<int32_t>::max())
+      throw InvalidArgument("spectrum_blocks: at most 2^31 - 1 points, got " + std::to_string(m));
+    DeviceGuard guard(device_);
+    NvtxRange range("spectrum_blocks");
+    SpectrumBlocks out;
+    out.edges = graph_.entries;
+    DeviceArray<double> degree(m, stream_, "the degrees");
+    degree_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
+        graph_.row_ptr.get(), graph_.values.get(), m, degree.get());
+    CUTS_CHECK_LAUNCH(stream_, "degree_kernel");
+
+    DeviceArray<int32_t> root(m, stream_, "the union-find parents");
+    DeviceArray<int64_t> first(m + 1, stream_, "the block numbering");
+    CUTS_CUDA_CHECK(cudaMemsetAsync(first.get() + m, 0, sizeof(int64_t), stream_));
+    init_parent_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(m, root.get());
+    CUTS_CHECK_LAUNCH(stream_, "init_parent_kernel");
+    union_edges_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
+        graph_.row_ptr.get(), graph_.cols.get(), m, root.get());
+    CUTS_CHECK_LAUNCH(stream_, "union_edges_kernel");
+    roots_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(m, root.get(), first.get());
+    CUTS_CHECK_LAUNCH(stream_, "roots_kernel");
+    exclusive_sum("cub::DeviceScan::ExclusiveSum (block numbers)", first.get(), m + 1, stream_);
+    const int64_t blocks = scalar_to_host(first.get() + m, stream_, &transfers_);
+    DeviceArray<int64_t> block(m, stream_, "the block of every point");
+    DeviceArray<unsigned long long> sizes(blocks, stream_, "the block sizes");
+    CUTS_CUDA_CHECK(cudaMemsetAsync(sizes.get(), 0, blocks * sizeof(unsigned long long), stream_));
+    block_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(root.get(), first.get(), m,
+                                                                  block.get(), sizes.get());
+    CUTS_CHECK_LAUNCH(stream_, "block_kernel");
+    root.release();
+    first.release();
+
+    // The rows of small blocks by (block size, block), stable, so by index within a block.
+    DeviceArray<unsigned long long> keys(m, stream_, "the small-block row keys");
+    DeviceArray<unsigned long long> keys_alt(m, stream_, "the small-block row keys");
+    DeviceArray<int64_t> rows(m, stream_, "the small-block rows");
+    DeviceArray<int64_t> rows_alt(m, stream_, "the small-block rows");
+    DeviceArray<unsigned long long> listed_count(1, stream_, "the small-block row count");
+    CUTS_CUDA_CHECK(cudaMemsetAsync(listed_count.get(), 0, sizeof(unsigned long long), stream_));
+    small_row_key_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
+        block.get(), sizes.get(), m, exact_limit, keys.get(), rows.get(), listed_count.get());
+    CUTS_CHECK_LAUNCH(stream_, "small_row_key_kernel");
+    cub::DoubleBuffer<unsigned long long> key_buffer(keys.get(), keys_alt.get());
+    cub::DoubleBuffer<int64_t> row_buffer(rows.get(), rows_alt.get());
+    sort_pairs("cub::DeviceRadixSort::SortPairs (small-block rows)", key_buffer, row_buffer, m,
+               64, stream_);
+    const int64_t listed =
+        static_cast<int64_t>(scalar_to_host(listed_count.get(), stream_, &transfers_));
+    DeviceArray<int64_t> offsets(listed + 1, stream_, "the small-block entry offsets");
+    CUTS_CUDA_CHECK(cudaMemsetAsync(offsets.get() + listed, 0, sizeof(int64_t), stream_));
+    row_length_kernel<<<blocks_for(listed), kThreadsPerBlock, 0, stream_>>>(
+        graph_.row_ptr.get(), row_buffer.Current(), listed, offsets.get());
+    CUTS_CHECK_LAUNCH(stream_, "row_length_kernel");
+    exclusive_sum("cub::DeviceScan::ExclusiveSum (small-block entries)", offsets.get(),
+                  listed + 1, stream_);
+    const int64_t entries = scalar_to_host(offsets.get() + listed, stream_, &transfers_);
+    DeviceArray<int32_t> entry_rows(entries, stream_, "the small-block entry rows");
+    DeviceArray<int32_t> entry_cols(entries, stream_, "the small-block entry columns");
+    DeviceArray<double> entry_values(entries, stream_, "the small-block entry values");
+    small_entries_kernel<<<blocks_for(listed), kThreadsPerBlock, 0, stream_>>>(
+        graph_.row_ptr.get(), graph_.cols.get(), graph_.values.get(), row_buffer.Current(),
+        offsets.get(), listed, entry_rows.get(), entry_cols.get(), entry_values.get());
+    CUTS_CHECK_LAUNCH(stream_, "small_entries_kernel");
+
+    out.block = to_host(block.get(), m, stream_, &transfers_);
+    const std::vector<unsigned long long> counted =
+        to_host(sizes.get(), blocks, stream_, &transfers_);
+    out.sizes.assign(counted.begin(), counted.end());
+    out.degree = to_host(degree.get(), m, stream_, &transfers_);
+    out.rows = to_host(entry_rows.get(), entries, stream_, &transfers_);
+    out.cols = to_host(entry_cols.get(), entries, stream_, &transfers_);
+    out.values = to_host(entry_values.get(), entries, stream_, &transfers_);
+    return out;
+  }
+
+  // Condenser::lanczos on the device in float64: the probe block goes up once, the recurrence
+  // runs in a workspace sized once per call, and only the coefficients come back.
+  LanczosCoefficients lanczos(const std::vector<double>& probes, int64_t columns,
+                              int64_t steps) const override {
+    if (!graph_.built) throw InvalidArgument("lanczos needs a kernel: build one first");
+    const int64_t m = m_;
+    check_lanczos_arguments(probes, m, columns, steps);
+    DeviceGuard guard(device_);
+    NvtxRange range("lanczos");
+    const int64_t n = m * columns;
+    const unsigned int grid = blocks_for(n);
+    DeviceArray<double> start = to_device(probes, stream_, "the Lanczos probes", &transfers_);
+    DeviceArray<double> vector_a(n, stream_, "the Lanczos vectors");
+    DeviceArray<double> vector_b(n, stream_, "the Lanczos vectors");
+    DeviceArray<double> w(n, stream_, "the Lanczos product");
+    DeviceArray<double> inner(n, stream_, "the Lanczos product intermediate");
+    // alphas [steps, p], betas [steps, p], then the probes' norms [p].
+    DeviceArray<double> coefficients(2 * steps * columns + columns, stream_,
+                                     "the Lanczos coefficients");
+    double* alphas = coefficients.get();
+    double* betas = alphas + steps * columns;
+    double* norms = betas + steps * columns;
+    double* q = vector_a.get();
+    double* q_prev = vector_b.get();
+    column_dots_kernel<<<columns, kDotThreads, 0, stream_>>>(start.get(), start.get(), m,
+                                                            columns, norms);
+    CUTS_CHECK_LAUNCH(stream_, "column_dots_kernel");
+    sqrt_kernel<<<1, kThreadsPerBlock, 0, stream_>>>(norms, columns);
+    CUTS_CHECK_LAUNCH(stream_, "sqrt_kernel");
+    divide_columns_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(start.get(), norms, m, columns,
+                                                                  q);
+    CUTS_CHECK_LAUNCH(stream_, "divide_columns_kernel");
+    start.release();
+    for (int64_t j = 0; j < steps; ++j) {
+      double* alpha = alphas + j * columns;
+      double* beta = betas + j * columns;
+      // w = S D^-2 S q, as gram_product computes it.
+      gram_pass_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(
+          graph_.row_ptr.get(), graph_.cols.get(), graph_.values.get(), q, m, columns, true,
+          inner.get());
+      CUTS_CHECK_LAUNCH(stream_, "gram_pass_kernel");
+      gram_pass_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(
+          graph_.row_ptr.get(), graph_.cols.get(), graph_.values.get(), inner.get(), m, columns,
+          false, w.get());
+      CUTS_CHECK_LAUNCH(stream_, "gram_pass_kernel");
+      if (j > 0) {  // beta_-1 q_-1 = 0
+        subtract_scaled_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(w.get(), beta - columns,
+                                                                       q_prev, m, columns);
+        CUTS_CHECK_LAUNCH(stream_, "subtract_scaled_kernel");
+      }
+      column_dots_kernel<<<columns, kDotThreads, 0, stream_>>>(q, w.get(), m, columns, alpha);
+      CUTS_CHECK_LAUNCH(stream_, "column_dots_kernel");
+      subtract_scaled_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(w.get(), alpha, q, m,
+                                                                     columns);
+      CUTS_CHECK_LAUNCH(stream_, "subtract_scaled_kernel");
+      column_dots_kernel<<<columns, kDotThreads, 0, stream_>>>(w.get(), w.get(), m, columns,
+                                                              beta);
+      CUTS_CHECK_LAUNCH(stream_, "column_dots_kernel");
+      sqrt_kernel<<<1, kThreadsPerBlock, 0, stream_>>>(beta, columns);
+      CUTS_CHECK_LAUNCH(stream_, "sqrt_kernel");
+      // q_{j+1} into the buffer of q_{j-1}, which is no longer needed.
+      divide_columns_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(w.get(), beta, m, columns,
+                                                                    q_prev);
+      CUTS_CHECK_LAUNCH(stream_, "divide_columns_kernel");
+      std::swap(q, q_prev);
+    }
+    const std::vector<double> back =
+        to_host(coefficients.get(), 2 * steps * columns, stream_, &transfers_);
+    LanczosCoefficients out;
+    out.alphas.assign(back.begin(), back.begin() + steps * columns);
+    out.betas.assign(back.begin() + steps * columns, back.end());
+    return out;
+  }
+
+  TransferCounts transfers() const override { return transfers_; }
 
   void diffuse(int64_t t) override {
     if (!graph_.built) throw InvalidArgument("diffuse needs a kernel: build one first");
@@ -181,7 +347,7 @@ class CudaCondenser final : public Condenser {
       kth_neighbour_distance(1, nearest.get());
       cub::DoubleBuffer<double> buffer(nearest.get(), sorted.get());
       sort_keys("cub::DeviceRadixSort::SortKeys (nearest distances)", buffer, m, stream_);
-      radius = scalar_to_host(buffer.Current() + (2 * count - 1), stream_);
+      radius = scalar_to_host(buffer.Current() + (2 * count - 1), stream_, &transfers_);
     }
     NeighbourLists lists = neighbours_within(nullptr, radius, /*only_greater=*/true);
     const int64_t entries = lists.entries;
@@ -191,7 +357,7 @@ class CudaCondenser final : public Condenser {
     DeviceArray<double> sorted(entries, stream_, "the sorted pair distances");
     cub::DoubleBuffer<double> buffer(lists.dist.get(), sorted.get());
     sort_keys("cub::DeviceRadixSort::SortKeys (pair distances)", buffer, entries, stream_);
-    return to_host(buffer.Current(), std::min(count, entries), stream_);
+    return to_host(buffer.Current(), std::min(count, entries), stream_, &transfers_);
   }
 
   int64_t merge(double threshold) override {
@@ -203,9 +369,9 @@ class CudaCondenser final : public Condenser {
     std::vector<double> dist;
     {
       NeighbourLists lists = neighbours_within(nullptr, threshold, /*only_greater=*/true);
-      offsets = to_host(lists.offsets.get(), m + 1, stream_);
-      cols = to_host(lists.cols.get(), lists.entries, stream_);
-      dist = to_host(lists.dist.get(), lists.entries, stream_);
+      offsets = to_host(lists.offsets.get(), m + 1, stream_, &transfers_);
+      cols = to_host(lists.cols.get(), lists.entries, stream_, &transfers_);
+      dist = to_host(lists.dist.get(), lists.entries, stream_, &transfers_);
     }
     std::vector<std::pair<int64_t, int64_t>> close;
     for (int64_t i = 0; i < m; ++i)
@@ -223,10 +389,12 @@ class CudaCondenser final : public Condenser {
         std::vector<int64_t> cursor(member_offsets.begin(), member_offsets.end() - 1);
         for (int64_t i = 0; i < m; ++i) members[cursor[group[i]]++] = i;
       }
-      const DeviceArray<int64_t> d_group = to_device(group, stream_, "the merge groups");
-      const DeviceArray<int64_t> d_members = to_device(members, stream_, "the group members");
+      const DeviceArray<int64_t> d_group =
+          to_device(group, stream_, "the merge groups", &transfers_);
+      const DeviceArray<int64_t> d_members =
+          to_device(members, stream_, "the group members", &transfers_);
       const DeviceArray<int64_t> d_offsets =
-          to_device(member_offsets, stream_, "the group member offsets");
+          to_device(member_offsets, stream_, "the group member offsets", &transfers_);
       DeviceArray<double> x(groups * c_, stream_, "the merged points");
       DeviceArray<double> w(groups, stream_, "the merged weights");
       {
@@ -257,24 +425,24 @@ class CudaCondenser final : public Condenser {
 
   std::vector<int32_t> labels() const override {
     DeviceGuard guard(device_);
-    const std::vector<int64_t> cluster = to_host(cluster_.get(), n_, stream_);
+    const std::vector<int64_t> cluster = to_host(cluster_.get(), n_, stream_, &transfers_);
     return std::vector<int32_t>(cluster.begin(), cluster.end());
   }
 
   std::vector<double> points() const override {
     DeviceGuard guard(device_);
-    return to_host(x_.get(), m_ * c_, stream_);
+    return to_host(x_.get(), m_ * c_, stream_, &transfers_);
   }
 
   std::vector<double> weights() const override {
     DeviceGuard guard(device_);
-    return to_host(w_.get(), m_, stream_);
+    return to_host(w_.get(), m_, stream_, &transfers_);
   }
 
  protected:
   void assign_weights(const std::vector<double>& weights) override {
     DeviceGuard guard(device_);
-    w_ = to_device(weights, stream_, "the weights");
+    w_ = to_device(weights, stream_, "the weights", &transfers_);
     graph_ = DeviceGraph{};
   }
 
@@ -340,7 +508,7 @@ class CudaCondenser final : public Condenser {
     int64_t* offsets = lists.offsets.get();
     const int64_t items = m + 1;  // offsets[m] = 0 turns into the total
     exclusive_sum("cub::DeviceScan::ExclusiveSum (neighbour counts)", offsets, items, stream_);
-    lists.entries = scalar_to_host(offsets + m, stream_);
+    lists.entries = scalar_to_host(offsets + m, stream_, &transfers_);
     lists.cols = DeviceArray<int64_t>(lists.entries, stream_, "the neighbour lists");
     lists.dist = DeviceArray<double>(lists.entries, stream_, "the neighbour distances");
     if (lists.entries > 0) {
@@ -410,7 +578,7 @@ class CudaCondenser final : public Condenser {
     const int64_t items = total + 1;
     exclusive_sum("cub::DeviceScan::ExclusiveSum (kernel graph)", pos, items, stream_);
     DeviceGraph graph;
-    graph.entries = scalar_to_host(pos + total, stream_);
+    graph.entries = scalar_to_host(pos + total, stream_, &transfers_);
     graph.row_ptr = DeviceArray<int64_t>(m + 1, stream_, "the kernel graph row pointers");
     graph.cols = DeviceArray<int64_t>(graph.entries, stream_, "the kernel graph columns");
     graph.values = DeviceArray<double>(graph.entries, stream_, "the kernel graph values");
@@ -438,6 +606,7 @@ class CudaCondenser final : public Condenser {
   DeviceArray<double> w_;         // [M] original points per cluster
   DeviceArray<int64_t> cluster_;  // [N] current cluster of each original point
   DeviceGraph graph_;             // the kernel on the current points; not built after a merge
+  mutable TransferCounts transfers_;  // every host <-> device copy the engine makes
 };
 
 }  // namespace

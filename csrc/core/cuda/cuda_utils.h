@@ -14,6 +14,7 @@
 #include "core/array.h"
 #include "core/errors.h"
 #include "core/nvtx.h"
+#include "core/transfers.h"
 
 namespace cuts {
 
@@ -112,10 +113,13 @@ class DeviceArray {
   cudaStream_t stream_ = nullptr;
 };
 
-// Copies `count` values from the device to a new host vector and waits for the copy.
+// Copies `count` values from the device to a new host vector and waits for the copy; `tally`,
+// if given, counts it.
 template <class T>
-std::vector<T> to_host(const T* src, int64_t count, cudaStream_t stream) {
+std::vector<T> to_host(const T* src, int64_t count, cudaStream_t stream,
+                       TransferCounts* tally = nullptr) {
   std::vector<T> out(static_cast<size_t>(count));
+  if (tally != nullptr) tally->to_host(count * static_cast<int64_t>(sizeof(T)));
   if (count > 0)
     CUTS_CUDA_CHECK(cudaMemcpyAsync(out.data(), src, static_cast<size_t>(count) * sizeof(T),
                                     cudaMemcpyDeviceToHost, stream));
@@ -123,19 +127,23 @@ std::vector<T> to_host(const T* src, int64_t count, cudaStream_t stream) {
   return out;
 }
 
-// Copies one value from the device to the host and waits for the copy.
+// Copies one value from the device to the host and waits for the copy (counted in `tally`).
 template <class T>
-T scalar_to_host(const T* src, cudaStream_t stream) {
+T scalar_to_host(const T* src, cudaStream_t stream, TransferCounts* tally = nullptr) {
   T value{};
+  if (tally != nullptr) tally->to_host(sizeof(T));
   CUTS_CUDA_CHECK(cudaMemcpyAsync(&value, src, sizeof(T), cudaMemcpyDeviceToHost, stream));
   CUTS_CUDA_CHECK(cudaStreamSynchronize(stream));
   return value;
 }
 
-// A device copy of `values` (an array named `what` in an OutOfMemory message).
+// A device copy of `values` (an array named `what` in an OutOfMemory message; counted in
+// `tally`).
 template <class T>
-DeviceArray<T> to_device(const std::vector<T>& values, cudaStream_t stream, const char* what) {
+DeviceArray<T> to_device(const std::vector<T>& values, cudaStream_t stream, const char* what,
+                         TransferCounts* tally = nullptr) {
   DeviceArray<T> out(static_cast<int64_t>(values.size()), stream, what);
+  if (tally != nullptr) tally->to_device(static_cast<int64_t>(values.size() * sizeof(T)));
   if (!values.empty())
     CUTS_CUDA_CHECK(cudaMemcpyAsync(out.get(), values.data(), values.size() * sizeof(T),
                                     cudaMemcpyHostToDevice, stream));

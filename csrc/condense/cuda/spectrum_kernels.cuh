@@ -1,0 +1,196 @@
+// The CUDA condensation engine's kernels for the diffusion time (condense_cuda.cu, which alone
+// includes this file): the blocks of the kernel graph and the entries of the small ones
+// (CudaCondenser::spectrum_blocks, the device side of condense/spectrum_blocks.h), and the
+// block Lanczos recurrence (CudaCondenser::lanczos, condense/lanczos.h on the host). Sums run in
+// the CPU engine's order where a result must equal it (degrees); the Lanczos column sums are
+// tree reductions, deterministic for a given M but not the CPU's order (they feed only the
+// stochastic estimate, which the CPU computes in float32).
+#pragma once
+
+#include <cstdint>
+
+namespace cuts {
+namespace {
+
+// D_i = sum of row i of S, in column order (as transition_kernel and the CPU engine sum it).
+__global__ void degree_kernel(const int64_t* __restrict__ row_ptr,
+                              const double* __restrict__ values, int64_t m,
+                              double* __restrict__ degree) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
+       i += int64_t(blockDim.x) * gridDim.x) {
+    double sum = 0.0;
+    for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) sum += values[e];
+    degree[i] = sum;
+  }
+}
+
+// Union-find on the device whose roots are the smallest index of their set (the numbering of
+// condense/groups.h): a root is only ever hooked under a smaller root, so parent[i] <= i
+// always, and the one root left in a component is its smallest member. Path halving writes an
+// ancestor into a non-root's parent; racing writes can only leave a longer path, never a wrong
+// one, so they need no atomics. Hooks are compare-and-swaps on roots. Parents are read through
+// L2 (__ldcg): an SM's L1 is not kept coherent with other SMs' writes, and a stale root there
+// would make unite() retry forever.
+__device__ __forceinline__ int32_t find_root(int32_t* parent, int32_t x) {
+  int32_t p = __ldcg(parent + x);
+  while (p != x) {
+    const int32_t grandparent = __ldcg(parent + p);
+    if (grandparent != p) parent[x] = grandparent;
+    x = p;
+    p = grandparent;
+  }
+  return x;
+}
+
+__device__ __forceinline__ void unite(int32_t* parent, int32_t a, int32_t b) {
+  while (true) {
+    a = find_root(parent, a);
+    b = find_root(parent, b);
+    if (a == b) return;
+    if (a > b) {
+      const int32_t t = a;
+      a = b;
+      b = t;
+    }
+    if (atomicCAS(parent + b, b, a) == b) return;  // else b was hooked meanwhile: retry
+  }
+}
+
+__global__ void init_parent_kernel(int64_t m, int32_t* __restrict__ parent) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
+       i += int64_t(blockDim.x) * gridDim.x)
+    parent[i] = static_cast<int32_t>(i);
+}
+
+// Joins the two ends of every pair of the (symmetric) graph, each pair from its smaller row.
+__global__ void union_edges_kernel(const int64_t* __restrict__ row_ptr,
+                                   const int64_t* __restrict__ cols, int64_t m,
+                                   int32_t* parent) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
+       i += int64_t(blockDim.x) * gridDim.x)
+    for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e)
+      if (cols[e] > i) unite(parent, static_cast<int32_t>(i), static_cast<int32_t>(cols[e]));
+}
+
+// After union_edges_kernel: parent[i] <- the root of i; is_root[i] = 1 for roots (is_root [M + 1],
+// its last entry 0, becomes the blocks' numbering after an exclusive scan).
+__global__ void roots_kernel(int64_t m, int32_t* parent, int64_t* __restrict__ is_root) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
+       i += int64_t(blockDim.x) * gridDim.x) {
+    const int32_t root = find_root(parent, static_cast<int32_t>(i));
+    parent[i] = root;
+    is_root[i] = root == i ? 1 : 0;
+  }
+}
+
+// block[i] = the number of roots before i's root (blocks numbered by smallest member), and the
+// points per block counted into sizes [B] (zeroed).
+__global__ void block_kernel(const int32_t* __restrict__ root, const int64_t* __restrict__ first,
+                             int64_t m, int64_t* __restrict__ block,
+                             unsigned long long* __restrict__ sizes) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
+       i += int64_t(blockDim.x) * gridDim.x) {
+    const int64_t b = first[root[i]];
+    block[i] = b;
+    atomicAdd(sizes + b, 1ull);
+  }
+}
+
+// The sort key of each row for small_block_rows' order: (block size, block) for rows of blocks
+// of 2..exact_limit points, all ones (sorted last) for the others; `small` counts the former.
+__global__ void small_row_key_kernel(const int64_t* __restrict__ block,
+                                     const unsigned long long* __restrict__ sizes, int64_t m,
+                                     int64_t exact_limit, unsigned long long* __restrict__ keys,
+                                     int64_t* __restrict__ rows,
+                                     unsigned long long* __restrict__ small) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
+       i += int64_t(blockDim.x) * gridDim.x) {
+    const unsigned long long size = sizes[block[i]];
+    const bool listed = size >= 2 && size <= static_cast<unsigned long long>(exact_limit);
+    keys[i] = listed ? (size << 32) | static_cast<unsigned long long>(block[i]) : ~0ull;
+    rows[i] = i;
+    if (listed) atomicAdd(small, 1ull);
+  }
+}
+
+// lengths[r] = the entries of the r-th listed row (lengths [R + 1], its last entry 0).
+__global__ void row_length_kernel(const int64_t* __restrict__ row_ptr,
+                                  const int64_t* __restrict__ rows, int64_t count,
+                                  int64_t* __restrict__ lengths) {
+  for (int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; r < count;
+       r += int64_t(blockDim.x) * gridDim.x)
+    lengths[r] = row_ptr[rows[r] + 1] - row_ptr[rows[r]];
+}
+
+// The entries of the listed rows, row after row from `offsets` (the scanned lengths), each
+// row's columns ascending as the graph stores them.
+__global__ void small_entries_kernel(const int64_t* __restrict__ row_ptr,
+                                     const int64_t* __restrict__ cols,
+                                     const double* __restrict__ values,
+                                     const int64_t* __restrict__ rows,
+                                     const int64_t* __restrict__ offsets, int64_t count,
+                                     int32_t* __restrict__ out_rows,
+                                     int32_t* __restrict__ out_cols,
+                                     double* __restrict__ out_values) {
+  for (int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; r < count;
+       r += int64_t(blockDim.x) * gridDim.x) {
+    const int64_t row = rows[r];
+    int64_t at = offsets[r];
+    for (int64_t e = row_ptr[row]; e < row_ptr[row + 1]; ++e, ++at) {
+      out_rows[at] = static_cast<int32_t>(row);
+      out_cols[at] = static_cast<int32_t>(cols[e]);
+      out_values[at] = values[e];
+    }
+  }
+}
+
+// --- the Lanczos recurrence on [M, p] row-major blocks -----------------------------------------
+
+constexpr int kDotThreads = 256;
+
+// out[k] = sum_i a[i, k] b[i, k]: one block per column, each thread a strided partial sum,
+// then a fixed tree; deterministic for a given M.
+__global__ void __launch_bounds__(kDotThreads)
+    column_dots_kernel(const double* __restrict__ a, const double* __restrict__ b, int64_t m,
+                       int64_t p, double* __restrict__ out) {
+  __shared__ double partial[kDotThreads];
+  const int64_t k = blockIdx.x;
+  double sum = 0.0;
+  for (int64_t i = threadIdx.x; i < m; i += kDotThreads) sum += a[i * p + k] * b[i * p + k];
+  partial[threadIdx.x] = sum;
+  __syncthreads();
+  for (int stride = kDotThreads / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[k] = partial[0];
+}
+
+__global__ void sqrt_kernel(double* __restrict__ x, int64_t n) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(blockDim.x) * gridDim.x)
+    x[i] = sqrt(x[i]);
+}
+
+// w[i, k] -= coefficient[k] * v[i, k].
+__global__ void subtract_scaled_kernel(double* __restrict__ w,
+                                       const double* __restrict__ coefficient,
+                                       const double* __restrict__ v, int64_t m, int64_t p) {
+  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < m * p;
+       idx += int64_t(blockDim.x) * gridDim.x)
+    w[idx] -= coefficient[idx % p] * v[idx];
+}
+
+// out[i, k] = w[i, k] / norm[k] (w itself where the norm is 0).
+__global__ void divide_columns_kernel(const double* __restrict__ w,
+                                      const double* __restrict__ norm, int64_t m, int64_t p,
+                                      double* __restrict__ out) {
+  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < m * p;
+       idx += int64_t(blockDim.x) * gridDim.x) {
+    const double n = norm[idx % p];
+    out[idx] = w[idx] / (n > 0 ? n : 1.0);
+  }
+}
+
+}  // namespace
+}  // namespace cuts
