@@ -1,11 +1,12 @@
 // CUDA diffusion condensation engine: the same steps as csrc/condense/cpu/condense_cpu.cpp (the
 // reference), with the points, cluster sizes, clusters and kernel graph kept on the GPU.
 //
-// Neighbour queries are brute force over all pairs: one thread per row i, the j side staged
-// through shared memory a tile of rows at a time, visited in increasing index so that every
-// list comes out sorted. A pair is listed under exactly the CPU's conditions (its first-axis
-// window, then squared_distance_bounded against the widened radius), so the lists, the k-th
-// neighbour distances, the pair distances and the merges are the CPU's bit for bit. The
+// Neighbour queries are the CPU engine's sorted sweep (graph_kernels.cuh): the points sorted by
+// their first coordinate once per point set, each query scanning only its window of ranks. A
+// pair is listed under exactly the CPU's conditions (its first-axis window, then
+// squared_distance_bounded against the widened radius), and each list is sorted by index, so
+// the lists, the k-th neighbour distances, the pair distances and the merges are the CPU's bit
+// for bit. The
 // affinities use the device's exp / pow, which may differ from the host libm's by an ulp.
 // Built with --fmad=false (CMakeLists.txt): no multiply-add is contracted, so sums and
 // products round as on the CPU.
@@ -25,7 +26,8 @@
 
 #include "condense/cuda/cub_ops.cuh"
 #include "condense/cuda/graph_kernels.cuh"
-#include "condense/cuda/spectrum_kernels.cuh"
+#include "condense/cuda/block_kernels.cuh"
+#include "condense/cuda/lanczos_kernels.cuh"
 #include "condense/cuda/step_kernels.cuh"
 #include "condense/engine.h"
 #include "condense/groups.h"
@@ -45,6 +47,13 @@ struct NeighbourLists {
   DeviceArray<int64_t> cols;     // [E]
   DeviceArray<double> dist;      // [E]
   int64_t entries = 0;
+};
+
+// The points sorted by their first coordinate (condense/cpu/sweep.h's layout, without lanes).
+struct DeviceSweep {
+  DeviceArray<int64_t> order;  // [M] the point at each rank
+  DeviceArray<double> key;     // [M] its first coordinate, ascending
+  DeviceArray<double> xs;      // [M, C] the points in rank order
 };
 
 // The kernel graph on the device.
@@ -93,8 +102,9 @@ class CudaCondenser final : public Condenser {
                                      std::to_string(k));
     DeviceGuard guard(device_);
     const int64_t m = m_;
+    const DeviceSweep sweep = sort_points();
     DeviceArray<double> kth(m, stream_, "the k-th neighbour distances");
-    kth_neighbour_distance(k, kth.get());
+    kth_neighbour_distance(sweep, k, kth.get());
     DeviceArray<double> bandwidth(m, stream_, "the adaptive bandwidths");
     DeviceArray<double> support(m, stream_, "the kernel supports");
     {
@@ -105,7 +115,8 @@ class CudaCondenser final : public Condenser {
     }
     kth.release();
     // Directed lists j within i's support; S_ij is nonzero where either direction is.
-    NeighbourLists directed = neighbours_within(support.get(), 0.0, /*only_greater=*/false);
+    NeighbourLists directed =
+        neighbours_within(sweep, support.get(), 0.0, /*only_greater=*/false, /*by_index=*/false);
     support.release();
     build_graph(std::move(directed), /*symmetric=*/false,
                 AdaptiveAffinity{bandwidth.get(), w_.get(), decay_, thresh_});
@@ -115,8 +126,9 @@ class CudaCondenser final : public Condenser {
     DeviceGuard guard(device_);
     const double bandwidth = std::max(eps, DBL_EPSILON);
     const double support = kernel_support(bandwidth, decay_, thresh_);
-    // One radius for all: the lists are already symmetric.
-    NeighbourLists lists = neighbours_within(nullptr, support, false);
+    // One radius for all: the lists are already symmetric (and, sorted by index, in the
+    // graph's order).
+    NeighbourLists lists = neighbours_within(sort_points(), nullptr, support, false, true);
     build_graph(std::move(lists), /*symmetric=*/true,
                 FixedAffinity{bandwidth, w_.get(), decay_, thresh_});
   }
@@ -152,7 +164,7 @@ class CudaCondenser final : public Condenser {
     return to_host(out.get(), m * columns, stream_, &transfers_);
   }
 
-  // The blocks of S, found on the device (union-find, condense/cuda/spectrum_kernels.cuh), and
+  // The blocks of S, found on the device (union-find, condense/cuda/block_kernels.cuh), and
   // the entries of the blocks of 2..exact_limit points in small_block_rows' order: only these,
   // the block of every point, the block sizes and the degrees come to the host, never the graph.
   SpectrumBlocks spectrum_blocks(int64_t exact_limit) const override {
@@ -341,15 +353,17 @@ class CudaCondenser final : public Condenser {
     // A radius sure to hold `count` pairs: the 2 * count smallest nearest-neighbour distances
     // belong to 2 * count points, hence to at least `count` distinct pairs.
     double radius = kInfinity;
+    const DeviceSweep sweep = sort_points();
     if (2 * count <= m) {
       DeviceArray<double> nearest(m, stream_, "the nearest-neighbour distances");
       DeviceArray<double> sorted(m, stream_, "the sorted nearest-neighbour distances");
-      kth_neighbour_distance(1, nearest.get());
+      kth_neighbour_distance(sweep, 1, nearest.get());
       cub::DoubleBuffer<double> buffer(nearest.get(), sorted.get());
       sort_keys("cub::DeviceRadixSort::SortKeys (nearest distances)", buffer, m, stream_);
       radius = scalar_to_host(buffer.Current() + (2 * count - 1), stream_, &transfers_);
     }
-    NeighbourLists lists = neighbours_within(nullptr, radius, /*only_greater=*/true);
+    NeighbourLists lists =
+        neighbours_within(sweep, nullptr, radius, /*only_greater=*/true, /*by_index=*/false);
     const int64_t entries = lists.entries;
     if (entries == 0) return {};
     lists.cols.release();
@@ -368,7 +382,8 @@ class CudaCondenser final : public Condenser {
     std::vector<int64_t> offsets, cols;
     std::vector<double> dist;
     {
-      NeighbourLists lists = neighbours_within(nullptr, threshold, /*only_greater=*/true);
+      NeighbourLists lists = neighbours_within(sort_points(), nullptr, threshold,
+                                               /*only_greater=*/true, /*by_index=*/false);
       offsets = to_host(lists.offsets.get(), m + 1, stream_, &transfers_);
       cols = to_host(lists.cols.get(), lists.entries, stream_, &transfers_);
       dist = to_host(lists.dist.get(), lists.entries, stream_, &transfers_);
@@ -447,8 +462,34 @@ class CudaCondenser final : public Condenser {
   }
 
  private:
+  // The current points sorted by their first coordinate: what every neighbour query scans.
+  DeviceSweep sort_points() const {
+    const int64_t m = m_;
+    DeviceSweep sweep;
+    sweep.order = DeviceArray<int64_t>(m, stream_, "the sweep order");
+    sweep.key = DeviceArray<double>(m, stream_, "the sweep keys");
+    sweep.xs = DeviceArray<double>(m * c_, stream_, "the points in sweep order");
+    if (m == 0) return sweep;
+    DeviceArray<int64_t> order_alt(m, stream_, "the sweep order");
+    DeviceArray<double> key_alt(m, stream_, "the sweep keys");
+    NvtxRange range("sort_points");
+    sweep_keys_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
+        x_.get(), m, c_, sweep.key.get(), sweep.order.get());
+    CUTS_CHECK_LAUNCH(stream_, "sweep_keys_kernel");
+    // Radix sorts are stable: equal keys keep their index order, as std::stable_sort does.
+    cub::DoubleBuffer<double> keys(sweep.key.get(), key_alt.get());
+    cub::DoubleBuffer<int64_t> order(sweep.order.get(), order_alt.get());
+    sort_pairs("cub::DeviceRadixSort::SortPairs (sweep keys)", keys, order, m, 64, stream_);
+    if (keys.Current() != sweep.key.get()) std::swap(sweep.key, key_alt);
+    if (order.Current() != sweep.order.get()) std::swap(sweep.order, order_alt);
+    gather_rows_kernel<<<blocks_for(m * c_), kThreadsPerBlock, 0, stream_>>>(
+        x_.get(), sweep.order.get(), m, c_, sweep.xs.get());
+    CUTS_CHECK_LAUNCH(stream_, "gather_rows_kernel");
+    return sweep;
+  }
+
   // The distance from every point to its k-th nearest other point, into out[M].
-  void kth_neighbour_distance(int64_t k, double* out) {
+  void kth_neighbour_distance(const DeviceSweep& sweep, int64_t k, double* out) const {
     const int64_t m = m_;
     if (m == 0) return;
     if (k > m - 1) {
@@ -462,48 +503,52 @@ class CudaCondenser final : public Condenser {
       throw InvalidArgument("the CUDA engine finds at most " + std::to_string(kMaxNeighbours) +
                             " neighbours for the adaptive bandwidth, got k = " +
                             std::to_string(k) + ": use a smaller knn or run on the CPU");
-    const int tile_rows = tile_rows_for(c_);
-    const size_t shared = static_cast<size_t>(tile_rows) * c_ * sizeof(double);
     const int kk = static_cast<int>(k);
-    NvtxRange range("kth_distance_kernel");
+    const unsigned int grid = blocks_for(m);
+    const double* xs = sweep.xs.get();
+    const double* key = sweep.key.get();
+    const int64_t* order = sweep.order.get();
+    NvtxRange range("sweep_kth_distance_kernel");
+    // The smallest instantiation that holds k: the k best live in each thread's local memory.
     if (k <= 1) {
-      kth_distance_kernel<1><<<row_blocks(m), kRowThreads, shared, stream_>>>(x_.get(), m, c_, kk,
-                                                                             tile_rows, out);
+      sweep_kth_distance_kernel<1><<<grid, kThreadsPerBlock, 0, stream_>>>(xs, key, order, m,
+                                                                          c_, kk, out);
     } else if (k <= 8) {
-      kth_distance_kernel<8><<<row_blocks(m), kRowThreads, shared, stream_>>>(x_.get(), m, c_, kk,
-                                                                             tile_rows, out);
+      sweep_kth_distance_kernel<8><<<grid, kThreadsPerBlock, 0, stream_>>>(xs, key, order, m,
+                                                                          c_, kk, out);
     } else if (k <= 32) {
-      kth_distance_kernel<32><<<row_blocks(m), kRowThreads, shared, stream_>>>(x_.get(), m, c_,
-                                                                              kk, tile_rows, out);
+      sweep_kth_distance_kernel<32><<<grid, kThreadsPerBlock, 0, stream_>>>(xs, key, order, m,
+                                                                           c_, kk, out);
     } else if (k <= 64) {
-      kth_distance_kernel<64><<<row_blocks(m), kRowThreads, shared, stream_>>>(x_.get(), m, c_,
-                                                                              kk, tile_rows, out);
+      sweep_kth_distance_kernel<64><<<grid, kThreadsPerBlock, 0, stream_>>>(xs, key, order, m,
+                                                                           c_, kk, out);
     } else if (k <= 128) {
-      kth_distance_kernel<128><<<row_blocks(m), kRowThreads, shared, stream_>>>(x_.get(), m, c_,
-                                                                               kk, tile_rows, out);
+      sweep_kth_distance_kernel<128><<<grid, kThreadsPerBlock, 0, stream_>>>(xs, key, order, m,
+                                                                            c_, kk, out);
     } else {
-      kth_distance_kernel<kMaxNeighbours><<<row_blocks(m), kRowThreads, shared, stream_>>>(
-          x_.get(), m, c_, kk, tile_rows, out);
+      sweep_kth_distance_kernel<kMaxNeighbours><<<grid, kThreadsPerBlock, 0, stream_>>>(
+          xs, key, order, m, c_, kk, out);
     }
-    CUTS_CHECK_LAUNCH(stream_, "kth_distance_kernel");
+    CUTS_CHECK_LAUNCH(stream_, "sweep_kth_distance_kernel");
   }
 
   // For every point i, the points j != i with d_ij <= radius_i (radius[i], or `scalar` where
-  // radius is null; only j > i when only_greater), sorted by index: count, scan, fill.
-  NeighbourLists neighbours_within(const double* radius, double scalar, bool only_greater) {
+  // radius is null; only j > i when only_greater): count, scan, fill; each list sorted by j
+  // when by_index (else in rank order).
+  NeighbourLists neighbours_within(const DeviceSweep& sweep, const double* radius, double scalar,
+                                   bool only_greater, bool by_index) const {
     const int64_t m = m_;
     NeighbourLists lists;
     lists.offsets = DeviceArray<int64_t>(m + 1, stream_, "the neighbour list offsets");
     CUTS_CUDA_CHECK(cudaMemsetAsync(lists.offsets.get(), 0, (m + 1) * sizeof(int64_t), stream_));
     if (m == 0) return lists;
-    const int tile_rows = tile_rows_for(c_);
-    const size_t shared = static_cast<size_t>(tile_rows) * c_ * sizeof(double);
+    const unsigned int grid = blocks_for(m);
     {
-      NvtxRange range("within_radius_count_kernel");
-      within_radius_kernel<false><<<row_blocks(m), kRowThreads, shared, stream_>>>(
-          x_.get(), m, c_, radius, scalar, only_greater, tile_rows, lists.offsets.get(), nullptr,
-          nullptr);
-      CUTS_CHECK_LAUNCH(stream_, "within_radius_count_kernel");
+      NvtxRange range("sweep_within_radius_count_kernel");
+      sweep_within_radius_kernel<false><<<grid, kThreadsPerBlock, 0, stream_>>>(
+          sweep.xs.get(), sweep.key.get(), sweep.order.get(), m, c_, radius, scalar,
+          only_greater, lists.offsets.get(), nullptr, nullptr);
+      CUTS_CHECK_LAUNCH(stream_, "sweep_within_radius_count_kernel");
     }
     int64_t* offsets = lists.offsets.get();
     const int64_t items = m + 1;  // offsets[m] = 0 turns into the total
@@ -511,12 +556,22 @@ class CudaCondenser final : public Condenser {
     lists.entries = scalar_to_host(offsets + m, stream_, &transfers_);
     lists.cols = DeviceArray<int64_t>(lists.entries, stream_, "the neighbour lists");
     lists.dist = DeviceArray<double>(lists.entries, stream_, "the neighbour distances");
-    if (lists.entries > 0) {
-      NvtxRange range("within_radius_fill_kernel");
-      within_radius_kernel<true><<<row_blocks(m), kRowThreads, shared, stream_>>>(
-          x_.get(), m, c_, radius, scalar, only_greater, tile_rows, offsets, lists.cols.get(),
-          lists.dist.get());
-      CUTS_CHECK_LAUNCH(stream_, "within_radius_fill_kernel");
+    if (lists.entries == 0) return lists;
+    {
+      NvtxRange range("sweep_within_radius_fill_kernel");
+      sweep_within_radius_kernel<true><<<grid, kThreadsPerBlock, 0, stream_>>>(
+          sweep.xs.get(), sweep.key.get(), sweep.order.get(), m, c_, radius, scalar,
+          only_greater, offsets, lists.cols.get(), lists.dist.get());
+      CUTS_CHECK_LAUNCH(stream_, "sweep_within_radius_fill_kernel");
+    }
+    if (by_index) {
+      DeviceArray<int64_t> cols(lists.entries, stream_, "the neighbour lists");
+      DeviceArray<double> dist(lists.entries, stream_, "the neighbour distances");
+      sort_segments("cub::DeviceSegmentedSort::SortPairs (neighbour lists)", lists.cols.get(),
+                    cols.get(), lists.dist.get(), dist.get(), lists.entries, m, offsets,
+                    stream_);
+      lists.cols = std::move(cols);
+      lists.dist = std::move(dist);
     }
     return lists;
   }

@@ -6,6 +6,7 @@
 
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
+#include <cub/device/device_segmented_sort.cuh>
 
 #include "core/cuda/cuda_utils.h"
 
@@ -41,6 +42,19 @@ void sort_pairs(const char* name, cub::DoubleBuffer<Key>& keys, cub::DoubleBuffe
                 int64_t items, int end_bit, cudaStream_t stream) {
   run_cub(name, stream, [&](void* temp, size_t& bytes) {
     return cub::DeviceRadixSort::SortPairs(temp, bytes, keys, values, items, 0, end_bit, stream);
+  });
+}
+
+// Sorts the (key, value) pairs of each segment [offsets[s], offsets[s + 1]) by key, from
+// keys_in / values_in into keys_out / values_out.
+template <class Key, class Value>
+void sort_segments(const char* name, const Key* keys_in, Key* keys_out, const Value* values_in,
+                   Value* values_out, int64_t items, int64_t segments, const int64_t* offsets,
+                   cudaStream_t stream) {
+  run_cub(name, stream, [&](void* temp, size_t& bytes) {
+    return cub::DeviceSegmentedSort::SortPairs(temp, bytes, keys_in, keys_out, values_in,
+                                               values_out, items, segments, offsets, offsets + 1,
+                                               stream);
   });
 }
 

@@ -1,7 +1,9 @@
 // The CUDA condensation engine's kernels that find neighbours and build the kernel graph
-// (condense_cuda.cu, which alone includes this file): brute-force pair queries over all points,
-// one thread per row i with the j side staged through shared memory, and the steps that turn
-// the neighbour lists into a CSR graph of affinities. Lists, k-th neighbour distances and merges
+// (condense_cuda.cu, which alone includes this file). Neighbours come from the CPU engine's
+// sorted sweep (condense/cpu/sweep.h): the points sorted by their first coordinate, a query
+// scanning only the ranks whose key is within its radius (or, for the k-th neighbour, widening
+// outward from its own rank until the key gap passes the k-th distance). One thread per rank,
+// so neighbouring threads read overlapping windows. Lists, k-th neighbour distances and merges
 // are the CPU engine's bit for bit (see condense_cuda.cu).
 #pragma once
 
@@ -15,84 +17,74 @@
 namespace cuts {
 namespace {
 
-// Threads per block of the brute-force pair kernels (one thread per row), and the shared memory
-// one block may use for its tile of j rows (the default limit, no opt-in needed).
-constexpr int kRowThreads = 128;
-constexpr int64_t kTileBytes = 48 * 1024;
 // The largest k of the k-th neighbour query: a thread keeps its k best in a local array.
 constexpr int64_t kMaxNeighbours = 256;
 // A constexpr scalar: usable in device code as well.
 constexpr double kInfinity = std::numeric_limits<double>::infinity();
 
-// Rows of the j tile in shared memory for C features (0: C too large, j read from global).
-int tile_rows_for(int64_t c) {
-  const int64_t rows = std::min<int64_t>(kRowThreads, kTileBytes / (8 * std::max<int64_t>(c, 1)));
-  return static_cast<int>(rows);
-}
-
-// Blocks of kRowThreads for one thread per row of m.
-unsigned int row_blocks(int64_t m) {
-  const int64_t blocks = (m + kRowThreads - 1) / kRowThreads;
-  return static_cast<unsigned int>(blocks > 0 ? blocks : 1);
-}
-
-// Calls visit(j, x_j) for j = from, from + 1, ..., m - 1 in order, in every active thread of the
-// block; x_j points to shared memory when the rows are staged (tile_rows > 0). Every thread of
-// the block must call it with the same from / tile_rows (it synchronises the block).
-template <class Visit>
-__device__ __forceinline__ void for_each_point(const double* __restrict__ x, int64_t m, int64_t c,
-                                               double* tile, int tile_rows, int64_t from,
-                                               bool active, Visit& visit) {
-  if (tile_rows == 0) {
-    if (active)
-      for (int64_t j = from; j < m; ++j) visit(j, x + j * c);
-    return;
-  }
-  for (int64_t base = from; base < m; base += tile_rows) {
-    const int64_t rows = min(static_cast<int64_t>(tile_rows), m - base);
-    __syncthreads();  // the previous tile has been used by every thread
-    for (int64_t t = threadIdx.x; t < rows * c; t += blockDim.x) tile[t] = x[base * c + t];
-    __syncthreads();
-    if (active)
-      for (int64_t r = 0; r < rows; ++r) visit(base + r, tile + r * c);
+// The sweep's inputs: key[q] = x[i, 0] and order[q] = i for q = 0..M-1 (sorted by a radix sort
+// of the keys afterwards).
+__global__ void sweep_keys_kernel(const double* __restrict__ x, int64_t m, int64_t c,
+                                  double* __restrict__ key, int64_t* __restrict__ order) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
+       i += int64_t(blockDim.x) * gridDim.x) {
+    key[i] = x[i * c];
+    order[i] = i;
   }
 }
 
-// Distance from each point to its k-th nearest other point (infinity when fewer than k exist):
-// the CPU's kth_neighbour_distance, as a brute-force scan keeping the k smallest squared
-// distances in ascending order. Once k are held, squared_distance_bounded gives up past the
-// k-th, exactly as the CPU's heap bound does, so the k-th value is the same.
+// xs[q] = x[order[q]]: the points in rank order, so that a window is one contiguous stretch.
+__global__ void gather_rows_kernel(const double* __restrict__ x,
+                                   const int64_t* __restrict__ order, int64_t m, int64_t c,
+                                   double* __restrict__ xs) {
+  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < m * c;
+       idx += int64_t(blockDim.x) * gridDim.x)
+    xs[idx] = x[order[idx / c] * c + idx % c];
+}
+
+// Distance from each point to its k-th nearest other point (infinity when fewer than k exist),
+// as the CPU's kth_neighbour_distance: the k smallest squared distances kept in ascending order
+// while ranks are visited outward from the point's own, the nearer key first; it stops once the
+// next key gap squared exceeds the k-th (a point's squared distance is at least its key gap
+// squared, as the first term of its sum). Once k are held, squared_distance_bounded gives up
+// past the k-th, so the k-th value is the exact one, whatever the visiting order.
 template <int K>
-__global__ void __launch_bounds__(kRowThreads)
-    kth_distance_kernel(const double* __restrict__ x, int64_t m, int64_t c, int k, int tile_rows,
-                        double* __restrict__ out) {
-  extern __shared__ double tile[];
-  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  const bool active = i < m;
-  const double* xi = x + (active ? i : 0) * c;
-  double best[K];
-  for (int q = 0; q < K; ++q) best[q] = kInfinity;
-  int count = 0;
-  auto visit = [&](int64_t j, const double* xj) {
-    if (j == i) return;
-    const double bound = count == k ? best[k - 1] : kInfinity;
-    const double d2 = squared_distance_bounded(xi, xj, c, bound);
-    int pos;
-    if (count < k) {
-      pos = count++;
-    } else if (d2 < best[k - 1]) {
-      pos = k - 1;
-    } else {
-      return;
+__global__ void sweep_kth_distance_kernel(const double* __restrict__ xs,
+                                          const double* __restrict__ key,
+                                          const int64_t* __restrict__ order, int64_t m, int64_t c,
+                                          int k, double* __restrict__ out) {
+  for (int64_t own = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; own < m;
+       own += int64_t(blockDim.x) * gridDim.x) {
+    const double* xi = xs + own * c;
+    const double centre = key[own];
+    double best[K];
+    int count = 0;
+    int64_t left = own - 1, right = own + 1;
+    while (left >= 0 || right < m) {
+      const double gap_left = left >= 0 ? centre - key[left] : kInfinity;
+      const double gap_right = right < m ? key[right] - centre : kInfinity;
+      const bool go_left = gap_left <= gap_right;
+      const double gap = go_left ? gap_left : gap_right;
+      if (count == k && gap * gap > best[k - 1]) break;
+      const int64_t q = go_left ? left-- : right++;
+      const double bound = count == k ? best[k - 1] : kInfinity;
+      const double d2 = squared_distance_bounded(xi, xs + q * c, c, bound);
+      int pos;
+      if (count < k) {
+        pos = count++;
+      } else if (d2 < best[k - 1]) {
+        pos = k - 1;
+      } else {
+        continue;
+      }
+      while (pos > 0 && best[pos - 1] > d2) {
+        best[pos] = best[pos - 1];
+        --pos;
+      }
+      best[pos] = d2;
     }
-    while (pos > 0 && best[pos - 1] > d2) {
-      best[pos] = best[pos - 1];
-      --pos;
-    }
-    best[pos] = d2;
-  };
-  for_each_point(x, m, c, tile, tile_rows, 0, active, visit);
-  if (active) out[i] = count == k ? sqrt(best[k - 1]) : kInfinity;
+    out[order[own]] = count == k ? sqrt(best[k - 1]) : kInfinity;
+  }
 }
 
 // The adaptive bandwidth (raised to float64 epsilon, as std::max does) and its kernel support.
@@ -107,39 +99,57 @@ __global__ void bandwidth_kernel(const double* __restrict__ kth, int64_t m, doub
   }
 }
 
-// The CPU's neighbours_within: for row i, every j != i (only j > i when only_greater) inside
-// i's first-axis window |x_j0 - x_i0| <= r with squared_distance_bounded(x_i, x_j) <= r^2,
+// The CPU's scan_row for every point: for the point i at rank `own`, every j != i (only
+// j > i when only_greater) in its window of ranks |key_q - key_own| <= r (found by binary
+// search: both bounds are monotone in the rank) with squared_distance_bounded <= r^2,
 // r = radius * (1 + 1e-9) (radius[i], or `scalar` when radius is null). kFill = false counts
-// them into counts[i]; kFill = true writes them from offsets[i], increasing j, with sqrt(d^2).
+// them into counts[i]; kFill = true writes them from offsets[i] with sqrt(d^2), in rank order
+// (a segmented sort then orders each row by j, as the CPU's lists are).
 template <bool kFill>
-__global__ void __launch_bounds__(kRowThreads)
-    within_radius_kernel(const double* __restrict__ x, int64_t m, int64_t c,
-                         const double* __restrict__ radius, double scalar, bool only_greater,
-                         int tile_rows, int64_t* __restrict__ counts_or_offsets,
-                         int64_t* __restrict__ cols, double* __restrict__ dist) {
-  extern __shared__ double tile[];
-  const int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x;
-  const bool active = i < m;
-  const double* xi = x + (active ? i : 0) * c;
-  const double r = (active ? (radius != nullptr ? radius[i] : scalar) : 0.0) * (1.0 + 1e-9);
-  const double bound = r * r;
-  int64_t pos = kFill && active ? counts_or_offsets[i] : 0;
-  auto visit = [&](int64_t j, const double* xj) {
-    if (j == i || (only_greater && j < i)) return;
-    if (!(fabs(xj[0] - xi[0]) <= r)) return;  // the CPU's sweep window
-    const double d2 = squared_distance_bounded(xi, xj, c, bound);
-    if (d2 <= bound) {
+__global__ void sweep_within_radius_kernel(const double* __restrict__ xs,
+                                           const double* __restrict__ key,
+                                           const int64_t* __restrict__ order, int64_t m,
+                                           int64_t c, const double* __restrict__ radius,
+                                           double scalar, bool only_greater,
+                                           int64_t* __restrict__ counts_or_offsets,
+                                           int64_t* __restrict__ cols,
+                                           double* __restrict__ dist) {
+  for (int64_t own = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; own < m;
+       own += int64_t(blockDim.x) * gridDim.x) {
+    const int64_t i = order[own];
+    const double r = (radius != nullptr ? radius[i] : scalar) * (1.0 + 1e-9);
+    const double bound = r * r;
+    const double centre = key[own];
+    // first: the least rank with !(centre - key > r); last: the least with !(key - centre <= r).
+    int64_t lo = 0, hi = own;
+    while (lo < hi) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      if (centre - key[mid] > r) lo = mid + 1; else hi = mid;
+    }
+    const int64_t first = lo;
+    lo = own;
+    hi = m;
+    while (lo < hi) {
+      const int64_t mid = lo + (hi - lo) / 2;
+      if (key[mid] - centre <= r) lo = mid + 1; else hi = mid;
+    }
+    const int64_t last = lo;
+    const double* xi = xs + own * c;
+    int64_t pos = kFill ? counts_or_offsets[i] : 0;
+    for (int64_t q = first; q < last; ++q) {
+      if (q == own) continue;
+      const int64_t j = order[q];
+      if (only_greater && j < i) continue;
+      const double d2 = squared_distance_bounded(xi, xs + q * c, c, bound);
+      if (!(d2 <= bound)) continue;
       if (kFill) {
         cols[pos] = j;
         dist[pos] = sqrt(d2);
       }
       ++pos;
     }
-  };
-  // With only_greater no thread of this block needs a j at or below the block's first row.
-  const int64_t from = only_greater ? blockIdx.x * int64_t(blockDim.x) + 1 : 0;
-  for_each_point(x, m, c, tile, tile_rows, from, active, visit);
-  if (!kFill && active) counts_or_offsets[i] = pos;
+    if (!kFill) counts_or_offsets[i] = pos;
+  }
 }
 
 // The entries of the union of the directed lists with their transpose, plus self-loops, as

@@ -1,10 +1,8 @@
-// The CUDA condensation engine's kernels for the diffusion time (condense_cuda.cu, which alone
-// includes this file): the blocks of the kernel graph and the entries of the small ones
-// (CudaCondenser::spectrum_blocks, the device side of condense/spectrum_blocks.h), and the
-// block Lanczos recurrence (CudaCondenser::lanczos, condense/lanczos.h on the host). Sums run in
-// the CPU engine's order where a result must equal it (degrees); the Lanczos column sums are
-// tree reductions, deterministic for a given M but not the CPU's order (they feed only the
-// stochastic estimate, which the CPU computes in float32).
+// The CUDA condensation engine's kernels for the blocks of the kernel graph and the entries of
+// the small ones (condense_cuda.cu, which alone includes this file, in
+// CudaCondenser::spectrum_blocks: the device side of condense/spectrum_blocks.h). Degrees are
+// summed in the CPU engine's order. Every kernel is a grid-stride loop over independent items,
+// so tests/support/host_emulation runs them on the host against brute force.
 #pragma once
 
 #include <cstdint>
@@ -141,54 +139,6 @@ __global__ void small_entries_kernel(const int64_t* __restrict__ row_ptr,
       out_cols[at] = static_cast<int32_t>(cols[e]);
       out_values[at] = values[e];
     }
-  }
-}
-
-// --- the Lanczos recurrence on [M, p] row-major blocks -----------------------------------------
-
-constexpr int kDotThreads = 256;
-
-// out[k] = sum_i a[i, k] b[i, k]: one block per column, each thread a strided partial sum,
-// then a fixed tree; deterministic for a given M.
-__global__ void __launch_bounds__(kDotThreads)
-    column_dots_kernel(const double* __restrict__ a, const double* __restrict__ b, int64_t m,
-                       int64_t p, double* __restrict__ out) {
-  __shared__ double partial[kDotThreads];
-  const int64_t k = blockIdx.x;
-  double sum = 0.0;
-  for (int64_t i = threadIdx.x; i < m; i += kDotThreads) sum += a[i * p + k] * b[i * p + k];
-  partial[threadIdx.x] = sum;
-  __syncthreads();
-  for (int stride = kDotThreads / 2; stride > 0; stride /= 2) {
-    if (threadIdx.x < stride) partial[threadIdx.x] += partial[threadIdx.x + stride];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) out[k] = partial[0];
-}
-
-__global__ void sqrt_kernel(double* __restrict__ x, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x)
-    x[i] = sqrt(x[i]);
-}
-
-// w[i, k] -= coefficient[k] * v[i, k].
-__global__ void subtract_scaled_kernel(double* __restrict__ w,
-                                       const double* __restrict__ coefficient,
-                                       const double* __restrict__ v, int64_t m, int64_t p) {
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < m * p;
-       idx += int64_t(blockDim.x) * gridDim.x)
-    w[idx] -= coefficient[idx % p] * v[idx];
-}
-
-// out[i, k] = w[i, k] / norm[k] (w itself where the norm is 0).
-__global__ void divide_columns_kernel(const double* __restrict__ w,
-                                      const double* __restrict__ norm, int64_t m, int64_t p,
-                                      double* __restrict__ out) {
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < m * p;
-       idx += int64_t(blockDim.x) * gridDim.x) {
-    const double n = norm[idx % p];
-    out[idx] = w[idx] / (n > 0 ? n : 1.0);
   }
 }
 
