@@ -70,8 +70,8 @@ class CudaCondenser final : public Condenser {
   CudaCondenser(DeviceArray<double> x, int64_t n, int64_t c, double decay, double thresh,
                 int device, cudaStream_t stream)
       : n_(n), m_(n), c_(c), decay_(decay), thresh_(thresh), device_(device), stream_(stream),
-        x_(std::move(x)), w_(n, stream, "the cluster weights"),
-        cluster_(n, stream, "the cluster of every point") {
+        pool_(device), x_(std::move(x)), w_(n, stream, "the cluster weights", pool_.get()),
+        cluster_(n, stream, "the cluster of every point", pool_.get()) {
     NvtxRange range("init_clusters_kernel");
     init_clusters_kernel<<<blocks_for(n), kThreadsPerBlock, 0, stream_>>>(n, w_.get(),
                                                                           cluster_.get());
@@ -103,10 +103,10 @@ class CudaCondenser final : public Condenser {
     DeviceGuard guard(device_);
     const int64_t m = m_;
     const DeviceSweep sweep = sort_points();
-    DeviceArray<double> kth(m, stream_, "the k-th neighbour distances");
+    DeviceArray<double> kth(m, stream_, "the k-th neighbour distances", pool_.get());
     kth_neighbour_distance(sweep, k, kth.get());
-    DeviceArray<double> bandwidth(m, stream_, "the adaptive bandwidths");
-    DeviceArray<double> support(m, stream_, "the kernel supports");
+    DeviceArray<double> bandwidth(m, stream_, "the adaptive bandwidths", pool_.get());
+    DeviceArray<double> support(m, stream_, "the kernel supports", pool_.get());
     {
       NvtxRange range("bandwidth_kernel");
       bandwidth_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
@@ -149,9 +149,10 @@ class CudaCondenser final : public Condenser {
     if (columns < 0 || static_cast<int64_t>(v.size()) != m * columns)
       throw InvalidArgument("gram_product: the block must have M * columns values");
     DeviceGuard guard(device_);
-    const DeviceArray<double> block = to_device(v, stream_, "the gram_product block", &transfers_);
-    DeviceArray<double> inner(m * columns, stream_, "the gram_product intermediate");
-    DeviceArray<double> out(m * columns, stream_, "the gram_product result");
+    const DeviceArray<double> block =
+        to_device(v, stream_, "the gram_product block", &transfers_, pool_.get());
+    DeviceArray<double> inner(m * columns, stream_, "the gram_product intermediate", pool_.get());
+    DeviceArray<double> out(m * columns, stream_, "the gram_product result", pool_.get());
     // inner = D^-2 S V, then out = S inner.
     for (int pass = 0; pass < 2; ++pass) {
       NvtxRange range("gram_pass_kernel");
@@ -176,13 +177,13 @@ class CudaCondenser final : public Condenser {
     NvtxRange range("spectrum_blocks");
     SpectrumBlocks out;
     out.edges = graph_.entries;
-    DeviceArray<double> degree(m, stream_, "the degrees");
+    DeviceArray<double> degree(m, stream_, "the degrees", pool_.get());
     degree_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
         graph_.row_ptr.get(), graph_.values.get(), m, degree.get());
     CUTS_CHECK_LAUNCH(stream_, "degree_kernel");
 
-    DeviceArray<int32_t> root(m, stream_, "the union-find parents");
-    DeviceArray<int64_t> first(m + 1, stream_, "the block numbering");
+    DeviceArray<int32_t> root(m, stream_, "the union-find parents", pool_.get());
+    DeviceArray<int64_t> first(m + 1, stream_, "the block numbering", pool_.get());
     CUTS_CUDA_CHECK(cudaMemsetAsync(first.get() + m, 0, sizeof(int64_t), stream_));
     init_parent_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(m, root.get());
     CUTS_CHECK_LAUNCH(stream_, "init_parent_kernel");
@@ -191,10 +192,11 @@ class CudaCondenser final : public Condenser {
     CUTS_CHECK_LAUNCH(stream_, "union_edges_kernel");
     roots_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(m, root.get(), first.get());
     CUTS_CHECK_LAUNCH(stream_, "roots_kernel");
-    exclusive_sum("cub::DeviceScan::ExclusiveSum (block numbers)", first.get(), m + 1, stream_);
+    exclusive_sum("cub::DeviceScan::ExclusiveSum (block numbers)", first.get(), m + 1, stream_,
+        pool_.get());
     const int64_t blocks = scalar_to_host(first.get() + m, stream_, &transfers_);
-    DeviceArray<int64_t> block(m, stream_, "the block of every point");
-    DeviceArray<unsigned long long> sizes(blocks, stream_, "the block sizes");
+    DeviceArray<int64_t> block(m, stream_, "the block of every point", pool_.get());
+    DeviceArray<unsigned long long> sizes(blocks, stream_, "the block sizes", pool_.get());
     CUTS_CUDA_CHECK(cudaMemsetAsync(sizes.get(), 0, blocks * sizeof(unsigned long long), stream_));
     block_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(root.get(), first.get(), m,
                                                                   block.get(), sizes.get());
@@ -203,11 +205,12 @@ class CudaCondenser final : public Condenser {
     first.release();
 
     // The rows of small blocks by (block size, block), stable, so by index within a block.
-    DeviceArray<unsigned long long> keys(m, stream_, "the small-block row keys");
-    DeviceArray<unsigned long long> keys_alt(m, stream_, "the small-block row keys");
-    DeviceArray<int64_t> rows(m, stream_, "the small-block rows");
-    DeviceArray<int64_t> rows_alt(m, stream_, "the small-block rows");
-    DeviceArray<unsigned long long> listed_count(1, stream_, "the small-block row count");
+    DeviceArray<unsigned long long> keys(m, stream_, "the small-block row keys", pool_.get());
+    DeviceArray<unsigned long long> keys_alt(m, stream_, "the small-block row keys", pool_.get());
+    DeviceArray<int64_t> rows(m, stream_, "the small-block rows", pool_.get());
+    DeviceArray<int64_t> rows_alt(m, stream_, "the small-block rows", pool_.get());
+    DeviceArray<unsigned long long> listed_count(1, stream_, "the small-block row count",
+        pool_.get());
     CUTS_CUDA_CHECK(cudaMemsetAsync(listed_count.get(), 0, sizeof(unsigned long long), stream_));
     small_row_key_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
         block.get(), sizes.get(), m, exact_limit, keys.get(), rows.get(), listed_count.get());
@@ -215,20 +218,20 @@ class CudaCondenser final : public Condenser {
     cub::DoubleBuffer<unsigned long long> key_buffer(keys.get(), keys_alt.get());
     cub::DoubleBuffer<int64_t> row_buffer(rows.get(), rows_alt.get());
     sort_pairs("cub::DeviceRadixSort::SortPairs (small-block rows)", key_buffer, row_buffer, m,
-               64, stream_);
+               64, stream_, pool_.get());
     const int64_t listed =
         static_cast<int64_t>(scalar_to_host(listed_count.get(), stream_, &transfers_));
-    DeviceArray<int64_t> offsets(listed + 1, stream_, "the small-block entry offsets");
+    DeviceArray<int64_t> offsets(listed + 1, stream_, "the small-block entry offsets", pool_.get());
     CUTS_CUDA_CHECK(cudaMemsetAsync(offsets.get() + listed, 0, sizeof(int64_t), stream_));
     row_length_kernel<<<blocks_for(listed), kThreadsPerBlock, 0, stream_>>>(
         graph_.row_ptr.get(), row_buffer.Current(), listed, offsets.get());
     CUTS_CHECK_LAUNCH(stream_, "row_length_kernel");
     exclusive_sum("cub::DeviceScan::ExclusiveSum (small-block entries)", offsets.get(),
-                  listed + 1, stream_);
+                  listed + 1, stream_, pool_.get());
     const int64_t entries = scalar_to_host(offsets.get() + listed, stream_, &transfers_);
-    DeviceArray<int32_t> entry_rows(entries, stream_, "the small-block entry rows");
-    DeviceArray<int32_t> entry_cols(entries, stream_, "the small-block entry columns");
-    DeviceArray<double> entry_values(entries, stream_, "the small-block entry values");
+    DeviceArray<int32_t> entry_rows(entries, stream_, "the small-block entry rows", pool_.get());
+    DeviceArray<int32_t> entry_cols(entries, stream_, "the small-block entry columns", pool_.get());
+    DeviceArray<double> entry_values(entries, stream_, "the small-block entry values", pool_.get());
     small_entries_kernel<<<blocks_for(listed), kThreadsPerBlock, 0, stream_>>>(
         graph_.row_ptr.get(), graph_.cols.get(), graph_.values.get(), row_buffer.Current(),
         offsets.get(), listed, entry_rows.get(), entry_cols.get(), entry_values.get());
@@ -256,14 +259,15 @@ class CudaCondenser final : public Condenser {
     NvtxRange range("lanczos");
     const int64_t n = m * columns;
     const unsigned int grid = blocks_for(n);
-    DeviceArray<double> start = to_device(probes, stream_, "the Lanczos probes", &transfers_);
-    DeviceArray<double> vector_a(n, stream_, "the Lanczos vectors");
-    DeviceArray<double> vector_b(n, stream_, "the Lanczos vectors");
-    DeviceArray<double> w(n, stream_, "the Lanczos product");
-    DeviceArray<double> inner(n, stream_, "the Lanczos product intermediate");
+    DeviceArray<double> start =
+        to_device(probes, stream_, "the Lanczos probes", &transfers_, pool_.get());
+    DeviceArray<double> vector_a(n, stream_, "the Lanczos vectors", pool_.get());
+    DeviceArray<double> vector_b(n, stream_, "the Lanczos vectors", pool_.get());
+    DeviceArray<double> w(n, stream_, "the Lanczos product", pool_.get());
+    DeviceArray<double> inner(n, stream_, "the Lanczos product intermediate", pool_.get());
     // alphas [steps, p], betas [steps, p], then the probes' norms [p].
     DeviceArray<double> coefficients(2 * steps * columns + columns, stream_,
-                                     "the Lanczos coefficients");
+                                     "the Lanczos coefficients", pool_.get());
     double* alphas = coefficients.get();
     double* betas = alphas + steps * columns;
     double* norms = betas + steps * columns;
@@ -326,7 +330,7 @@ class CudaCondenser final : public Condenser {
     DeviceGuard guard(device_);
     const int64_t m = m_;
     // P_ij = S_ij / D_i, formed once: the reference divides K by its row sums the same way.
-    DeviceArray<double> p(graph_.entries, stream_, "the diffusion operator");
+    DeviceArray<double> p(graph_.entries, stream_, "the diffusion operator", pool_.get());
     {
       NvtxRange range("transition_kernel");
       transition_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
@@ -334,7 +338,7 @@ class CudaCondenser final : public Condenser {
       CUTS_CHECK_LAUNCH(stream_, "transition_kernel");
     }
     if (t <= 0) return;
-    DeviceArray<double> next(m * c_, stream_, "the diffused points");
+    DeviceArray<double> next(m * c_, stream_, "the diffused points", pool_.get());
     for (int64_t step = 0; step < t; ++step) {
       NvtxRange range("diffuse_kernel");
       diffuse_kernel<<<blocks_for(m * c_), kThreadsPerBlock, 0, stream_>>>(
@@ -355,11 +359,12 @@ class CudaCondenser final : public Condenser {
     double radius = kInfinity;
     const DeviceSweep sweep = sort_points();
     if (2 * count <= m) {
-      DeviceArray<double> nearest(m, stream_, "the nearest-neighbour distances");
-      DeviceArray<double> sorted(m, stream_, "the sorted nearest-neighbour distances");
+      DeviceArray<double> nearest(m, stream_, "the nearest-neighbour distances", pool_.get());
+      DeviceArray<double> sorted(m, stream_, "the sorted nearest-neighbour distances", pool_.get());
       kth_neighbour_distance(sweep, 1, nearest.get());
       cub::DoubleBuffer<double> buffer(nearest.get(), sorted.get());
-      sort_keys("cub::DeviceRadixSort::SortKeys (nearest distances)", buffer, m, stream_);
+      sort_keys("cub::DeviceRadixSort::SortKeys (nearest distances)", buffer, m, stream_,
+          pool_.get());
       radius = scalar_to_host(buffer.Current() + (2 * count - 1), stream_, &transfers_);
     }
     NeighbourLists lists =
@@ -368,9 +373,10 @@ class CudaCondenser final : public Condenser {
     if (entries == 0) return {};
     lists.cols.release();
     lists.offsets.release();
-    DeviceArray<double> sorted(entries, stream_, "the sorted pair distances");
+    DeviceArray<double> sorted(entries, stream_, "the sorted pair distances", pool_.get());
     cub::DoubleBuffer<double> buffer(lists.dist.get(), sorted.get());
-    sort_keys("cub::DeviceRadixSort::SortKeys (pair distances)", buffer, entries, stream_);
+    sort_keys("cub::DeviceRadixSort::SortKeys (pair distances)", buffer, entries, stream_,
+        pool_.get());
     return to_host(buffer.Current(), std::min(count, entries), stream_, &transfers_);
   }
 
@@ -405,13 +411,13 @@ class CudaCondenser final : public Condenser {
         for (int64_t i = 0; i < m; ++i) members[cursor[group[i]]++] = i;
       }
       const DeviceArray<int64_t> d_group =
-          to_device(group, stream_, "the merge groups", &transfers_);
+          to_device(group, stream_, "the merge groups", &transfers_, pool_.get());
       const DeviceArray<int64_t> d_members =
-          to_device(members, stream_, "the group members", &transfers_);
+          to_device(members, stream_, "the group members", &transfers_, pool_.get());
       const DeviceArray<int64_t> d_offsets =
-          to_device(member_offsets, stream_, "the group member offsets", &transfers_);
-      DeviceArray<double> x(groups * c_, stream_, "the merged points");
-      DeviceArray<double> w(groups, stream_, "the merged weights");
+          to_device(member_offsets, stream_, "the group member offsets", &transfers_, pool_.get());
+      DeviceArray<double> x(groups * c_, stream_, "the merged points", pool_.get());
+      DeviceArray<double> w(groups, stream_, "the merged weights", pool_.get());
       {
         NvtxRange range("merge_points_kernel");
         merge_points_kernel<<<blocks_for(groups * c_), kThreadsPerBlock, 0, stream_>>>(
@@ -457,7 +463,7 @@ class CudaCondenser final : public Condenser {
  protected:
   void assign_weights(const std::vector<double>& weights) override {
     DeviceGuard guard(device_);
-    w_ = to_device(weights, stream_, "the weights", &transfers_);
+    w_ = to_device(weights, stream_, "the weights", &transfers_, pool_.get());
     graph_ = DeviceGraph{};
   }
 
@@ -466,12 +472,12 @@ class CudaCondenser final : public Condenser {
   DeviceSweep sort_points() const {
     const int64_t m = m_;
     DeviceSweep sweep;
-    sweep.order = DeviceArray<int64_t>(m, stream_, "the sweep order");
-    sweep.key = DeviceArray<double>(m, stream_, "the sweep keys");
-    sweep.xs = DeviceArray<double>(m * c_, stream_, "the points in sweep order");
+    sweep.order = DeviceArray<int64_t>(m, stream_, "the sweep order", pool_.get());
+    sweep.key = DeviceArray<double>(m, stream_, "the sweep keys", pool_.get());
+    sweep.xs = DeviceArray<double>(m * c_, stream_, "the points in sweep order", pool_.get());
     if (m == 0) return sweep;
-    DeviceArray<int64_t> order_alt(m, stream_, "the sweep order");
-    DeviceArray<double> key_alt(m, stream_, "the sweep keys");
+    DeviceArray<int64_t> order_alt(m, stream_, "the sweep order", pool_.get());
+    DeviceArray<double> key_alt(m, stream_, "the sweep keys", pool_.get());
     NvtxRange range("sort_points");
     sweep_keys_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
         x_.get(), m, c_, sweep.key.get(), sweep.order.get());
@@ -479,7 +485,8 @@ class CudaCondenser final : public Condenser {
     // Radix sorts are stable: equal keys keep their index order, as std::stable_sort does.
     cub::DoubleBuffer<double> keys(sweep.key.get(), key_alt.get());
     cub::DoubleBuffer<int64_t> order(sweep.order.get(), order_alt.get());
-    sort_pairs("cub::DeviceRadixSort::SortPairs (sweep keys)", keys, order, m, 64, stream_);
+    sort_pairs("cub::DeviceRadixSort::SortPairs (sweep keys)", keys, order, m, 64, stream_,
+        pool_.get());
     if (keys.Current() != sweep.key.get()) std::swap(sweep.key, key_alt);
     if (order.Current() != sweep.order.get()) std::swap(sweep.order, order_alt);
     gather_rows_kernel<<<blocks_for(m * c_), kThreadsPerBlock, 0, stream_>>>(
@@ -539,7 +546,7 @@ class CudaCondenser final : public Condenser {
                                    bool only_greater, bool by_index) const {
     const int64_t m = m_;
     NeighbourLists lists;
-    lists.offsets = DeviceArray<int64_t>(m + 1, stream_, "the neighbour list offsets");
+    lists.offsets = DeviceArray<int64_t>(m + 1, stream_, "the neighbour list offsets", pool_.get());
     CUTS_CUDA_CHECK(cudaMemsetAsync(lists.offsets.get(), 0, (m + 1) * sizeof(int64_t), stream_));
     if (m == 0) return lists;
     const unsigned int grid = blocks_for(m);
@@ -552,10 +559,12 @@ class CudaCondenser final : public Condenser {
     }
     int64_t* offsets = lists.offsets.get();
     const int64_t items = m + 1;  // offsets[m] = 0 turns into the total
-    exclusive_sum("cub::DeviceScan::ExclusiveSum (neighbour counts)", offsets, items, stream_);
+    exclusive_sum("cub::DeviceScan::ExclusiveSum (neighbour counts)", offsets, items, stream_,
+        pool_.get());
     lists.entries = scalar_to_host(offsets + m, stream_, &transfers_);
-    lists.cols = DeviceArray<int64_t>(lists.entries, stream_, "the neighbour lists");
-    lists.dist = DeviceArray<double>(lists.entries, stream_, "the neighbour distances");
+    lists.cols = DeviceArray<int64_t>(lists.entries, stream_, "the neighbour lists", pool_.get());
+    lists.dist =
+        DeviceArray<double>(lists.entries, stream_, "the neighbour distances", pool_.get());
     if (lists.entries == 0) return lists;
     {
       NvtxRange range("sweep_within_radius_fill_kernel");
@@ -565,11 +574,11 @@ class CudaCondenser final : public Condenser {
       CUTS_CHECK_LAUNCH(stream_, "sweep_within_radius_fill_kernel");
     }
     if (by_index) {
-      DeviceArray<int64_t> cols(lists.entries, stream_, "the neighbour lists");
-      DeviceArray<double> dist(lists.entries, stream_, "the neighbour distances");
+      DeviceArray<int64_t> cols(lists.entries, stream_, "the neighbour lists", pool_.get());
+      DeviceArray<double> dist(lists.entries, stream_, "the neighbour distances", pool_.get());
       sort_segments("cub::DeviceSegmentedSort::SortPairs (neighbour lists)", lists.cols.get(),
                     cols.get(), lists.dist.get(), dist.get(), lists.entries, m, offsets,
-                    stream_);
+                    stream_, pool_.get());
       lists.cols = std::move(cols);
       lists.dist = std::move(dist);
     }
@@ -586,8 +595,8 @@ class CudaCondenser final : public Condenser {
       throw InvalidArgument("the CUDA engine holds at most 3037000499 points, got " +
                             std::to_string(m));
     const int64_t total = (symmetric ? 1 : 2) * lists.entries + m;
-    DeviceArray<unsigned long long> keys(total, stream_, "the kernel graph keys");
-    DeviceArray<double> dist(total, stream_, "the kernel graph distances");
+    DeviceArray<unsigned long long> keys(total, stream_, "the kernel graph keys", pool_.get());
+    DeviceArray<double> dist(total, stream_, "the kernel graph distances", pool_.get());
     DeviceArray<unsigned long long> keys_alt;
     DeviceArray<double> dist_alt;
     unsigned long long* sorted_keys = keys.get();
@@ -607,21 +616,22 @@ class CudaCondenser final : public Condenser {
     }
     lists = NeighbourLists{};  // release before the sort's buffers
     if (symmetric) {
-      values_storage = DeviceArray<double>(total, stream_, "the kernel graph values");
+      values_storage = DeviceArray<double>(total, stream_, "the kernel graph values", pool_.get());
       values = values_storage.get();
     } else if (total > 0) {
-      keys_alt = DeviceArray<unsigned long long>(total, stream_, "the kernel graph keys");
-      dist_alt = DeviceArray<double>(total, stream_, "the kernel graph distances");
+      keys_alt =
+          DeviceArray<unsigned long long>(total, stream_, "the kernel graph keys", pool_.get());
+      dist_alt = DeviceArray<double>(total, stream_, "the kernel graph distances", pool_.get());
       cub::DoubleBuffer<unsigned long long> key_buffer(keys.get(), keys_alt.get());
       cub::DoubleBuffer<double> dist_buffer(dist.get(), dist_alt.get());
       const int end_bit = bits_for(static_cast<uint64_t>(m) * static_cast<uint64_t>(m) - 1);
       sort_pairs("cub::DeviceRadixSort::SortPairs (kernel graph)", key_buffer, dist_buffer, total,
-                 end_bit, stream_);
+                 end_bit, stream_, pool_.get());
       sorted_keys = key_buffer.Current();
       sorted_dist = dist_buffer.Current();
       values = dist_buffer.Alternate();  // free after the sort
     }
-    DeviceArray<int64_t> position(total + 1, stream_, "the kernel graph positions");
+    DeviceArray<int64_t> position(total + 1, stream_, "the kernel graph positions", pool_.get());
     CUTS_CUDA_CHECK(cudaMemsetAsync(position.get() + total, 0, sizeof(int64_t), stream_));
     {
       NvtxRange range("graph_values_kernel");
@@ -631,12 +641,15 @@ class CudaCondenser final : public Condenser {
     }
     int64_t* pos = position.get();
     const int64_t items = total + 1;
-    exclusive_sum("cub::DeviceScan::ExclusiveSum (kernel graph)", pos, items, stream_);
+    exclusive_sum("cub::DeviceScan::ExclusiveSum (kernel graph)", pos, items, stream_, pool_.get());
     DeviceGraph graph;
     graph.entries = scalar_to_host(pos + total, stream_, &transfers_);
-    graph.row_ptr = DeviceArray<int64_t>(m + 1, stream_, "the kernel graph row pointers");
-    graph.cols = DeviceArray<int64_t>(graph.entries, stream_, "the kernel graph columns");
-    graph.values = DeviceArray<double>(graph.entries, stream_, "the kernel graph values");
+    graph.row_ptr =
+        DeviceArray<int64_t>(m + 1, stream_, "the kernel graph row pointers", pool_.get());
+    graph.cols =
+        DeviceArray<int64_t>(graph.entries, stream_, "the kernel graph columns", pool_.get());
+    graph.values =
+        DeviceArray<double>(graph.entries, stream_, "the kernel graph values", pool_.get());
     if (total > 0) {
       NvtxRange range("graph_scatter_kernel");
       graph_scatter_kernel<<<blocks_for(total), kThreadsPerBlock, 0, stream_>>>(
@@ -657,6 +670,9 @@ class CudaCondenser final : public Condenser {
   double decay_, thresh_;
   int device_;
   cudaStream_t stream_;
+  // Every array the engine allocates comes from here (declared before them, so it outlives
+  // them): after the first iteration, allocations reuse memory the pool already holds.
+  DevicePool pool_;
   DeviceArray<double> x_;         // [M, C] current points
   DeviceArray<double> w_;         // [M] original points per cluster
   DeviceArray<int64_t> cluster_;  // [N] current cluster of each original point

@@ -1,5 +1,6 @@
 // The CUB algorithms of the CUDA condensation engine (condense_cuda.cu, which alone includes
-// this file), each run through run_cub (core/cuda/cuda_utils.h) in an NVTX range named `name`.
+// this file), each run through run_cub (core/cuda/cuda_utils.h) in an NVTX range named `name`,
+// its scratch storage from the engine's pool.
 #pragma once
 
 #include <cstdint>
@@ -21,28 +22,29 @@ int bits_for(uint64_t max_value) {
 }
 
 // data[0..items) <- its exclusive prefix sum, in place.
-void exclusive_sum(const char* name, int64_t* data, int64_t items, cudaStream_t stream) {
+void exclusive_sum(const char* name, int64_t* data, int64_t items, cudaStream_t stream,
+                   cudaMemPool_t pool) {
   run_cub(name, stream, [&](void* temp, size_t& bytes) {
     return cub::DeviceScan::ExclusiveSum(temp, bytes, data, data, items, stream);
-  });
+  }, pool);
 }
 
 // Sorts `items` doubles ascending (all 64 bits); the result is keys.Current().
 void sort_keys(const char* name, cub::DoubleBuffer<double>& keys, int64_t items,
-               cudaStream_t stream) {
+               cudaStream_t stream, cudaMemPool_t pool) {
   run_cub(name, stream, [&](void* temp, size_t& bytes) {
     return cub::DeviceRadixSort::SortKeys(temp, bytes, keys, items, 0, 64, stream);
-  });
+  }, pool);
 }
 
 // Sorts `items` (key, value) pairs by the key's bits [0, end_bit); the results are
 // keys.Current() and values.Current().
 template <class Key, class Value>
 void sort_pairs(const char* name, cub::DoubleBuffer<Key>& keys, cub::DoubleBuffer<Value>& values,
-                int64_t items, int end_bit, cudaStream_t stream) {
+                int64_t items, int end_bit, cudaStream_t stream, cudaMemPool_t pool) {
   run_cub(name, stream, [&](void* temp, size_t& bytes) {
     return cub::DeviceRadixSort::SortPairs(temp, bytes, keys, values, items, 0, end_bit, stream);
-  });
+  }, pool);
 }
 
 // Sorts the (key, value) pairs of each segment [offsets[s], offsets[s + 1]) by key, from
@@ -50,12 +52,12 @@ void sort_pairs(const char* name, cub::DoubleBuffer<Key>& keys, cub::DoubleBuffe
 template <class Key, class Value>
 void sort_segments(const char* name, const Key* keys_in, Key* keys_out, const Value* values_in,
                    Value* values_out, int64_t items, int64_t segments, const int64_t* offsets,
-                   cudaStream_t stream) {
+                   cudaStream_t stream, cudaMemPool_t pool) {
   run_cub(name, stream, [&](void* temp, size_t& bytes) {
     return cub::DeviceSegmentedSort::SortPairs(temp, bytes, keys_in, keys_out, values_in,
                                                values_out, items, segments, offsets, offsets + 1,
                                                stream);
-  });
+  }, pool);
 }
 
 }  // namespace

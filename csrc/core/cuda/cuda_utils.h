@@ -59,21 +59,59 @@ class DeviceGuard {
   int previous_ = 0;
 };
 
-// A device array allocated and freed in the order of `stream`; movable, empty when
-// default-constructed or of size 0. Allocation failures become OutOfMemory naming `what` and the
-// bytes asked for.
+// A memory pool of one device that keeps what is freed into it for reuse until it is destroyed
+// (release threshold: unlimited). The device's default pool, at threshold 0, hands freed memory
+// back at every synchronisation, so an engine that synchronises each iteration would map new
+// memory for every array of every iteration; from its own pool, arrays after the first
+// iteration reuse memory it already holds.
+class DevicePool {
+ public:
+  explicit DevicePool(int device) {
+    cudaMemPoolProps props = {};
+    props.allocType = cudaMemAllocationTypePinned;
+    props.location.type = cudaMemLocationTypeDevice;
+    props.location.id = device;
+    CUTS_CUDA_CHECK(cudaMemPoolCreate(&pool_, &props));
+    uint64_t keep = UINT64_MAX;
+    const cudaError_t err =
+        cudaMemPoolSetAttribute(pool_, cudaMemPoolAttrReleaseThreshold, &keep);
+    if (err != cudaSuccess) {
+      cudaMemPoolDestroy(pool_);
+      CUTS_CUDA_CHECK(err);
+    }
+  }
+  // Outstanding allocations keep the pool's memory until they are freed (CUDA's rule), so the
+  // owner may free its arrays in stream order before or after this.
+  ~DevicePool() {
+    if (pool_ != nullptr && cudaMemPoolDestroy(pool_) != cudaSuccess) cudaGetLastError();
+  }
+  DevicePool(const DevicePool&) = delete;
+  DevicePool& operator=(const DevicePool&) = delete;
+
+  cudaMemPool_t get() const { return pool_; }
+
+ private:
+  cudaMemPool_t pool_ = nullptr;
+};
+
+// A device array allocated and freed in the order of `stream` (from `pool`, else the device's
+// default pool); movable, empty when default-constructed or of size 0. Allocation failures
+// become OutOfMemory naming `what` and the bytes asked for.
 template <class T>
 class DeviceArray {
  public:
   DeviceArray() = default;
-  DeviceArray(int64_t count, cudaStream_t stream, const char* what) : stream_(stream) {
+  DeviceArray(int64_t count, cudaStream_t stream, const char* what, cudaMemPool_t pool = nullptr)
+      : stream_(stream) {
     if (count < 0) throw InvalidArgument(std::string("negative size for ") + what);
     if (count == 0) return;
     if (static_cast<uint64_t>(count) > SIZE_MAX / sizeof(T))
       throw OutOfMemory(std::string("CUDA out of memory: ") + what + " would need more than " +
                         std::to_string(SIZE_MAX) + " bytes");
     const size_t bytes = static_cast<size_t>(count) * sizeof(T);
-    const cudaError_t err = cudaMallocAsync(reinterpret_cast<void**>(&data_), bytes, stream);
+    void** target = reinterpret_cast<void**>(&data_);
+    const cudaError_t err = pool != nullptr ? cudaMallocFromPoolAsync(target, bytes, pool, stream)
+                                            : cudaMallocAsync(target, bytes, stream);
     if (err == cudaErrorMemoryAllocation) {
       cudaGetLastError();
       data_ = nullptr;
@@ -138,11 +176,11 @@ T scalar_to_host(const T* src, cudaStream_t stream, TransferCounts* tally = null
 }
 
 // A device copy of `values` (an array named `what` in an OutOfMemory message; counted in
-// `tally`).
+// `tally`; from `pool` if given).
 template <class T>
 DeviceArray<T> to_device(const std::vector<T>& values, cudaStream_t stream, const char* what,
-                         TransferCounts* tally = nullptr) {
-  DeviceArray<T> out(static_cast<int64_t>(values.size()), stream, what);
+                         TransferCounts* tally = nullptr, cudaMemPool_t pool = nullptr) {
+  DeviceArray<T> out(static_cast<int64_t>(values.size()), stream, what, pool);
   if (tally != nullptr) tally->to_device(static_cast<int64_t>(values.size() * sizeof(T)));
   if (!values.empty())
     CUTS_CUDA_CHECK(cudaMemcpyAsync(out.get(), values.data(), values.size() * sizeof(T),
@@ -152,16 +190,17 @@ DeviceArray<T> to_device(const std::vector<T>& values, cudaStream_t stream, cons
   return out;
 }
 
-// Runs a CUB device algorithm in an NVTX range: a size query, scratch storage in stream order,
-// the call. `call(void* temp, size_t& bytes)` returns the cudaError_t of the CUB function.
+// Runs a CUB device algorithm in an NVTX range: a size query, scratch storage in stream order
+// (from `pool` if given), the call. `call(void* temp, size_t& bytes)` returns the cudaError_t of
+// the CUB function.
 template <class Call>
-void run_cub(const char* name, cudaStream_t stream, Call&& call) {
+void run_cub(const char* name, cudaStream_t stream, Call&& call, cudaMemPool_t pool = nullptr) {
   NvtxRange range(name);
   size_t bytes = 0;
   cuda_check(call(nullptr, bytes), name, __FILE__, __LINE__);
   // At least one byte: CUB takes a null scratch pointer for a size query.
   DeviceArray<unsigned char> temp(static_cast<int64_t>(std::max<size_t>(bytes, 1)), stream,
-                                  "CUB scratch storage");
+                                  "CUB scratch storage", pool);
   cuda_check(call(temp.get(), bytes), name, __FILE__, __LINE__);
   CUTS_CHECK_LAUNCH(stream, name);
 }
