@@ -316,7 +316,9 @@ def test_condense_of_cuda_input_matches_the_cpu(device, rng, data, engine_device
     import torch
     x = blobs(rng, n=300, c=6) if data == "blobs" else image_patches(rng, (1, 1, 24, 24))
     expected = cuts_ext.condense(x, n_pca=None)
-    result = cuts_ext.condense(torch.from_numpy(x).to(device), n_pca=None)
+    # exact: prepared on the host as the CPU's is (the default prepares it on the GPU:
+    # tests/test_device_preparation.py).
+    result = cuts_ext.condense(torch.from_numpy(x).to(device), n_pca=None, exact=True)
     assert engine_devices == ["cpu", "cuda"]  # the second run condensed on the GPU
     assert isinstance(result.hierarchy, torch.Tensor)
     assert result.hierarchy.device.type == "cuda"
@@ -334,7 +336,7 @@ def test_condense_of_float32_cuda_input(device, rng, engine_devices):
     import torch
     x = blobs(rng, n=200, c=4).astype(np.float32)
     expected = cuts_ext.condense(x, n_pca=None, t=3)
-    result = cuts_ext.condense(torch.from_numpy(x).to(device), n_pca=None, t=3)
+    result = cuts_ext.condense(torch.from_numpy(x).to(device), n_pca=None, t=3, exact=True)
     assert engine_devices == ["cpu", "cuda"]
     np.testing.assert_array_equal(result.hierarchy.cpu().numpy(), expected.hierarchy)
     assert result.cluster_counts == expected.cluster_counts

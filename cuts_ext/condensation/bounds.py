@@ -13,9 +13,8 @@ so close to 1 that eps would grow for billions of iterations.
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any, Optional
 
-import numpy as np
 
 #: The most iterations a run without max_iterations may need before it is refused.
 MAX_ITERATIONS = 10_000
@@ -23,11 +22,12 @@ MAX_ITERATIONS = 10_000
 _MARGIN = 5
 
 
-def point_radius(points: np.ndarray) -> float:
-    """The largest distance of a row of `points` (float64 [N, C]) from their mean."""
+def point_radius(points: Any) -> float:
+    """The largest distance of a row of `points` (float64 [N, C], numpy or torch on any
+    device) from their mean."""
     if points.shape[0] == 0:
         return 0.0
-    return float(np.sqrt(((points - points.mean(axis=0)) ** 2).sum(axis=1).max()))
+    return math.sqrt(float(((points - points.mean(axis=0)) ** 2).sum(axis=1).max()))
 
 
 def iteration_limit(eps: float, scale: float, radius: float, decay: float, threshold: float,

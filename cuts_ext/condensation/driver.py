@@ -17,10 +17,11 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from .._arrays import like_operand, to_numpy
+from .._arrays import as_operand, like_operand, to_numpy
 from .._checks import integer, level_index, real
 from ..profiling import stage
 from .bounds import iteration_limit, point_radius
+from .device_preparation import device_points, prepare_points_on_device
 from .engine import (KERNEL_DECAY, KERNEL_THRESHOLD, adaptive_neighbours, check_weights,
                      host_points, new_engine)
 from .preparation import (check_channels, check_positions,
@@ -65,7 +66,7 @@ class CondensationResult:
     t_exact: list
     seconds: list
     merge_threshold: float
-    _points: Optional[np.ndarray] = field(default=None, repr=False)
+    _points: Any = field(default=None, repr=False)  # X as float64 [N, C], host or X's GPU
 
     @property
     def n_iterations(self) -> int:
@@ -95,8 +96,9 @@ class CondensationResult:
         """float64 [k, C]: the mean of the input points of each cluster at a level."""
         labels = to_numpy(self.labels(level)).astype(np.int64)
         k = int(labels.max()) + 1
-        sums = np.zeros((k, self._points.shape[1]))
-        np.add.at(sums, labels, self._points)
+        points = to_numpy(self._points)  # a GPU input prepared on its GPU left X there
+        sums = np.zeros((k, points.shape[1]))
+        np.add.at(sums, labels, points)
         return sums / np.bincount(labels, minlength=k)[:, None]
 
 
@@ -107,7 +109,7 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
              spatial_shape: Optional[Sequence[int]] = None, positions: Any = None,
              channels: Any = None, channel_weight: float = 0.0, device: Optional[str] = None,
              seed: int = 0, exact_spectrum_limit: int = 2048,
-             max_iterations: Optional[int] = None, weights: Any = None,
+             max_iterations: Optional[int] = None, weights: Any = None, exact: bool = False,
              pos_encoding: Optional[tuple] = None) -> CondensationResult:
     """Diffusion condensation of the rows of X, as docs/method.md specifies it.
 
@@ -147,8 +149,15 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
             their norms, and with them much of what an encoder's vectors say about intensity;
             this puts the intensity back, weighed against appearance as channel_weight
             against 1.
-        device: "cpu", "cuda" or None (where X lives). Preparation (normalisation, PCA) and
-            the spectrum run on the host; the kernel graph, diffusion and merges on the device.
+        device: "cpu", "cuda" or None (where X lives). The kernel graph, diffusion, merges
+            and the spectrum's blocks and products run on the device; the exact decompositions
+            of small spectrum blocks on the host. Preparation (normalisation, PCA) runs on the
+            host, except for an input already on a GPU unless `exact`.
+        exact: for an input on a GPU, prepare it on the host with the exact SVD PCA, so that
+            the hierarchy is the CPU's bit for bit (docs/method.md, "Numerical contract").
+            False (default): prepare it on its GPU, PCA from the covariance, no host copy of X;
+            the hierarchy then agrees with the CPU's to rounding of the prepared points. Host
+            input is always prepared exactly.
         seed: seeds the stochastic spectrum estimate (used only for blocks above
             `exact_spectrum_limit`).
         exact_spectrum_limit: connected blocks of P up to this many points get an exact dense
@@ -186,7 +195,12 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
                                  "max_iterations"))
     if device not in (None, "cpu", "cuda"):
         raise ValueError(f"device must be None, 'cpu' or 'cuda', got {device!r}")
-    operand, points = host_points(X)
+    if not isinstance(exact, bool):
+        raise TypeError(f"exact must be True or False, got {exact!r}")
+    on_gpu_input = getattr(as_operand(X, "X", None), "device", "cpu") == "cuda"
+    on_cuda = device == "cuda" or (device is None and on_gpu_input)
+    prepared_on_device = _prepare_on_device(on_gpu_input and on_cuda, exact)
+    operand, points = device_points(X) if prepared_on_device else host_points(X)
     if pos_encoding is not None:
         spatial_shape, position_weight = _deprecated_pos_encoding(pos_encoding, position_weight,
                                                                   spatial_shape)
@@ -194,7 +208,6 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
         position_weight, spatial_shape, positions, points.shape[0])
     weights = check_weights(weights, points.shape[0])
     channel_weight, channels = _check_channels(channel_weight, channels, points.shape[0])
-    on_cuda = device == "cuda" or (device is None and operand.device == "cuda")
     n = points.shape[0]
     if n == 0:
         return _result(np.zeros((0, 0), np.int32), [], [], [], [], [], float("nan"), points, operand)
@@ -204,10 +217,10 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
 
     with phase("cuts_ext.condense"):
         with phase("prepare"):
-            prepared = prepare_points(points, n_pca, position_weight, spatial_shape, positions,
-                                      channels, channel_weight, weights)
+            prepare = prepare_points_on_device if prepared_on_device else prepare_points
+            prepared = prepare(points, n_pca, position_weight, spatial_shape, positions,
+                               channels, channel_weight, weights)
             radius = point_radius(prepared)
-            # Both engines start from the same float64 points, prepared on the host.
             engine = new_engine(prepared, operand, on_cuda, options["decay"], options["thresh"])
             del prepared  # the engine holds its own copy
             if weights is not None:
@@ -260,6 +273,13 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
                 record(t_i, eps, started)
     return _result(np.stack(history), counts, bandwidths, times, exact, seconds, threshold,
                    points, operand)
+
+
+def _prepare_on_device(gpu_input: bool, exact: bool) -> bool:
+    """Whether `condense` prepares X where it lives (a GPU input, not `exact`) rather than on
+    the host. A function of its own so that the CPU suite can route a CPU tensor through the
+    device preparation (torch runs it anywhere) and check its contract."""
+    return gpu_input and not exact
 
 
 def initial_bandwidth(engine: Any, granularity: float) -> float:

@@ -91,20 +91,25 @@ def unit_exponent(points: np.ndarray) -> int:
     return int(np.frexp(largest)[1])
 
 
-def new_engine(points: np.ndarray, operand: Operand, on_cuda: bool, decay: float = KERNEL_DECAY,
+def new_engine(points: Any, operand: Operand, on_cuda: bool, decay: float = KERNEL_DECAY,
                thresh: float = KERNEL_THRESHOLD) -> Any:
-    """A `_C.Condenser` holding its own copy of `points` (float64 [M, C] on the host), on the
-    CPU or, with `on_cuda`, on X's GPU (the current GPU for host input). RuntimeError where CUDA
-    is asked for and no GPU can run."""
+    """A `_C.Condenser` holding its own copy of `points` (float64 [M, C]: on the host, or a
+    torch tensor prepared where X lives, device_preparation.py), on the CPU or, with `on_cuda`,
+    on X's GPU (the current GPU for host input). RuntimeError where CUDA is asked for and no GPU
+    can run."""
     source = _engine_points(points, operand, on_cuda)  # alive until the engine has copied it
     return _C.Condenser(source.descriptor, float(decay), float(thresh), source.stream())
 
 
-def _engine_points(points: np.ndarray, operand: Operand, on_cuda: bool) -> Operand:
-    """`points` where the engine runs: the host array, or a copy on X's GPU."""
+def _engine_points(points: Any, operand: Operand, on_cuda: bool) -> Operand:
+    """`points` where the engine runs: the host array, a tensor already there, or a copy on
+    X's GPU."""
+    if on_cuda:
+        _C.require_cuda("X")
+    if not isinstance(points, np.ndarray):
+        return as_operand(points, "X", ("float64",))
     if not on_cuda:
         return Operand(points, "numpy", "cpu", 0)
-    _C.require_cuda("X")
     if operand.library == "cupy":
         import cupy
         with cupy.cuda.Device(operand.device_index):
