@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EMULATION = ROOT / "tests" / "support" / "host_emulation"
 
 
-def test_sweep_graph_and_block_kernels_match_brute_force(tmp_path):
+def test_condensation_kernels_match_brute_force(tmp_path):
     compiler = shutil.which("g++") or shutil.which("c++")
     if compiler is None:
         pytest.skip("no C++ compiler on PATH to build the host emulation")

@@ -1,7 +1,8 @@
-// The CUDA condensation engine's grid-stride kernels (graph_kernels.cuh, block_kernels.cuh),
-// compiled as host code through cuda_shim.h and run on random inputs against brute force:
-// the sorted-sweep k-th neighbour distances and radius lists, a fixed kernel's graph and
-// degrees, the union-find blocks, the small-block rows and entries. Built and run by tests/test_cuda_kernels_on_host.py. Prints
+// The CUDA condensation engine's grid-stride kernels (graph_kernels.cuh, block_kernels.cuh,
+// step_kernels.cuh), compiled as host code through cuda_shim.h and run on random inputs against
+// brute force: the sorted-sweep k-th neighbour distances and radius lists, a fixed kernel's
+// graph and degrees, diffusion and the spectrum's products on it, the merge of groups, the
+// union-find blocks, the small-block rows and entries. Built and run by tests/test_cuda_kernels_on_host.py. Prints
 // one line per failure (at most 20) and exits 1 if there was any.
 #include "cuda_shim.h"
 
@@ -15,6 +16,7 @@
 
 #include "condense/cuda/block_kernels.cuh"
 #include "condense/cuda/graph_kernels.cuh"
+#include "condense/cuda/step_kernels.cuh"
 
 namespace {
 
@@ -121,6 +123,84 @@ void check_radius_lists(const Points& p, std::mt19937_64& gen) {
   }
 }
 
+// Diffusion (P = D^-1 S, then P x) and the two passes of the spectrum's product S D^-2 S V on
+// a graph, against the same sums written out row by row in column order.
+void check_products(const Points& p, const std::vector<int64_t>& row_ptr,
+                    const std::vector<int64_t>& cols, const std::vector<double>& values,
+                    const std::vector<double>& degree) {
+  const int64_t m = p.m, c = p.c, entries = row_ptr[m];
+  std::vector<double> transition(entries), next(m * c);
+  cuts::transition_kernel(row_ptr.data(), values.data(), m, transition.data());
+  cuts::diffuse_kernel(row_ptr.data(), cols.data(), transition.data(), p.x.data(), m, c,
+                       next.data());
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t k = 0; k < c; ++k) {
+      double sum = 0.0;
+      for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e)
+        sum += values[e] / degree[i] * p.x[cols[e] * c + k];
+      if (next[i * c + k] != sum) fail("diffusion", m, i);
+    }
+  const int64_t columns = 3;
+  std::vector<double> v(m * columns), inner(m * columns), out(m * columns);
+  for (int64_t t = 0; t < m * columns; ++t) v[t] = std::sin(0.37 * static_cast<double>(t));
+  cuts::gram_pass_kernel(row_ptr.data(), cols.data(), values.data(), v.data(), m, columns, true,
+                         inner.data());
+  cuts::gram_pass_kernel(row_ptr.data(), cols.data(), values.data(), inner.data(), m, columns,
+                         false, out.data());
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t k = 0; k < columns; ++k) {
+      double scaled = 0.0;
+      for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e)
+        scaled += values[e] * v[cols[e] * columns + k];
+      if (inner[i * columns + k] != scaled / (degree[i] * degree[i])) fail("gram pass", m, i);
+    }
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t k = 0; k < columns; ++k) {
+      double sum = 0.0;
+      for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e)
+        sum += values[e] * inner[cols[e] * columns + k];
+      if (out[i * columns + k] != sum) fail("gram product", m, i);
+    }
+}
+
+// A merge as CudaCondenser::merge applies it: group members in increasing index, their mean
+// and summed weight, and every original point relabelled.
+void check_merge(const Points& p, std::mt19937_64& gen) {
+  const int64_t m = p.m, c = p.c, groups = 1 + static_cast<int64_t>(gen() % m);
+  std::vector<int64_t> group(m);
+  for (int64_t i = 0; i < m; ++i) group[i] = i < groups ? i : static_cast<int64_t>(gen() % groups);
+  std::vector<int64_t> offsets(groups + 1, 0), members;
+  for (int64_t g = 0; g < groups; ++g) {
+    for (int64_t i = 0; i < m; ++i)
+      if (group[i] == g) members.push_back(i);
+    offsets[g + 1] = static_cast<int64_t>(members.size());
+  }
+  std::vector<double> weights(m), merged(groups * c), merged_weights(groups);
+  for (int64_t i = 0; i < m; ++i) weights[i] = 1.0 + static_cast<double>(i % 5);
+  cuts::merge_points_kernel(p.x.data(), members.data(), offsets.data(), groups, c,
+                            merged.data());
+  cuts::merge_weights_kernel(weights.data(), members.data(), offsets.data(), groups,
+                             merged_weights.data());
+  for (int64_t g = 0; g < groups; ++g) {
+    double w = 0.0, count = 0.0;
+    std::vector<double> sum(c, 0.0);
+    for (int64_t i = 0; i < m; ++i)
+      if (group[i] == g) {
+        for (int64_t k = 0; k < c; ++k) sum[k] += p.x[i * c + k];
+        w += weights[i];
+        count += 1.0;
+      }
+    for (int64_t k = 0; k < c; ++k)
+      if (merged[g * c + k] != sum[k] / count) fail("merged point", m, g);
+    if (merged_weights[g] != w) fail("merged weight", m, g);
+  }
+  std::vector<int64_t> cluster(2 * m);
+  for (int64_t i = 0; i < 2 * m; ++i) cluster[i] = i % m;  // two original points per row
+  cuts::relabel_kernel(group.data(), 2 * m, cluster.data());
+  for (int64_t i = 0; i < 2 * m; ++i)
+    if (cluster[i] != group[i % m]) fail("relabel", m, i);
+}
+
 // The fixed kernel as CudaCondenser::fixed_kernel builds it (lists sorted by index, self-loops
 // inserted, affinities, compaction, row pointers), against the dense definition.
 void check_fixed_graph(const Points& p, std::mt19937_64& gen) {
@@ -183,6 +263,7 @@ void check_fixed_graph(const Points& p, std::mt19937_64& gen) {
     if (got != expected) fail("fixed kernel graph row", p.m, i);
     if (degree[i] != expected_degree) fail("degree", p.m, i);
   }
+  check_products(p, row_ptr, graph_cols, graph_values, degree);
 }
 
 void check_blocks(int64_t m, std::mt19937_64& gen) {
@@ -283,6 +364,7 @@ int main() {
     check_kth_distances(points);
     check_radius_lists(points, gen);
     check_fixed_graph(points, gen);
+    check_merge(points, gen);
     check_blocks(points.m, gen);
   }
   std::printf("%d failures\n", failures);
