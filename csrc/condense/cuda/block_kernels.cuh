@@ -62,12 +62,12 @@ __global__ void init_parent_kernel(int64_t m, int32_t* __restrict__ parent) {
 
 // Joins the two ends of every pair of the (symmetric) graph, each pair from its smaller row.
 __global__ void union_edges_kernel(const int64_t* __restrict__ row_ptr,
-                                   const int64_t* __restrict__ cols, int64_t m,
+                                   const int32_t* __restrict__ cols, int64_t m,
                                    int32_t* parent) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
        i += int64_t(blockDim.x) * gridDim.x)
     for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e)
-      if (cols[e] > i) unite(parent, static_cast<int32_t>(i), static_cast<int32_t>(cols[e]));
+      if (cols[e] > i) unite(parent, static_cast<int32_t>(i), cols[e]);
 }
 
 // After union_edges_kernel: parent[i] <- the root of i; is_root[i] = 1 for roots (is_root [M + 1],
@@ -123,7 +123,7 @@ __global__ void row_length_kernel(const int64_t* __restrict__ row_ptr,
 // The entries of the listed rows, row after row from `offsets` (the scanned lengths), each
 // row's columns ascending as the graph stores them.
 __global__ void small_entries_kernel(const int64_t* __restrict__ row_ptr,
-                                     const int64_t* __restrict__ cols,
+                                     const int32_t* __restrict__ cols,
                                      const double* __restrict__ values,
                                      const int64_t* __restrict__ rows,
                                      const int64_t* __restrict__ offsets, int64_t count,
@@ -136,7 +136,7 @@ __global__ void small_entries_kernel(const int64_t* __restrict__ row_ptr,
     int64_t at = offsets[r];
     for (int64_t e = row_ptr[row]; e < row_ptr[row + 1]; ++e, ++at) {
       out_rows[at] = static_cast<int32_t>(row);
-      out_cols[at] = static_cast<int32_t>(cols[e]);
+      out_cols[at] = cols[e];
       out_values[at] = values[e];
     }
   }

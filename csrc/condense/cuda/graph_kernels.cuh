@@ -244,12 +244,12 @@ __global__ void graph_values_kernel(const unsigned long long* __restrict__ keys,
 __global__ void graph_scatter_kernel(const unsigned long long* __restrict__ keys,
                                      const double* __restrict__ values,
                                      const int64_t* __restrict__ position, int64_t total, int64_t m,
-                                     int64_t* __restrict__ cols, double* __restrict__ out) {
+                                     int32_t* __restrict__ cols, double* __restrict__ out) {
   for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
        t += int64_t(blockDim.x) * gridDim.x) {
     if (position[t + 1] != position[t]) {
       const int64_t e = position[t];
-      cols[e] = static_cast<int64_t>(keys[t] % static_cast<unsigned long long>(m));
+      cols[e] = static_cast<int32_t>(keys[t] % static_cast<unsigned long long>(m));
       out[e] = values[t];
     }
   }

@@ -46,7 +46,7 @@ __global__ void transition_kernel(const int64_t* __restrict__ row_ptr,
 
 // next = P x, one thread per (row, feature), the row's entries summed in order from 0.
 __global__ void diffuse_kernel(const int64_t* __restrict__ row_ptr,
-                               const int64_t* __restrict__ cols, const double* __restrict__ p,
+                               const int32_t* __restrict__ cols, const double* __restrict__ p,
                                const double* __restrict__ x, int64_t m, int64_t c,
                                double* __restrict__ next) {
   for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < m * c;
@@ -61,7 +61,8 @@ __global__ void diffuse_kernel(const int64_t* __restrict__ row_ptr,
 // One pass of gram_product, one thread per (row, column): dst = S src, the row's entries summed
 // in order from 0, divided by D_i^2 (D_i summed alongside, in the same order) when `scale`.
 __global__ void gram_pass_kernel(const int64_t* __restrict__ row_ptr,
-                                 const int64_t* __restrict__ cols, const double* __restrict__ values,
+                                 const int32_t* __restrict__ cols,
+                                 const double* __restrict__ values,
                                  const double* __restrict__ src, int64_t m, int64_t columns,
                                  bool scale, double* __restrict__ dst) {
   for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < m * columns;
@@ -79,7 +80,8 @@ __global__ void gram_pass_kernel(const int64_t* __restrict__ row_ptr,
 
 // Group means summed over the members in increasing index (members grouped by offsets), and
 // group weights, as the CPU's in-order accumulation.
-__global__ void merge_points_kernel(const double* __restrict__ x, const int64_t* __restrict__ members,
+__global__ void merge_points_kernel(const double* __restrict__ x,
+                                    const int64_t* __restrict__ members,
                                     const int64_t* __restrict__ offsets, int64_t groups, int64_t c,
                                     double* __restrict__ out) {
   for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < groups * c;

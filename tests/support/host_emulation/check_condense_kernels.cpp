@@ -2,8 +2,9 @@
 // step_kernels.cuh), compiled as host code through cuda_shim.h and run on random inputs against
 // brute force: the sorted-sweep k-th neighbour distances and radius lists, a fixed kernel's
 // graph and degrees, diffusion and the spectrum's products on it, the merge of groups, the
-// union-find blocks, the small-block rows and entries. Built and run by tests/test_cuda_kernels_on_host.py. Prints
-// one line per failure (at most 20) and exits 1 if there was any.
+// union-find blocks, the small-block rows and entries. Built and run by
+// tests/test_cuda_kernels_on_host.py. Prints one line per failure (at most 20) and exits 1 if
+// there was any.
 #include "cuda_shim.h"
 
 #include <algorithm>
@@ -126,7 +127,7 @@ void check_radius_lists(const Points& p, std::mt19937_64& gen) {
 // Diffusion (P = D^-1 S, then P x) and the two passes of the spectrum's product S D^-2 S V on
 // a graph, against the same sums written out row by row in column order.
 void check_products(const Points& p, const std::vector<int64_t>& row_ptr,
-                    const std::vector<int64_t>& cols, const std::vector<double>& values,
+                    const std::vector<int32_t>& cols, const std::vector<double>& values,
                     const std::vector<double>& degree) {
   const int64_t m = p.m, c = p.c, entries = row_ptr[m];
   std::vector<double> transition(entries), next(m * c);
@@ -239,7 +240,8 @@ void check_fixed_graph(const Points& p, std::mt19937_64& gen) {
                             position.data());
   exclusive_sum(position);
   const int64_t entries = position[total];
-  std::vector<int64_t> graph_cols(entries), row_ptr(p.m + 1);
+  std::vector<int32_t> graph_cols(entries);
+  std::vector<int64_t> row_ptr(p.m + 1);
   std::vector<double> graph_values(entries), degree(p.m);
   cuts::graph_scatter_kernel(keys.data(), values.data(), position.data(), total, p.m,
                              graph_cols.data(), graph_values.data());
@@ -276,11 +278,12 @@ void check_blocks(int64_t m, std::mt19937_64& gen) {
     neighbours[a].insert(b);
     neighbours[b].insert(a);
   }
-  std::vector<int64_t> row_ptr(m + 1, 0), cols;
+  std::vector<int64_t> row_ptr(m + 1, 0);
+  std::vector<int32_t> cols;
   std::vector<double> values;
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j : neighbours[i]) {
-      cols.push_back(j);
+      cols.push_back(static_cast<int32_t>(j));
       values.push_back(0.5 + static_cast<double>((i + j) % 3));
     }
     row_ptr[i + 1] = static_cast<int64_t>(cols.size());
