@@ -6,9 +6,8 @@
 // pair is listed under exactly the CPU's conditions (its first-axis window, then
 // squared_distance_bounded against the widened radius), and each list is sorted by index, so
 // the lists, the k-th neighbour distances, the pair distances and the merges are the CPU's bit
-// for bit. The
-// affinities use the device's exp / pow, which may differ from the host libm's by an ulp.
-// Built with --fmad=false (CMakeLists.txt): no multiply-add is contracted, so sums and
+// for bit. The affinities use the device's exp / pow, which may differ from the host libm's by
+// an ulp. Built with --fmad=false (CMakeLists.txt): no multiply-add is contracted, so sums and
 // products round as on the CPU.
 //
 // The diffusion time's inputs stay on the device: the blocks of the graph come from a device
@@ -57,7 +56,7 @@ struct DeviceSweep {
 };
 
 // The kernel graph on the device: both directions of every pair (each row's entries together,
-// so that row sums run in column order without atomics), int32 columns: 20 bytes an entry.
+// so that row sums run in column order without atomics), int32 columns: 12 bytes an entry.
 struct DeviceGraph {
   DeviceArray<int64_t> row_ptr;  // [M + 1]
   DeviceArray<int32_t> cols;     // [E]
@@ -196,7 +195,7 @@ class CudaCondenser final : public Condenser {
     roots_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(m, root.get(), first.get());
     CUTS_CHECK_LAUNCH(stream_, "roots_kernel");
     exclusive_sum("cub::DeviceScan::ExclusiveSum (block numbers)", first.get(), m + 1, stream_,
-        pool_.get());
+                  pool_.get());
     const int64_t blocks = scalar_to_host(first.get() + m, stream_, &transfers_);
     DeviceArray<int64_t> block(m, stream_, "the block of every point", pool_.get());
     DeviceArray<unsigned long long> sizes(blocks, stream_, "the block sizes", pool_.get());
@@ -213,7 +212,7 @@ class CudaCondenser final : public Condenser {
     DeviceArray<int64_t> rows(m, stream_, "the small-block rows", pool_.get());
     DeviceArray<int64_t> rows_alt(m, stream_, "the small-block rows", pool_.get());
     DeviceArray<unsigned long long> listed_count(1, stream_, "the small-block row count",
-        pool_.get());
+                                                 pool_.get());
     CUTS_CUDA_CHECK(cudaMemsetAsync(listed_count.get(), 0, sizeof(unsigned long long), stream_));
     small_row_key_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
         block.get(), sizes.get(), m, exact_limit, keys.get(), rows.get(), listed_count.get());
@@ -367,7 +366,7 @@ class CudaCondenser final : public Condenser {
       kth_neighbour_distance(sweep, 1, nearest.get());
       cub::DoubleBuffer<double> buffer(nearest.get(), sorted.get());
       sort_keys("cub::DeviceRadixSort::SortKeys (nearest distances)", buffer, m, stream_,
-          pool_.get());
+                pool_.get());
       radius = scalar_to_host(buffer.Current() + (2 * count - 1), stream_, &transfers_);
     }
     NeighbourLists lists =
@@ -379,7 +378,7 @@ class CudaCondenser final : public Condenser {
     DeviceArray<double> sorted(entries, stream_, "the sorted pair distances", pool_.get());
     cub::DoubleBuffer<double> buffer(lists.dist.get(), sorted.get());
     sort_keys("cub::DeviceRadixSort::SortKeys (pair distances)", buffer, entries, stream_,
-        pool_.get());
+              pool_.get());
     return to_host(buffer.Current(), std::min(count, entries), stream_, &transfers_);
   }
 
@@ -489,7 +488,7 @@ class CudaCondenser final : public Condenser {
     cub::DoubleBuffer<double> keys(sweep.key.get(), key_alt.get());
     cub::DoubleBuffer<int64_t> order(sweep.order.get(), order_alt.get());
     sort_pairs("cub::DeviceRadixSort::SortPairs (sweep keys)", keys, order, m, 64, stream_,
-        pool_.get());
+               pool_.get());
     if (keys.Current() != sweep.key.get()) std::swap(sweep.key, key_alt);
     if (order.Current() != sweep.order.get()) std::swap(sweep.order, order_alt);
     gather_rows_kernel<<<blocks_for(m * c_), kThreadsPerBlock, 0, stream_>>>(
@@ -563,7 +562,7 @@ class CudaCondenser final : public Condenser {
     int64_t* offsets = lists.offsets.get();
     const int64_t items = m + 1;  // offsets[m] = 0 turns into the total
     exclusive_sum("cub::DeviceScan::ExclusiveSum (neighbour counts)", offsets, items, stream_,
-        pool_.get());
+                  pool_.get());
     lists.entries = scalar_to_host(offsets + m, stream_, &transfers_);
     lists.cols = DeviceArray<int64_t>(lists.entries, stream_, "the neighbour lists", pool_.get());
     lists.dist =
