@@ -22,7 +22,8 @@ def test_condensation_kernels_match_brute_force(tmp_path):
     program = tmp_path / "check_condense_kernels"
     build = subprocess.run(
         [compiler, "-std=c++17", "-O1", "-Wall", "-Wno-unused-function", f"-I{ROOT / 'csrc'}",
-         f"-I{EMULATION}", str(EMULATION / "check_condense_kernels.cpp"), "-o", str(program)],
+         f"-I{EMULATION}", str(EMULATION / "check_condense_kernels.cpp"),
+         str(ROOT / "csrc" / "condense" / "groups.cpp"), "-o", str(program)],
         capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-3000:]
     run = subprocess.run([str(program)], capture_output=True, text=True, timeout=120)

@@ -1,5 +1,6 @@
-// The merge rule of condensation, shared by the CPU and CUDA engines (it runs on the host: the
-// pairs under the merge threshold are few), and the components of a kernel graph.
+// The merge rule of condensation as the CPU engine runs it, on the host, and the components of
+// a kernel graph; the CUDA engine runs the same rule on the device (cuda/block_kernels.cuh,
+// a union-find whose roots are likewise the smallest members).
 #pragma once
 
 #include <cstdint>

@@ -1,8 +1,8 @@
 // What the choice of the diffusion time needs from the kernel graph
-// (cuts_ext/condensation/spectrum.py), computed where the graph lives so that the Python layer never copies a graph of tens of
-// millions of edges: P = D^-1 S is block diagonal over the connected components of S, small
-// blocks are decomposed exactly from their few entries, large ones are only touched through
-// Condenser::gram_product.
+// (cuts_ext/condensation/spectrum.py), computed where the graph lives so that the Python layer
+// never copies a graph of tens of millions of edges: P = D^-1 S is block diagonal over the
+// connected components of S, small blocks are decomposed exactly from their few entries, large
+// ones are only touched through the engine's products (Condenser::lanczos).
 #pragma once
 
 #include <cstdint>

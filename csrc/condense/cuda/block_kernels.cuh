@@ -1,6 +1,7 @@
-// The CUDA condensation engine's kernels for the blocks of the kernel graph and the entries of
-// the small ones (condense_cuda.cu, which alone includes this file, in
-// CudaCondenser::spectrum_blocks: the device side of condense/spectrum_blocks.h). Degrees are
+// The CUDA condensation engine's union-find kernels (condense_cuda.cu, which alone includes this
+// file): the blocks of the kernel graph and the entries of the small ones
+// (CudaCondenser::spectrum_blocks, the device side of condense/spectrum_blocks.h), and the
+// groups of a merge (CudaCondenser::merge, the device side of condense/groups.h). Degrees are
 // summed in the CPU engine's order. Every kernel is a grid-stride loop over independent items,
 // so tests/support/host_emulation runs them on the host against brute force.
 #pragma once
@@ -70,8 +71,22 @@ __global__ void union_edges_kernel(const int64_t* __restrict__ row_ptr,
       if (cols[e] > i) unite(parent, static_cast<int32_t>(i), cols[e]);
 }
 
-// After union_edges_kernel: parent[i] <- the root of i; is_root[i] = 1 for roots (is_root [M + 1],
-// its last entry 0, becomes the blocks' numbering after an exclusive scan).
+// Joins every listed pair (neighbour lists as CSR: offsets [M + 1], cols, dist) closer than
+// `threshold`, strictly: the merge rule (condense/groups.h). NaN joins nothing.
+__global__ void union_close_pairs_kernel(const int64_t* __restrict__ offsets,
+                                         const int64_t* __restrict__ cols,
+                                         const double* __restrict__ dist, double threshold,
+                                         int64_t m, int32_t* parent) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
+       i += int64_t(blockDim.x) * gridDim.x)
+    for (int64_t e = offsets[i]; e < offsets[i + 1]; ++e)
+      if (dist[e] < threshold)
+        unite(parent, static_cast<int32_t>(i), static_cast<int32_t>(cols[e]));
+}
+
+// After union_edges_kernel or union_close_pairs_kernel: parent[i] <- the root of i;
+// is_root[i] = 1 for roots (is_root [M + 1], its last entry 0, becomes the blocks' numbering
+// after an exclusive scan).
 __global__ void roots_kernel(int64_t m, int32_t* parent, int64_t* __restrict__ is_root) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
        i += int64_t(blockDim.x) * gridDim.x) {

@@ -13,7 +13,8 @@
 // The diffusion time's inputs stay on the device: the blocks of the graph come from a device
 // union-find, only their sizes, the degrees and the entries of the small blocks (those the host
 // decomposes exactly) are copied back, and the stochastic estimate's Lanczos recurrence runs
-// here, returning only its coefficients. Every copy is counted (transfers(), for the tests).
+// here, returning only its coefficients. Merges run on the device too (the same union-find).
+// Every copy is counted (transfers(), for the tests).
 #include <algorithm>
 #include <cfloat>
 #include <cstdint>
@@ -29,7 +30,6 @@
 #include "condense/cuda/lanczos_kernels.cuh"
 #include "condense/cuda/step_kernels.cuh"
 #include "condense/engine.h"
-#include "condense/groups.h"
 #include "condense/kernel.h"
 #include "condense/lanczos.h"
 #include "condense/spectrum_blocks.h"
@@ -382,62 +382,72 @@ class CudaCondenser final : public Condenser {
     return to_host(buffer.Current(), std::min(count, entries), stream_, &transfers_);
   }
 
+  // Joins every pair closer than the threshold, transitively, on the device: the pairs within
+  // it (the query keeps d <= r; the union keeps d < r), a union-find whose roots are the
+  // smallest members (so groups come out numbered by their smallest member, the order rows
+  // are kept in), each group's members in increasing index by a stable sort, then the in-order
+  // means and summed weights. Only the pair and group counts come to the host.
   int64_t merge(double threshold) override {
     DeviceGuard guard(device_);
+    NvtxRange range("merge");
     const int64_t m = m_;
-    // Pairs closer than the threshold (strictly): the query keeps d <= r, then d < r is checked.
-    // They are few: the union-find runs on the host, as the CPU's.
-    std::vector<int64_t> offsets, cols;
-    std::vector<double> dist;
+    const unsigned int grid = blocks_for(m);
+    DeviceArray<int32_t> root(m, stream_, "the merge union-find parents", pool_.get());
+    DeviceArray<int64_t> first(m + 1, stream_, "the group numbering", pool_.get());
+    CUTS_CUDA_CHECK(cudaMemsetAsync(first.get() + m, 0, sizeof(int64_t), stream_));
+    init_parent_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(m, root.get());
+    CUTS_CHECK_LAUNCH(stream_, "init_parent_kernel");
     {
-      NeighbourLists lists = neighbours_within(sort_points(), nullptr, threshold,
-                                               /*only_greater=*/true, /*by_index=*/false);
-      offsets = to_host(lists.offsets.get(), m + 1, stream_, &transfers_);
-      cols = to_host(lists.cols.get(), lists.entries, stream_, &transfers_);
-      dist = to_host(lists.dist.get(), lists.entries, stream_, &transfers_);
+      const NeighbourLists lists = neighbours_within(sort_points(), nullptr, threshold,
+                                                     /*only_greater=*/true, /*by_index=*/false);
+      union_close_pairs_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(
+          lists.offsets.get(), lists.cols.get(), lists.dist.get(), threshold, m, root.get());
+      CUTS_CHECK_LAUNCH(stream_, "union_close_pairs_kernel");
     }
-    std::vector<std::pair<int64_t, int64_t>> close;
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t e = offsets[i]; e < offsets[i + 1]; ++e)
-        if (dist[e] < threshold) close.emplace_back(i, cols[e]);
-    // Groups numbered by their smallest member, which is the order rows are kept in.
-    int64_t groups = 0;
-    const std::vector<int64_t> group = components_by_smallest_member(m, close, &groups);
+    roots_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(m, root.get(), first.get());
+    CUTS_CHECK_LAUNCH(stream_, "roots_kernel");
+    exclusive_sum("cub::DeviceScan::ExclusiveSum (merge groups)", first.get(), m + 1, stream_,
+                  pool_.get());
+    const int64_t groups = m == 0 ? 0 : scalar_to_host(first.get() + m, stream_, &transfers_);
     if (groups != m) {
-      // Members of each group in increasing index (a counting sort), for in-order sums.
-      std::vector<int64_t> member_offsets(groups + 1, 0), members(m);
-      for (int64_t i = 0; i < m; ++i) ++member_offsets[group[i] + 1];
-      for (int64_t g = 0; g < groups; ++g) member_offsets[g + 1] += member_offsets[g];
-      {
-        std::vector<int64_t> cursor(member_offsets.begin(), member_offsets.end() - 1);
-        for (int64_t i = 0; i < m; ++i) members[cursor[group[i]]++] = i;
-      }
-      const DeviceArray<int64_t> d_group =
-          to_device(group, stream_, "the merge groups", &transfers_, pool_.get());
-      const DeviceArray<int64_t> d_members =
-          to_device(members, stream_, "the group members", &transfers_, pool_.get());
-      const DeviceArray<int64_t> d_offsets =
-          to_device(member_offsets, stream_, "the group member offsets", &transfers_, pool_.get());
+      // group[i], and the members per group counted into offsets[0..groups) (the same bits as
+      // unsigned counts), then scanned into offsets.
+      DeviceArray<int64_t> group(m, stream_, "the merge groups", pool_.get());
+      DeviceArray<int64_t> offsets(groups + 1, stream_, "the group member offsets",
+                                   pool_.get());
+      CUTS_CUDA_CHECK(cudaMemsetAsync(offsets.get(), 0, (groups + 1) * sizeof(int64_t),
+                                      stream_));
+      block_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(
+          root.get(), first.get(), m, group.get(),
+          reinterpret_cast<unsigned long long*>(offsets.get()));
+      CUTS_CHECK_LAUNCH(stream_, "block_kernel");
+      exclusive_sum("cub::DeviceScan::ExclusiveSum (group members)", offsets.get(), groups + 1,
+                    stream_, pool_.get());
+      // Members grouped, each group's in increasing index: a stable sort of 0..M-1 by group.
+      DeviceArray<int64_t> keys(m, stream_, "the member sort keys", pool_.get());
+      DeviceArray<int64_t> keys_alt(m, stream_, "the member sort keys", pool_.get());
+      DeviceArray<int64_t> members(m, stream_, "the group members", pool_.get());
+      DeviceArray<int64_t> members_alt(m, stream_, "the group members", pool_.get());
+      CUTS_CUDA_CHECK(cudaMemcpyAsync(keys.get(), group.get(), m * sizeof(int64_t),
+                                      cudaMemcpyDeviceToDevice, stream_));
+      iota_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(m, members.get());
+      CUTS_CHECK_LAUNCH(stream_, "iota_kernel");
+      cub::DoubleBuffer<int64_t> key_buffer(keys.get(), keys_alt.get());
+      cub::DoubleBuffer<int64_t> member_buffer(members.get(), members_alt.get());
+      sort_pairs("cub::DeviceRadixSort::SortPairs (group members)", key_buffer, member_buffer, m,
+                 bits_for(static_cast<uint64_t>(groups)), stream_, pool_.get());
+      const int64_t* sorted_members = member_buffer.Current();
       DeviceArray<double> x(groups * c_, stream_, "the merged points", pool_.get());
       DeviceArray<double> w(groups, stream_, "the merged weights", pool_.get());
-      {
-        NvtxRange range("merge_points_kernel");
-        merge_points_kernel<<<blocks_for(groups * c_), kThreadsPerBlock, 0, stream_>>>(
-            x_.get(), d_members.get(), d_offsets.get(), groups, c_, x.get());
-        CUTS_CHECK_LAUNCH(stream_, "merge_points_kernel");
-      }
-      {
-        NvtxRange range("merge_weights_kernel");
-        merge_weights_kernel<<<blocks_for(groups), kThreadsPerBlock, 0, stream_>>>(
-            w_.get(), d_members.get(), d_offsets.get(), groups, w.get());
-        CUTS_CHECK_LAUNCH(stream_, "merge_weights_kernel");
-      }
-      {
-        NvtxRange range("relabel_kernel");
-        relabel_kernel<<<blocks_for(n_), kThreadsPerBlock, 0, stream_>>>(d_group.get(), n_,
-                                                                         cluster_.get());
-        CUTS_CHECK_LAUNCH(stream_, "relabel_kernel");
-      }
+      merge_points_kernel<<<blocks_for(groups * c_), kThreadsPerBlock, 0, stream_>>>(
+          x_.get(), sorted_members, offsets.get(), groups, c_, x.get());
+      CUTS_CHECK_LAUNCH(stream_, "merge_points_kernel");
+      merge_weights_kernel<<<blocks_for(groups), kThreadsPerBlock, 0, stream_>>>(
+          w_.get(), sorted_members, offsets.get(), groups, w.get());
+      CUTS_CHECK_LAUNCH(stream_, "merge_weights_kernel");
+      relabel_kernel<<<blocks_for(n_), kThreadsPerBlock, 0, stream_>>>(group.get(), n_,
+                                                                       cluster_.get());
+      CUTS_CHECK_LAUNCH(stream_, "relabel_kernel");
       x_ = std::move(x);
       w_ = std::move(w);
       m_ = groups;

@@ -32,6 +32,13 @@ __global__ void init_clusters_kernel(int64_t n, double* __restrict__ weights,
   }
 }
 
+// out[i] = i.
+__global__ void iota_kernel(int64_t n, int64_t* __restrict__ out) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
+       i += int64_t(blockDim.x) * gridDim.x)
+    out[i] = i;
+}
+
 // P = D^-1 S: D_i the row sum, in column order.
 __global__ void transition_kernel(const int64_t* __restrict__ row_ptr,
                                   const double* __restrict__ values, int64_t m,

@@ -1,8 +1,9 @@
 // The CUDA condensation engine's grid-stride kernels (graph_kernels.cuh, block_kernels.cuh,
 // step_kernels.cuh), compiled as host code through cuda_shim.h and run on random inputs against
 // brute force: the sorted-sweep k-th neighbour distances and radius lists, a fixed kernel's
-// graph and degrees, diffusion and the spectrum's products on it, the merge of groups, the
-// union-find blocks, the small-block rows and entries. Built and run by
+// graph and degrees, diffusion and the spectrum's products on it, a merge (its union-find
+// groups against condense/groups.h's, the members, means and weights), the union-find blocks,
+// the small-block rows and entries. Built and run by
 // tests/test_cuda_kernels_on_host.py. Prints one line per failure (at most 20) and exits 1 if
 // there was any.
 #include "cuda_shim.h"
@@ -18,6 +19,7 @@
 #include "condense/cuda/block_kernels.cuh"
 #include "condense/cuda/graph_kernels.cuh"
 #include "condense/cuda/step_kernels.cuh"
+#include "condense/groups.h"
 
 namespace {
 
@@ -164,18 +166,51 @@ void check_products(const Points& p, const std::vector<int64_t>& row_ptr,
     }
 }
 
-// A merge as CudaCondenser::merge applies it: group members in increasing index, their mean
-// and summed weight, and every original point relabelled.
+// A merge as CudaCondenser::merge runs it (pairs within the threshold, the device union-find,
+// group numbering, members by a stable sort by group, means, weights, relabelling), against
+// condense/groups.h's host union-find on the brute-force pairs and plain in-order sums.
 void check_merge(const Points& p, std::mt19937_64& gen) {
-  const int64_t m = p.m, c = p.c, groups = 1 + static_cast<int64_t>(gen() % m);
-  std::vector<int64_t> group(m);
-  for (int64_t i = 0; i < m; ++i) group[i] = i < groups ? i : static_cast<int64_t>(gen() % groups);
-  std::vector<int64_t> offsets(groups + 1, 0), members;
-  for (int64_t g = 0; g < groups; ++g) {
-    for (int64_t i = 0; i < m; ++i)
-      if (group[i] == g) members.push_back(i);
-    offsets[g + 1] = static_cast<int64_t>(members.size());
-  }
+  const int64_t m = p.m, c = p.c;
+  const double threshold = std::uniform_real_distribution<double>(0.02, 0.4)(gen);
+  std::vector<int64_t> lists(m + 1, 0);
+  cuts::sweep_within_radius_kernel<false>(p.xs.data(), p.key.data(), p.order.data(), m, c,
+                                          nullptr, threshold, true, lists.data(), nullptr,
+                                          nullptr);
+  exclusive_sum(lists);
+  std::vector<int64_t> cols(lists[m]);
+  std::vector<double> dist(lists[m]);
+  cuts::sweep_within_radius_kernel<true>(p.xs.data(), p.key.data(), p.order.data(), m, c,
+                                         nullptr, threshold, true, lists.data(), cols.data(),
+                                         dist.data());
+  std::vector<int32_t> root(m);
+  std::vector<int64_t> first(m + 1, 0);
+  cuts::init_parent_kernel(m, root.data());
+  cuts::union_close_pairs_kernel(lists.data(), cols.data(), dist.data(), threshold, m,
+                                 root.data());
+  cuts::roots_kernel(m, root.data(), first.data());
+  exclusive_sum(first);
+  const int64_t groups = first[m];
+  std::vector<int64_t> group(m), offsets(groups + 1, 0);
+  cuts::block_kernel(root.data(), first.data(), m, group.data(),
+                     reinterpret_cast<unsigned long long*>(offsets.data()));
+  exclusive_sum(offsets);
+  std::vector<int64_t> members(m);
+  cuts::iota_kernel(m, members.data());
+  std::stable_sort(members.begin(), members.end(),
+                   [&](int64_t a, int64_t b) { return group[a] < group[b]; });  // radix sort
+
+  std::vector<std::pair<int64_t, int64_t>> close;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = i + 1; j < m; ++j)
+      if (std::sqrt(squared_distance_bounded(&p.x[i * c], &p.x[j * c], c, INFINITY)) <
+          threshold)
+        close.emplace_back(i, j);
+  int64_t expected_groups = 0;
+  const std::vector<int64_t> expected = cuts::components_by_smallest_member(m, close,
+                                                                            &expected_groups);
+  if (groups != expected_groups || group != expected) fail("merge groups", m, groups);
+  if (groups != expected_groups) return;
+
   std::vector<double> weights(m), merged(groups * c), merged_weights(groups);
   for (int64_t i = 0; i < m; ++i) weights[i] = 1.0 + static_cast<double>(i % 5);
   cuts::merge_points_kernel(p.x.data(), members.data(), offsets.data(), groups, c,
@@ -186,7 +221,7 @@ void check_merge(const Points& p, std::mt19937_64& gen) {
     double w = 0.0, count = 0.0;
     std::vector<double> sum(c, 0.0);
     for (int64_t i = 0; i < m; ++i)
-      if (group[i] == g) {
+      if (expected[i] == g) {
         for (int64_t k = 0; k < c; ++k) sum[k] += p.x[i * c + k];
         w += weights[i];
         count += 1.0;
@@ -199,7 +234,7 @@ void check_merge(const Points& p, std::mt19937_64& gen) {
   for (int64_t i = 0; i < 2 * m; ++i) cluster[i] = i % m;  // two original points per row
   cuts::relabel_kernel(group.data(), 2 * m, cluster.data());
   for (int64_t i = 0; i < 2 * m; ++i)
-    if (cluster[i] != group[i % m]) fail("relabel", m, i);
+    if (cluster[i] != expected[i % m]) fail("relabel", m, i);
 }
 
 // The fixed kernel as CudaCondenser::fixed_kernel builds it (lists sorted by index, self-loops
