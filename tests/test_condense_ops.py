@@ -440,8 +440,8 @@ def test_an_iteration_copies_o_of_m_bytes(device, rng):
     """One iteration as the driver runs it (kernel, diffusion time by the stochastic estimate
     with small blocks decomposed on the host, diffusion, merge, labels) moves at most
     8 (N + M (probes + 12)) bytes plus the small blocks' entries (16 bytes each) between host
-    and device (the probe block up; blocks, degrees, labels down; the merge's groups up): never
-    the graph, which is many times larger."""
+    and device (the probe block up; blocks, degrees, labels down): never the graph, which is
+    many times larger."""
     from cuts_ext.condensation.driver import merge_threshold
     from cuts_ext.condensation.spectrum import diffusion_time
     x = image_patches(rng, shape=(1, 1, 48, 50))
