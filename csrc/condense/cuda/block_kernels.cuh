@@ -1,8 +1,7 @@
 // The CUDA condensation engine's union-find kernels (condense_cuda.cu, which alone includes this
 // file): the blocks of the kernel graph and the entries of the small ones
 // (CudaCondenser::spectrum_blocks, the device side of condense/spectrum_blocks.h), and the
-// groups of a merge (CudaCondenser::merge, the device side of condense/groups.h). Degrees are
-// summed in the CPU engine's order. Every kernel is a grid-stride loop over independent items,
+// groups of a merge (CudaCondenser::merge, the device side of condense/groups.h). Every kernel is a grid-stride loop over independent items,
 // so tests/support/host_emulation runs them on the host against brute force.
 #pragma once
 
@@ -10,18 +9,6 @@
 
 namespace cuts {
 namespace {
-
-// D_i = sum of row i of S, in column order (as transition_kernel and the CPU engine sum it).
-__global__ void degree_kernel(const int64_t* __restrict__ row_ptr,
-                              const double* __restrict__ values, int64_t m,
-                              double* __restrict__ degree) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x) {
-    double sum = 0.0;
-    for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) sum += values[e];
-    degree[i] = sum;
-  }
-}
 
 // Union-find on the device whose roots are the smallest index of their set (the numbering of
 // condense/groups.h): a root is only ever hooked under a smaller root, so parent[i] <= i

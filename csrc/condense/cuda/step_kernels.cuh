@@ -39,14 +39,29 @@ __global__ void iota_kernel(int64_t n, int64_t* __restrict__ out) {
     out[i] = i;
 }
 
-// P = D^-1 S: D_i the row sum, in column order.
+// D_i, the sum of row i of S in column order, as the CPU engine sums it.
+__device__ __forceinline__ double row_sum(const int64_t* __restrict__ row_ptr,
+                                          const double* __restrict__ values, int64_t i) {
+  double sum = 0.0;
+  for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) sum += values[e];
+  return sum;
+}
+
+__global__ void degree_kernel(const int64_t* __restrict__ row_ptr,
+                              const double* __restrict__ values, int64_t m,
+                              double* __restrict__ degree) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
+       i += int64_t(blockDim.x) * gridDim.x)
+    degree[i] = row_sum(row_ptr, values, i);
+}
+
+// P = D^-1 S.
 __global__ void transition_kernel(const int64_t* __restrict__ row_ptr,
                                   const double* __restrict__ values, int64_t m,
                                   double* __restrict__ p) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
        i += int64_t(blockDim.x) * gridDim.x) {
-    double degree = 0.0;
-    for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) degree += values[e];
+    const double degree = row_sum(row_ptr, values, i);
     for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) p[e] = values[e] / degree;
   }
 }
