@@ -15,17 +15,18 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .._arrays import as_operand
+from .._arrays import Operand, as_operand
 from .preparation import encode_positions, positional_encoding, standardise_channels
 
 
-def device_points(X: Any) -> tuple:
+def device_points(X: Any, operand: Optional[Operand] = None) -> tuple:
     """(operand, float64 [N, C] C-contiguous torch tensor on X's GPU) for a torch or cupy
     array on a GPU, refusing what cannot become float64 exactly, as `engine.host_points` does:
     ValueError for a rank other than 2, no feature column, a complex or unsafe integer dtype,
-    or NaN / Inf."""
+    or NaN / Inf. `operand`: X already wrapped by `as_operand`, if it was."""
     import torch
-    operand = as_operand(X, "X", None)
+    if operand is None:
+        operand = as_operand(X, "X", None)
     value = operand.value if operand.library == "torch" else torch.from_dlpack(operand.value)
     if value.ndim != 2:
         raise ValueError(f"X must be [N, C], got shape {list(value.shape)}")

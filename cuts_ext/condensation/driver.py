@@ -197,10 +197,10 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
         raise ValueError(f"device must be None, 'cpu' or 'cuda', got {device!r}")
     if not isinstance(exact, bool):
         raise TypeError(f"exact must be True or False, got {exact!r}")
-    on_gpu_input = getattr(as_operand(X, "X", None), "device", "cpu") == "cuda"
-    on_cuda = device == "cuda" or (device is None and on_gpu_input)
-    prepared_on_device = _prepare_on_device(on_gpu_input and on_cuda, exact)
-    operand, points = device_points(X) if prepared_on_device else host_points(X)
+    operand = as_operand(X, "X", None)  # what X can become is checked by *_points below
+    on_cuda = device == "cuda" or (device is None and operand.device == "cuda")
+    prepared_on_device = _prepare_on_device(operand.device == "cuda" and on_cuda, exact)
+    operand, points = (device_points if prepared_on_device else host_points)(X, operand)
     if pos_encoding is not None:
         spatial_shape, position_weight = _deprecated_pos_encoding(pos_encoding, position_weight,
                                                                   spatial_shape)

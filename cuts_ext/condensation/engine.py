@@ -21,11 +21,12 @@ KERNEL_DECAY = 40.0
 KERNEL_THRESHOLD = 1e-4
 
 
-def host_points(X: Any) -> tuple:
+def host_points(X: Any, operand: Optional[Operand] = None) -> tuple:
     """(operand, float64 [N, C] C-contiguous host copy of X), refusing what cannot become
     float64 exactly: ValueError for a rank other than 2, no feature column, a complex or unsafe
-    integer dtype, or NaN / Inf."""
-    operand = as_operand(X, "X", None)  # convertibility is checked below
+    integer dtype, or NaN / Inf. `operand`: X already wrapped by `as_operand`, if it was."""
+    if operand is None:
+        operand = as_operand(X, "X", None)  # convertibility is checked below
     value = operand.value
     if operand.library == "torch":
         import torch
