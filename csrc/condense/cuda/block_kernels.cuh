@@ -1,8 +1,9 @@
 // The CUDA condensation engine's union-find kernels (condense_cuda.cu, which alone includes this
-// file): the blocks of the kernel graph and the entries of the small ones
-// (CudaCondenser::spectrum_blocks, the device side of condense/spectrum_blocks.h), and the
-// groups of a merge (CudaCondenser::merge, the device side of condense/groups.h). Every kernel is a grid-stride loop over independent items,
-// so tests/support/host_emulation runs them on the host against brute force.
+// file, through CudaCondenser::components): the blocks of the kernel graph and the entries of
+// the small ones (CudaCondenser::spectrum_blocks, the device side of
+// condense/spectrum_blocks.h), and the groups of a merge (CudaCondenser::merge, the device side
+// of condense/groups.h). Every kernel is a grid-stride loop over independent items, so
+// tests/support/host_emulation runs them on the host against brute force.
 #pragma once
 
 #include <cstdint>
@@ -84,30 +85,31 @@ __global__ void roots_kernel(int64_t m, int32_t* parent, int64_t* __restrict__ i
 }
 
 // block[i] = the number of roots before i's root (blocks numbered by smallest member), and the
-// points per block counted into sizes [B] (zeroed).
+// points per block counted into sizes [B] (zeroed; counted as unsigned, the same bits).
 __global__ void block_kernel(const int32_t* __restrict__ root, const int64_t* __restrict__ first,
-                             int64_t m, int64_t* __restrict__ block,
-                             unsigned long long* __restrict__ sizes) {
+                             int64_t m, int64_t* __restrict__ block, int64_t* __restrict__ sizes) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
        i += int64_t(blockDim.x) * gridDim.x) {
     const int64_t b = first[root[i]];
     block[i] = b;
-    atomicAdd(sizes + b, 1ull);
+    atomicAdd(reinterpret_cast<unsigned long long*>(sizes + b), 1ull);
   }
 }
 
 // The sort key of each row for small_block_rows' order: (block size, block) for rows of blocks
 // of 2..exact_limit points, all ones (sorted last) for the others; `small` counts the former.
 __global__ void small_row_key_kernel(const int64_t* __restrict__ block,
-                                     const unsigned long long* __restrict__ sizes, int64_t m,
+                                     const int64_t* __restrict__ sizes, int64_t m,
                                      int64_t exact_limit, unsigned long long* __restrict__ keys,
                                      int64_t* __restrict__ rows,
                                      unsigned long long* __restrict__ small) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
        i += int64_t(blockDim.x) * gridDim.x) {
-    const unsigned long long size = sizes[block[i]];
-    const bool listed = size >= 2 && size <= static_cast<unsigned long long>(exact_limit);
-    keys[i] = listed ? (size << 32) | static_cast<unsigned long long>(block[i]) : ~0ull;
+    const int64_t size = sizes[block[i]];
+    const bool listed = size >= 2 && size <= exact_limit;
+    keys[i] = listed ? (static_cast<unsigned long long>(size) << 32) |
+                           static_cast<unsigned long long>(block[i])
+                     : ~0ull;
     rows[i] = i;
     if (listed) atomicAdd(small, 1ull);
   }

@@ -184,27 +184,14 @@ class CudaCondenser final : public Condenser {
         graph_.row_ptr.get(), graph_.values.get(), m, degree.get());
     CUTS_CHECK_LAUNCH(stream_, "degree_kernel");
 
-    DeviceArray<int32_t> root(m, stream_, "the union-find parents", pool_.get());
-    DeviceArray<int64_t> first(m + 1, stream_, "the block numbering", pool_.get());
-    CUTS_CUDA_CHECK(cudaMemsetAsync(first.get() + m, 0, sizeof(int64_t), stream_));
-    init_parent_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(m, root.get());
-    CUTS_CHECK_LAUNCH(stream_, "init_parent_kernel");
-    union_edges_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
-        graph_.row_ptr.get(), graph_.cols.get(), m, root.get());
-    CUTS_CHECK_LAUNCH(stream_, "union_edges_kernel");
-    roots_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(m, root.get(), first.get());
-    CUTS_CHECK_LAUNCH(stream_, "roots_kernel");
-    exclusive_sum("cub::DeviceScan::ExclusiveSum (block numbers)", first.get(), m + 1, stream_,
-                  pool_.get());
-    const int64_t blocks = scalar_to_host(first.get() + m, stream_, &transfers_);
-    DeviceArray<int64_t> block(m, stream_, "the block of every point", pool_.get());
-    DeviceArray<unsigned long long> sizes(blocks, stream_, "the block sizes", pool_.get());
-    CUTS_CUDA_CHECK(cudaMemsetAsync(sizes.get(), 0, blocks * sizeof(unsigned long long), stream_));
-    block_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(root.get(), first.get(), m,
-                                                                  block.get(), sizes.get());
-    CUTS_CHECK_LAUNCH(stream_, "block_kernel");
-    root.release();
-    first.release();
+    DeviceArray<int64_t> block, sizes;
+    const int64_t blocks = components(
+        [&](int32_t* parent) {
+          union_edges_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
+              graph_.row_ptr.get(), graph_.cols.get(), m, parent);
+          CUTS_CHECK_LAUNCH(stream_, "union_edges_kernel");
+        },
+        &block, &sizes);
 
     // The rows of small blocks by (block size, block), stable, so by index within a block.
     DeviceArray<unsigned long long> keys(m, stream_, "the small-block row keys", pool_.get());
@@ -240,9 +227,7 @@ class CudaCondenser final : public Condenser {
     CUTS_CHECK_LAUNCH(stream_, "small_entries_kernel");
 
     out.block = to_host(block.get(), m, stream_, &transfers_);
-    const std::vector<unsigned long long> counted =
-        to_host(sizes.get(), blocks, stream_, &transfers_);
-    out.sizes.assign(counted.begin(), counted.end());
+    out.sizes = to_host(sizes.get(), blocks, stream_, &transfers_);
     out.degree = to_host(degree.get(), m, stream_, &transfers_);
     out.rows = to_host(entry_rows.get(), entries, stream_, &transfers_);
     out.cols = to_host(entry_cols.get(), entries, stream_, &transfers_);
@@ -275,14 +260,16 @@ class CudaCondenser final : public Condenser {
     double* norms = betas + steps * columns;
     double* q = vector_a.get();
     double* q_prev = vector_b.get();
-    column_dots_kernel<<<columns, kDotThreads, 0, stream_>>>(start.get(), start.get(), m,
-                                                            columns, norms);
-    CUTS_CHECK_LAUNCH(stream_, "column_dots_kernel");
-    sqrt_kernel<<<1, kThreadsPerBlock, 0, stream_>>>(norms, columns);
-    CUTS_CHECK_LAUNCH(stream_, "sqrt_kernel");
-    divide_columns_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(start.get(), norms, m, columns,
-                                                                  q);
-    CUTS_CHECK_LAUNCH(stream_, "divide_columns_kernel");
+    // norm <- the column norms of v, out <- v / norm (v itself where a norm is 0).
+    auto normalise_columns = [&](const double* v, double* norm, double* out) {
+      column_dots_kernel<<<columns, kDotThreads, 0, stream_>>>(v, v, m, columns, norm);
+      CUTS_CHECK_LAUNCH(stream_, "column_dots_kernel");
+      sqrt_kernel<<<1, kThreadsPerBlock, 0, stream_>>>(norm, columns);
+      CUTS_CHECK_LAUNCH(stream_, "sqrt_kernel");
+      divide_columns_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(v, norm, m, columns, out);
+      CUTS_CHECK_LAUNCH(stream_, "divide_columns_kernel");
+    };
+    normalise_columns(start.get(), norms, q);
     start.release();
     for (int64_t j = 0; j < steps; ++j) {
       double* alpha = alphas + j * columns;
@@ -306,15 +293,8 @@ class CudaCondenser final : public Condenser {
       subtract_scaled_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(w.get(), alpha, q, m,
                                                                      columns);
       CUTS_CHECK_LAUNCH(stream_, "subtract_scaled_kernel");
-      column_dots_kernel<<<columns, kDotThreads, 0, stream_>>>(w.get(), w.get(), m, columns,
-                                                              beta);
-      CUTS_CHECK_LAUNCH(stream_, "column_dots_kernel");
-      sqrt_kernel<<<1, kThreadsPerBlock, 0, stream_>>>(beta, columns);
-      CUTS_CHECK_LAUNCH(stream_, "sqrt_kernel");
-      // q_{j+1} into the buffer of q_{j-1}, which is no longer needed.
-      divide_columns_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(w.get(), beta, m, columns,
-                                                                    q_prev);
-      CUTS_CHECK_LAUNCH(stream_, "divide_columns_kernel");
+      // beta = |w|, q_{j+1} = w / beta into the buffer of q_{j-1}, which is no longer needed.
+      normalise_columns(w.get(), beta, q_prev);
       std::swap(q, q_prev);
     }
     const std::vector<double> back =
@@ -392,47 +372,31 @@ class CudaCondenser final : public Condenser {
     NvtxRange range("merge");
     const int64_t m = m_;
     const unsigned int grid = blocks_for(m);
-    DeviceArray<int32_t> root(m, stream_, "the merge union-find parents", pool_.get());
-    DeviceArray<int64_t> first(m + 1, stream_, "the group numbering", pool_.get());
-    CUTS_CUDA_CHECK(cudaMemsetAsync(first.get() + m, 0, sizeof(int64_t), stream_));
-    init_parent_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(m, root.get());
-    CUTS_CHECK_LAUNCH(stream_, "init_parent_kernel");
-    {
-      const NeighbourLists lists = neighbours_within(sort_points(), nullptr, threshold,
-                                                     /*only_greater=*/true, /*by_index=*/false);
-      union_close_pairs_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(
-          lists.offsets.get(), lists.cols.get(), lists.dist.get(), threshold, m, root.get());
-      CUTS_CHECK_LAUNCH(stream_, "union_close_pairs_kernel");
-    }
-    roots_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(m, root.get(), first.get());
-    CUTS_CHECK_LAUNCH(stream_, "roots_kernel");
-    exclusive_sum("cub::DeviceScan::ExclusiveSum (merge groups)", first.get(), m + 1, stream_,
-                  pool_.get());
-    const int64_t groups = m == 0 ? 0 : scalar_to_host(first.get() + m, stream_, &transfers_);
+    DeviceArray<int64_t> group, offsets;
+    const int64_t groups = components(
+        [&](int32_t* parent) {
+          const NeighbourLists lists = neighbours_within(sort_points(), nullptr, threshold,
+                                                         /*only_greater=*/true,
+                                                         /*by_index=*/false);
+          union_close_pairs_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(
+              lists.offsets.get(), lists.cols.get(), lists.dist.get(), threshold, m, parent);
+          CUTS_CHECK_LAUNCH(stream_, "union_close_pairs_kernel");
+        },
+        &group, &offsets);
     if (groups != m) {
-      // group[i], and the members per group counted into offsets[0..groups) (the same bits as
-      // unsigned counts), then scanned into offsets.
-      DeviceArray<int64_t> group(m, stream_, "the merge groups", pool_.get());
-      DeviceArray<int64_t> offsets(groups + 1, stream_, "the group member offsets",
-                                   pool_.get());
-      CUTS_CUDA_CHECK(cudaMemsetAsync(offsets.get(), 0, (groups + 1) * sizeof(int64_t),
-                                      stream_));
-      block_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(
-          root.get(), first.get(), m, group.get(),
-          reinterpret_cast<unsigned long long*>(offsets.get()));
-      CUTS_CHECK_LAUNCH(stream_, "block_kernel");
+      relabel_kernel<<<blocks_for(n_), kThreadsPerBlock, 0, stream_>>>(group.get(), n_,
+                                                                       cluster_.get());
+      CUTS_CHECK_LAUNCH(stream_, "relabel_kernel");
+      // Group sizes to member offsets; members grouped, each group's in increasing index: a
+      // stable sort of 0..M-1 by group (which the sort may overwrite: relabelling is done).
       exclusive_sum("cub::DeviceScan::ExclusiveSum (group members)", offsets.get(), groups + 1,
                     stream_, pool_.get());
-      // Members grouped, each group's in increasing index: a stable sort of 0..M-1 by group.
-      DeviceArray<int64_t> keys(m, stream_, "the member sort keys", pool_.get());
-      DeviceArray<int64_t> keys_alt(m, stream_, "the member sort keys", pool_.get());
+      DeviceArray<int64_t> group_alt(m, stream_, "the member sort keys", pool_.get());
       DeviceArray<int64_t> members(m, stream_, "the group members", pool_.get());
       DeviceArray<int64_t> members_alt(m, stream_, "the group members", pool_.get());
-      CUTS_CUDA_CHECK(cudaMemcpyAsync(keys.get(), group.get(), m * sizeof(int64_t),
-                                      cudaMemcpyDeviceToDevice, stream_));
       iota_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(m, members.get());
       CUTS_CHECK_LAUNCH(stream_, "iota_kernel");
-      cub::DoubleBuffer<int64_t> key_buffer(keys.get(), keys_alt.get());
+      cub::DoubleBuffer<int64_t> key_buffer(group.get(), group_alt.get());
       cub::DoubleBuffer<int64_t> member_buffer(members.get(), members_alt.get());
       sort_pairs("cub::DeviceRadixSort::SortPairs (group members)", key_buffer, member_buffer, m,
                  bits_for(static_cast<uint64_t>(groups)), stream_, pool_.get());
@@ -445,9 +409,6 @@ class CudaCondenser final : public Condenser {
       merge_weights_kernel<<<blocks_for(groups), kThreadsPerBlock, 0, stream_>>>(
           w_.get(), sorted_members, offsets.get(), groups, w.get());
       CUTS_CHECK_LAUNCH(stream_, "merge_weights_kernel");
-      relabel_kernel<<<blocks_for(n_), kThreadsPerBlock, 0, stream_>>>(group.get(), n_,
-                                                                       cluster_.get());
-      CUTS_CHECK_LAUNCH(stream_, "relabel_kernel");
       x_ = std::move(x);
       w_ = std::move(w);
       m_ = groups;
@@ -480,6 +441,35 @@ class CudaCondenser final : public Condenser {
   }
 
  private:
+  // The components of a union-find over the current points: `unite(parent)` launches the
+  // kernel that joins pairs (block_kernels.cuh; the parents start as themselves). Returns their
+  // number K; `id` [M] gets each point's component, numbered by smallest member, and `sizes`
+  // [K + 1] the points of each, its last entry 0 (an exclusive scan makes it member offsets).
+  // Only K comes to the host.
+  template <class Unite>
+  int64_t components(Unite&& unite, DeviceArray<int64_t>* id, DeviceArray<int64_t>* sizes) const {
+    const int64_t m = m_;
+    const unsigned int grid = blocks_for(m);
+    DeviceArray<int32_t> parent(m, stream_, "the union-find parents", pool_.get());
+    DeviceArray<int64_t> first(m + 1, stream_, "the component numbering", pool_.get());
+    CUTS_CUDA_CHECK(cudaMemsetAsync(first.get() + m, 0, sizeof(int64_t), stream_));
+    init_parent_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(m, parent.get());
+    CUTS_CHECK_LAUNCH(stream_, "init_parent_kernel");
+    unite(parent.get());
+    roots_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(m, parent.get(), first.get());
+    CUTS_CHECK_LAUNCH(stream_, "roots_kernel");
+    exclusive_sum("cub::DeviceScan::ExclusiveSum (component numbers)", first.get(), m + 1,
+                  stream_, pool_.get());
+    const int64_t count = m == 0 ? 0 : scalar_to_host(first.get() + m, stream_, &transfers_);
+    *id = DeviceArray<int64_t>(m, stream_, "the component of every point", pool_.get());
+    *sizes = DeviceArray<int64_t>(count + 1, stream_, "the component sizes", pool_.get());
+    CUTS_CUDA_CHECK(cudaMemsetAsync(sizes->get(), 0, (count + 1) * sizeof(int64_t), stream_));
+    block_kernel<<<grid, kThreadsPerBlock, 0, stream_>>>(parent.get(), first.get(), m, id->get(),
+                                                         sizes->get());
+    CUTS_CHECK_LAUNCH(stream_, "block_kernel");
+    return count;
+  }
+
   // The current points sorted by their first coordinate: what every neighbour query scans.
   DeviceSweep sort_points() const {
     const int64_t m = m_;

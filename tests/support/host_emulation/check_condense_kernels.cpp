@@ -191,8 +191,7 @@ void check_merge(const Points& p, std::mt19937_64& gen) {
   exclusive_sum(first);
   const int64_t groups = first[m];
   std::vector<int64_t> group(m), offsets(groups + 1, 0);
-  cuts::block_kernel(root.data(), first.data(), m, group.data(),
-                     reinterpret_cast<unsigned long long*>(offsets.data()));
+  cuts::block_kernel(root.data(), first.data(), m, group.data(), offsets.data());
   exclusive_sum(offsets);
   std::vector<int64_t> members(m);
   cuts::iota_kernel(m, members.data());
@@ -331,8 +330,7 @@ void check_blocks(int64_t m, std::mt19937_64& gen) {
   cuts::roots_kernel(m, root.data(), first.data());
   exclusive_sum(first);
   const int64_t blocks = first[m];
-  std::vector<int64_t> block(m);
-  std::vector<unsigned long long> sizes(blocks, 0);
+  std::vector<int64_t> block(m), sizes(blocks + 1, 0);
   cuts::block_kernel(root.data(), first.data(), m, block.data(), sizes.data());
   // Expected: components by a graph search, numbered by their smallest member.
   std::vector<int64_t> expected(m, -1);
@@ -354,7 +352,7 @@ void check_blocks(int64_t m, std::mt19937_64& gen) {
   }
   if (blocks != count || block != expected) fail("blocks", m, blocks);
   for (int64_t b = 0; b < blocks; ++b)
-    if (static_cast<int64_t>(sizes[b]) != std::count(expected.begin(), expected.end(), b))
+    if (sizes[b] != std::count(expected.begin(), expected.end(), b))
       fail("block size", m, b);
 
   const int64_t limit = 1 + static_cast<int64_t>(gen() % 12);
@@ -369,7 +367,7 @@ void check_blocks(int64_t m, std::mt19937_64& gen) {
   // small_block_rows (condense/spectrum_blocks.cpp): by block size, then block, then index.
   std::vector<int64_t> expected_rows;
   for (int64_t i = 0; i < m; ++i) {
-    const int64_t size = static_cast<int64_t>(sizes[block[i]]);
+    const int64_t size = sizes[block[i]];
     if (size >= 2 && size <= limit) expected_rows.push_back(i);
   }
   std::stable_sort(expected_rows.begin(), expected_rows.end(), [&](int64_t a, int64_t b) {
