@@ -59,3 +59,17 @@ def test_the_default_is_the_best_on_average_over_runs():
     a = {"x": table([0.7, 0.7], [0.7, 0.7]), "y": table([0.9, 0.9], [0.9, 0.9])}
     b = {"x": table([0.7, 0.7], [0.7, 0.7]), "y": table([0.4, 0.4], [0.4, 0.4])}
     assert quality_cv.choose_default([a, b]) == "x"
+
+
+def test_explicit_settings_are_parsed_and_bad_ones_refused():
+    import argparse
+    import re
+
+    bench_quality = pytest.importorskip("bench_quality")
+    from quality_runs import CondensationSetting
+
+    assert bench_quality.parse_setting("0.5:4096:2") == CondensationSetting(0.5, 4096, 2.0)
+    assert bench_quality.parse_setting("0:all:0") == CondensationSetting(0.0, None, 0.0)
+    for bad in ("0.5:4096", "0.5:many:1", "x:all:1"):
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(repr(bad))):
+            bench_quality.parse_setting(bad)

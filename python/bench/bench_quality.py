@@ -142,6 +142,19 @@ def parse_points(text: str):
     return None if text == "all" else int(text)
 
 
+def parse_setting(text: str):
+    """A --cv-settings value, WEIGHT:POINTS:CHANNELS (POINTS as in --cv-points)."""
+    from quality_runs import CondensationSetting
+
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(f"expected WEIGHT:POINTS:CHANNELS, got {text!r}")
+    try:
+        return CondensationSetting(float(parts[0]), parse_points(parts[1]), float(parts[2]))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
+
+
 def run_cross_validation(images, masks, names, args) -> int:
     """--cv K: the protocol of quality_cv.py over every step and seed, its tables printed
     (and with --report / --figure, the per-image table and figure written)."""
@@ -149,8 +162,9 @@ def run_cross_validation(images, masks, names, args) -> int:
     import quality_report as report
     from quality_runs import CondensationSetting, cached_segmentations
 
-    settings = [CondensationSetting(weight, points, channels) for weight in args.cv_weights
-                for points in args.cv_points for channels in args.cv_channel_weights]
+    settings = args.cv_settings or [
+        CondensationSetting(weight, points, channels) for weight in args.cv_weights
+        for points in args.cv_points for channels in args.cv_channel_weights]
     rules = cv.all_rules()
     runs, held_out, chosen, seconds = {}, {}, [], {s: [] for s in settings}
     for step in args.cv_steps:
@@ -238,6 +252,11 @@ def main() -> int:
                              "choose from")
     parser.add_argument("--cv-points", type=parse_points, nargs="+", default=[None, 4096],
                         help="with --cv: every pixel ('all') and/or super-voxel counts")
+    parser.add_argument("--cv-settings", type=parse_setting, nargs="+", default=None,
+                        metavar="WEIGHT:POINTS:CHANNELS",
+                        help="with --cv: these condensation settings (position weight, 'all' or "
+                             "a super-voxel count, channel weight; e.g. 0.5:4096:1) instead of "
+                             "the product of --cv-weights, --cv-points and --cv-channel-weights")
     parser.add_argument("--cached-only", action="store_true",
                         help="with --cv and --cache: leave out the runs whose encoder is not "
                              "in the cache instead of training it")
