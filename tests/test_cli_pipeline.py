@@ -96,6 +96,42 @@ def test_segment_trains_on_a_nifti_volume_and_keeps_its_affine(tmp_path):
     assert (tmp_path / "brain.pt").is_file()
 
 
+def test_a_single_slice_nifti_is_segmented_as_an_image_and_overlays_it(tmp_path):
+    """X x Y x 1 goes through the 2-D path; its label images are NIfTI with the input's affine
+    (a 2-D NIfTI: the same voxels and world positions as X x Y x 1)."""
+    image = smooth_images(np.random.default_rng(5), (1, 1, 12, 14))[0, 0][..., None]
+    affine = np.array([[0, 0, 3, -3], [0, 0.8, 0, 4], [0.8, 0, 0, 5], [0, 0, 0, 1.0]])
+    nibabel.save(nibabel.Nifti1Image(image, affine), str(tmp_path / "slice.nii.gz"))
+    result = _cuts("segment", tmp_path / "slice.nii.gz", "-o", tmp_path / "out", "--epochs", 1,
+                   "--quiet")
+    assert result.returncode == 0, result.stderr
+    labels = nibabel.load(str(tmp_path / "out" / "slice" / "slice_level00.nii.gz"))
+    assert labels.shape == (12, 14)
+    np.testing.assert_allclose(labels.affine, affine)
+    assert np.load(tmp_path / "out" / "slice" / "slice.npz")["label_maps"].shape[1:] == (12, 14)
+
+
+def test_training_on_an_image_smaller_than_the_patch_names_it(tmp_path):
+    """cuts train / segment refuse, naming the file, before any training; with a model
+    trained elsewhere the same image segments (embedding pads it)."""
+    Image.fromarray(np.full((3, 9), 120, np.uint8)).save(tmp_path / "strip.png")
+    for command in ("train", "segment"):
+        result = _cuts(command, tmp_path / "strip.png", "-o", tmp_path / command, "--epochs", 1,
+                       "--quiet")
+        assert result.returncode == 1
+        assert "strip.png: spatial shape [3, 9] is under the patch size (5)" in result.stderr
+    assert not (tmp_path / "train").exists()
+    smooth = smooth_images(np.random.default_rng(6), (1, 1, 16, 16))[0, 0]
+    Image.fromarray(((smooth - smooth.min()) / np.ptp(smooth) * 255).astype(np.uint8)).save(
+        tmp_path / "big.png")
+    assert _cuts("train", tmp_path / "big.png", "-o", tmp_path / "m.pt", "--epochs", 1,
+                 "--quiet").returncode == 0
+    result = _cuts("segment", tmp_path / "strip.png", "-o", tmp_path / "out", "--model",
+                   tmp_path / "m.pt", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert np.load(tmp_path / "out" / "strip" / "strip.npz")["label_maps"].shape[1:] == (3, 9)
+
+
 def test_segment_a_volume_in_air_with_super_voxels_and_a_zero_background(tmp_path):
     """--foreground auto drops the air (label 0 in every written level) and --max-points groups
     the rest into super-voxels; a bad --max-points is a usage error before any work."""

@@ -116,6 +116,24 @@ def test_nifti_fourth_axis_holds_channels(tmp_path):
     assert read_image(tmp_path / "multi.nii.gz").data.shape == (2, 4, 5, 6)
 
 
+def test_a_single_slice_nifti_is_an_image_and_its_mask_matches(tmp_path):
+    """X x Y x 1 (a slice saved as a volume) reads as a 2-D image: no 3-D patch fits in it.
+    Its mask, stored the same way, has the image's shape; a volume of one plane along another
+    axis stays a volume."""
+    affine = _nifti(tmp_path / "slice.nii.gz", (4, 5, 1))
+    image = read_image(tmp_path / "slice.nii.gz")
+    assert image.data.shape == (1, 4, 5) and image.spatial_shape == (4, 5)
+    expected = _min_max(_gradient((4, 5, 1), np.int16, 900))[..., 0]
+    np.testing.assert_allclose(image.data[0], expected, atol=1e-6)
+    np.testing.assert_array_equal(image.affine, affine)
+    _nifti(tmp_path / "slice_mask.nii.gz", (4, 5, 1))
+    assert read_mask(tmp_path / "slice_mask.nii.gz", image.spatial_shape).shape == (4, 5)
+    _nifti(tmp_path / "plane.nii.gz", (1, 5, 6))
+    assert read_image(tmp_path / "plane.nii.gz").data.shape == (1, 1, 5, 6)
+    _nifti(tmp_path / "slices.nii.gz", (4, 5, 1, 2))  # channels on the 4th axis, one slice
+    assert read_image(tmp_path / "slices.nii.gz").data.shape == (2, 4, 5)
+
+
 @pytest.mark.parametrize("name, content", [
     ("bad.png", b"\x89PNG\r\n\x1a\nnot really a png"),
     ("bad.jpg", b"\xff\xd8\xff garbage"),

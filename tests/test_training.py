@@ -140,6 +140,10 @@ def test_learning_rates_follow_the_schedule(rng):
     (np.zeros((2, 3, 16, 16), np.float32), dict(lr=float("nan")), ["lr"]),
     (np.zeros((2, 3, 16, 16), np.float32), dict(crop=3), ["crop"]),
     (np.zeros((2, 3, 16, 16), np.float32), dict(step="sparse"), ["step"]),
+    (np.zeros((2, 1, 4, 16), np.float32), {}, ["images", "patch_size = 5", "[4, 16]"]),
+    (np.zeros((2, 1, 6, 6), np.float32), dict(patch_size=7), ["patch_size = 7", "[6, 6]"]),
+    ([np.zeros((1, 16, 16), np.float32), np.zeros((1, 16, 3), np.float32)], {},
+     ["images[1]", "patch_size = 5", "[16, 3]"]),
 ])
 def test_bad_inputs_raise_naming_the_problem(images, kwargs, words):
     with pytest.raises(ValueError) as raised:

@@ -107,13 +107,16 @@ def add_parsers(sub: "argparse._SubParsersAction") -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from ..encoder.model import PATCH_SIZE
     from ..encoder.training import train
+    from ..segmentation.pipeline import check_trainable
 
     # The checkpoint's place is checked before minutes of training (resume reads it as is).
     writable_file(args.output, "-o", overwrite=True)
     images, failures = read_inputs("train", args.inputs)
     if not images:
         return _no_input("train")
+    check_trainable(images, PATCH_SIZE)
     train([image.data for image in images], checkpoint=args.output, resume=args.resume,
           **training_options(args))
     _say(args, f"wrote {args.output}")

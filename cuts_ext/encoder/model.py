@@ -16,6 +16,8 @@ N_CONVS = 4
 KERNEL_RADIUS = 2
 #: How far (pixels per side) an output vector sees into the input: 4 convs x 2 px = 8.
 RECEPTIVE_RADIUS = N_CONVS * KERNEL_RADIUS
+# P, the side of the patch each pixel's latent vector reconstructs (the reference's).
+PATCH_SIZE = 5
 
 
 class EncoderOutput(NamedTuple):
@@ -61,7 +63,7 @@ class CUTSEncoder(nn.Module):
             generator, as any torch module does.
     """
 
-    def __init__(self, in_channels: int, num_kernels: int = 16, patch_size: int = 5,
+    def __init__(self, in_channels: int, num_kernels: int = 16, patch_size: int = PATCH_SIZE,
                  dims: int = 2, *, seed: Optional[int] = None):
         super().__init__()
         for name, value, minimum in (("in_channels", in_channels, 1),

@@ -27,7 +27,7 @@ from .._checks import choice, integer, real
 from .checkpoint import PathLike, load_checkpoint, save_checkpoint
 from .device import default_device, torch_device
 from .losses import cuts_loss
-from .model import CUTSEncoder
+from .model import PATCH_SIZE, CUTSEncoder
 from .pairs import sample_pairs
 
 #: Spatial side beyond which training takes random crops, when `crop` is not given.
@@ -62,7 +62,7 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
           weight_decay: float = 1e-4, lambda_contrastive: float = 1e-3,
           val_fraction: float = 0.3, seed: int = 0, device: Any = None,
           checkpoint: Optional[PathLike] = None, resume: bool = False, num_kernels: int = 16,
-          patch_size: int = 5, n_anchors: int = 8, crop: Union[int, Sequence[int], None] = None,
+          patch_size: int = PATCH_SIZE, n_anchors: int = 8, crop: Union[int, Sequence[int], None] = None,
           warmup_epochs: Optional[int] = None, step: str = "full", progress: bool = True,
           deterministic: bool = True) -> TrainResult:
     """Trains a `CUTSEncoder` without labels (CUTS stage 1).
@@ -126,9 +126,9 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
         A `TrainResult`.
 
     Raises:
-        ValueError: images of the wrong rank, non-float or non-finite images, an invalid
-            setting, a checkpoint that is not a cuts_ext checkpoint, or one made for other
-            images / settings when resuming.
+        ValueError: images of the wrong rank, non-float or non-finite images, images under
+            patch_size pixels along an axis, an invalid setting, a checkpoint that is not a
+            cuts_ext checkpoint, or one made for other images / settings when resuming.
         TypeError: a count (epochs, batch_size, crop, ...) that is not an integer, a rate that
             is not a real number.
         RuntimeError: device asks for CUDA where torch cannot use a GPU; the run diverged
@@ -140,7 +140,7 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
                     n_anchors=n_anchors, seed=seed, num_kernels=num_kernels)
     choice(step, "step", ("full", "windows"))
     device = torch_device(device)
-    source = _ImageSource(images)
+    source = _ImageSource(images, integer(patch_size, "patch_size", minimum=1))
     crop_shape = _crop_shape(crop, source.dims, patch_size)
     warmup = (min(REFERENCE_WARMUP_EPOCHS, epochs // 20) if warmup_epochs is None
               else integer(warmup_epochs, "warmup_epochs", minimum=0))
@@ -324,11 +324,13 @@ class _Run:
 
 class _ImageSource:
     """The training images: an in-memory [N, C, *spatial] tensor or a dataset of [C, *spatial]
-    items, read a batch at a time."""
+    items, read a batch at a time, each at least `min_extent` pixels along every spatial axis
+    (the patch size: pairs are sampled with whole patches inside the image)."""
 
-    def __init__(self, images: Any):
+    def __init__(self, images: Any, min_extent: int):
         self.array: Optional[torch.Tensor] = None
         self.dataset = None
+        self.min_extent = min_extent
         if _is_array(images):
             self.array = _as_float_tensor(images, "images")
             if self.array.dim() not in (4, 5):
@@ -337,6 +339,7 @@ class _ImageSource:
             if self.array.shape[0] == 0:
                 raise ValueError("images holds no image (B = 0)")
             _check_finite(self.array, "images")
+            self._check_extent(self.array.shape[2:], "images")
             self.channels, self.dims = int(self.array.shape[1]), self.array.dim() - 2
         elif hasattr(images, "__len__") and hasattr(images, "__getitem__"):
             self.dataset = images
@@ -384,7 +387,14 @@ class _ImageSource:
             raise ValueError(f"images[{index}] has shape {list(item.shape)}, unlike the first "
                              f"item's {self.channels} channels and {self.dims} spatial axes")
         _check_finite(item, f"images[{index}]")
+        self._check_extent(item.shape[1:], f"images[{index}]")
         return item
+
+    def _check_extent(self, spatial: Any, name: str) -> None:
+        if min(spatial) < self.min_extent:
+            raise ValueError(f"{name} must be at least patch_size = {self.min_extent} pixels "
+                             f"along every spatial axis to train on, got spatial shape "
+                             f"{list(spatial)}")
 
 
 def _is_array(x: Any) -> bool:

@@ -14,8 +14,10 @@ encoder takes them.
   [C, D, H, W].
 - NIfTI (.nii, .nii.gz, nibabel): the voxel array in its stored axis order (i, j, k) = (D, H, W),
   so label maps written back with the same affine overlay the input exactly; a 4th axis holds
-  channels (e.g. co-registered contrasts); a 2-D NIfTI is an image. The affine and header are
-  kept for writing outputs.
+  channels (e.g. co-registered contrasts); a 2-D NIfTI is an image, and so is a single slice
+  stored as a volume of one plane along its last spatial axis (X x Y x 1: no 3-D patch fits in
+  it; dropping a trailing axis of size 1 leaves the affine's meaning and the overlay unchanged).
+  The affine and header are kept for writing outputs.
 
 Intensities (`read_image`) are scaled to [-1, 1] as float32:
 - 8-bit images (uint8, and 1-bit) by the dtype's range, x / 127.5 - 1: photographs are stored
@@ -236,4 +238,6 @@ def _read_nifti(path: Path) -> Tuple[np.ndarray, np.ndarray, Any]:
         raise InputError(f"{path}: NIfTI of shape {list(array.shape)}; expected 2-D, 3-D, or "
                          "3-D with channels on a 4th axis")
     layout = np.moveaxis(array, -1, 0) if array.ndim == 4 else array[None]
+    if layout.ndim == 4 and layout.shape[-1] == 1:  # one slice: an image (module docstring)
+        layout = layout[..., 0]
     return layout, np.asarray(image.affine, dtype=np.float64), image.header

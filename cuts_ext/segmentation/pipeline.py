@@ -20,7 +20,7 @@ from .._arrays import to_numpy
 from .._checks import integer
 from ..condensation.driver import CondensationResult, check_condense_options, condense
 from ..condensation.preparation import check_weight
-from ..io import LoadedImage, match_masks, read_image, read_mask, resolve_inputs
+from ..io import InputError, LoadedImage, match_masks, read_image, read_mask, resolve_inputs
 from ..profiling import stage
 from .evaluation import evaluate_segmentation
 from .defaults import DEFAULT, is_default, resolve
@@ -219,7 +219,7 @@ def prepare_model(model: Any, images: Sequence[LoadedImage], *, device: Any, see
     """The encoder to segment `images` with: `model` itself, the encoder of a checkpoint path,
     or (model None) one trained on the images' data (all of one shape, or cropped by `train`)."""
     from ..encoder.checkpoint import load_encoder
-    from ..encoder.model import CUTSEncoder
+    from ..encoder.model import PATCH_SIZE, CUTSEncoder
     from ..encoder.training import train
 
     if isinstance(model, CUTSEncoder):
@@ -232,7 +232,22 @@ def prepare_model(model: Any, images: Sequence[LoadedImage], *, device: Any, see
     options = {"seed": seed, "progress": progress, **(train_options or {})}
     if device is not None:
         options.setdefault("device", device)
+    check_trainable(images, options.get("patch_size", PATCH_SIZE))
     return train([image.data for image in images], **options).model
+
+
+def check_trainable(images: Sequence[LoadedImage], patch_size: Any) -> None:
+    """InputError naming the first of `images` under `patch_size` pixels along a spatial axis:
+    training samples whole patches inside each image. (An encoder trained on other images
+    segments such an input: embedding pads it.)"""
+    patch_size = integer(patch_size, "patch_size", minimum=1)
+    for image in images:
+        if min(image.spatial_shape) < patch_size:
+            where = image.path if image.path is not None else image.name
+            raise InputError(f"{where}: spatial shape {list(image.spatial_shape)} is under the "
+                             f"patch size ({patch_size}) along an axis, too small to train the "
+                             "encoder on; segment it with a model trained on larger images "
+                             "(model= / --model)")
 
 
 def load_images(images: Any) -> list:
