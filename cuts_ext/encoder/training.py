@@ -62,8 +62,9 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
           weight_decay: float = 1e-4, lambda_contrastive: float = 1e-3,
           val_fraction: float = 0.3, seed: int = 0, device: Any = None,
           checkpoint: Optional[PathLike] = None, resume: bool = False, num_kernels: int = 16,
-          patch_size: int = PATCH_SIZE, n_anchors: int = 8, crop: Union[int, Sequence[int], None] = None,
-          warmup_epochs: Optional[int] = None, step: str = "full", progress: bool = True,
+          patch_size: int = PATCH_SIZE, n_anchors: int = 8,
+          crop: Union[int, Sequence[int], None] = None, warmup_epochs: Optional[int] = None,
+          step: str = "full", progress: bool = True,
           deterministic: bool = True) -> TrainResult:
     """Trains a `CUTSEncoder` without labels (CUTS stage 1).
 
