@@ -266,6 +266,22 @@ def test_segment_checks_everything_before_training(kwargs, error, words, monkeyp
     assert all(word in str(raised.value) for word in words), str(raised.value)
 
 
+@pytest.mark.parametrize("shape, train_options, words", [
+    ((1, 1, 4, 12), None, ["image000", "[4, 12]", "patch size (5)"]),
+    ((1, 1, 6, 6), {"patch_size": 7}, ["image000", "[6, 6]", "patch size (7)"]),
+])
+def test_segment_refuses_to_train_on_an_image_under_the_patch(shape, train_options, words,
+                                                              monkeypatch):
+    """Named before any training starts (training samples whole patches inside the image)."""
+    def no_training(*args, **kwargs):
+        raise AssertionError("segment started training on an image under the patch size")
+    monkeypatch.setattr("cuts_ext.encoder.training.train", no_training)
+    with pytest.raises(cuts_ext.io.InputError) as raised:
+        cuts_ext.segment(np.zeros(shape, np.float32), train_options=train_options,
+                         progress=False)
+    assert all(word in str(raised.value) for word in words), str(raised.value)
+
+
 def test_multiscale_segmentation_checks_its_shape():
     result = cuts_ext.condense(X)
     for shape, error in (((5, 8.0), TypeError), (40, TypeError), ((5, 7), ValueError),
