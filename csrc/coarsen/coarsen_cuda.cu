@@ -9,15 +9,12 @@
 #include "coarsen/coarsen_kernels.h"
 #include "coarsen/slic.h"
 #include "core/cuda/cuda_utils.h"
+#include "core/cuda/grid_stride.h"
 #include "core/errors.h"
 #include "core/nvtx.h"
 
 namespace cuts {
 namespace {
-
-#define CUTS_GRID_STRIDE(i, n)                                                     \
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n);       \
-       i += int64_t(blockDim.x) * gridDim.x)
 
 // One value of a label's sum (feature j, or coordinate j < 3 when `positions`) for voxel `voxel`,
 // as sums_kernel reads it.

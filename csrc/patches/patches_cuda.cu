@@ -1,6 +1,7 @@
 // CUDA extract_patches: one thread per output element, so consecutive threads write consecutive
 // addresses; the source index comes from the same core/grid.h functions as on the CPU.
 #include "core/cuda/cuda_utils.h"
+#include "core/cuda/grid_stride.h"
 #include "core/nvtx.h"
 #include "patches/patches_kernels.h"
 
@@ -13,8 +14,7 @@ __global__ void patches_everywhere_kernel(const T* __restrict__ images, Grid g, 
   const int64_t length = p.length();
   const int64_t per_voxel = g.channels * length;
   const int64_t voxels = g.voxels();
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(i, total) {
     const int64_t k = i % length;
     const int64_t c = (i / length) % g.channels;
     const int64_t voxel = (i / per_voxel) % voxels;
@@ -33,8 +33,7 @@ __global__ void patches_at_centers_kernel(const T* __restrict__ images, Grid g, 
                                           int64_t total, T* __restrict__ out) {
   const int64_t length = p.length();
   const int first = g.first_axis();
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total;
-       i += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(i, total) {
     const int64_t k = i % length;
     const int64_t c = (i / length) % g.channels;
     const int64_t sample = i / (g.channels * length);

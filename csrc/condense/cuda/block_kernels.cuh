@@ -8,6 +8,8 @@
 
 #include <cstdint>
 
+#include "core/cuda/grid_stride.h"
+
 namespace cuts {
 namespace {
 
@@ -44,8 +46,7 @@ __device__ __forceinline__ void unite(int32_t* parent, int32_t a, int32_t b) {
 }
 
 __global__ void init_parent_kernel(int64_t m, int32_t* __restrict__ parent) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x)
+  CUTS_GRID_STRIDE(i, m)
     parent[i] = static_cast<int32_t>(i);
 }
 
@@ -53,8 +54,7 @@ __global__ void init_parent_kernel(int64_t m, int32_t* __restrict__ parent) {
 __global__ void union_edges_kernel(const int64_t* __restrict__ row_ptr,
                                    const int32_t* __restrict__ cols, int64_t m,
                                    int32_t* parent) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x)
+  CUTS_GRID_STRIDE(i, m)
     for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e)
       if (cols[e] > i) unite(parent, static_cast<int32_t>(i), cols[e]);
 }
@@ -65,8 +65,7 @@ __global__ void union_close_pairs_kernel(const int64_t* __restrict__ offsets,
                                          const int64_t* __restrict__ cols,
                                          const double* __restrict__ dist, double threshold,
                                          int64_t m, int32_t* parent) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x)
+  CUTS_GRID_STRIDE(i, m)
     for (int64_t e = offsets[i]; e < offsets[i + 1]; ++e)
       if (dist[e] < threshold)
         unite(parent, static_cast<int32_t>(i), static_cast<int32_t>(cols[e]));
@@ -76,8 +75,7 @@ __global__ void union_close_pairs_kernel(const int64_t* __restrict__ offsets,
 // is_root[i] = 1 for roots (is_root [M + 1], its last entry 0, becomes the blocks' numbering
 // after an exclusive scan).
 __global__ void roots_kernel(int64_t m, int32_t* parent, int64_t* __restrict__ is_root) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(i, m) {
     const int32_t root = find_root(parent, static_cast<int32_t>(i));
     parent[i] = root;
     is_root[i] = root == i ? 1 : 0;
@@ -88,8 +86,7 @@ __global__ void roots_kernel(int64_t m, int32_t* parent, int64_t* __restrict__ i
 // points per block counted into sizes [B] (zeroed; counted as unsigned, the same bits).
 __global__ void block_kernel(const int32_t* __restrict__ root, const int64_t* __restrict__ first,
                              int64_t m, int64_t* __restrict__ block, int64_t* __restrict__ sizes) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(i, m) {
     const int64_t b = first[root[i]];
     block[i] = b;
     atomicAdd(reinterpret_cast<unsigned long long*>(sizes + b), 1ull);
@@ -103,8 +100,7 @@ __global__ void small_row_key_kernel(const int64_t* __restrict__ block,
                                      int64_t exact_limit, unsigned long long* __restrict__ keys,
                                      int64_t* __restrict__ rows,
                                      unsigned long long* __restrict__ small) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(i, m) {
     const int64_t size = sizes[block[i]];
     const bool listed = size >= 2 && size <= exact_limit;
     keys[i] = listed ? (static_cast<unsigned long long>(size) << 32) |
@@ -119,8 +115,7 @@ __global__ void small_row_key_kernel(const int64_t* __restrict__ block,
 __global__ void row_length_kernel(const int64_t* __restrict__ row_ptr,
                                   const int64_t* __restrict__ rows, int64_t count,
                                   int64_t* __restrict__ lengths) {
-  for (int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; r < count;
-       r += int64_t(blockDim.x) * gridDim.x)
+  CUTS_GRID_STRIDE(r, count)
     lengths[r] = row_ptr[rows[r] + 1] - row_ptr[rows[r]];
 }
 
@@ -134,8 +129,7 @@ __global__ void small_entries_kernel(const int64_t* __restrict__ row_ptr,
                                      int32_t* __restrict__ out_rows,
                                      int32_t* __restrict__ out_cols,
                                      double* __restrict__ out_values) {
-  for (int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; r < count;
-       r += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(r, count) {
     const int64_t row = rows[r];
     int64_t at = offsets[r];
     for (int64_t e = row_ptr[row]; e < row_ptr[row + 1]; ++e, ++at) {

@@ -13,6 +13,7 @@
 #include <limits>
 
 #include "condense/kernel.h"
+#include "core/cuda/grid_stride.h"
 
 namespace cuts {
 namespace {
@@ -26,8 +27,7 @@ constexpr double kInfinity = std::numeric_limits<double>::infinity();
 // of the keys afterwards).
 __global__ void sweep_keys_kernel(const double* __restrict__ x, int64_t m, int64_t c,
                                   double* __restrict__ key, int64_t* __restrict__ order) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(i, m) {
     key[i] = x[i * c];
     order[i] = i;
   }
@@ -37,8 +37,7 @@ __global__ void sweep_keys_kernel(const double* __restrict__ x, int64_t m, int64
 __global__ void gather_rows_kernel(const double* __restrict__ x,
                                    const int64_t* __restrict__ order, int64_t m, int64_t c,
                                    double* __restrict__ xs) {
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < m * c;
-       idx += int64_t(blockDim.x) * gridDim.x)
+  CUTS_GRID_STRIDE(idx, m * c)
     xs[idx] = x[order[idx / c] * c + idx % c];
 }
 
@@ -53,8 +52,7 @@ __global__ void sweep_kth_distance_kernel(const double* __restrict__ xs,
                                           const double* __restrict__ key,
                                           const int64_t* __restrict__ order, int64_t m, int64_t c,
                                           int k, double* __restrict__ out) {
-  for (int64_t own = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; own < m;
-       own += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(own, m) {
     const double* xi = xs + own * c;
     const double centre = key[own];
     double best[K];
@@ -91,8 +89,7 @@ __global__ void sweep_kth_distance_kernel(const double* __restrict__ xs,
 __global__ void bandwidth_kernel(const double* __restrict__ kth, int64_t m, double decay,
                                  double thresh, double* __restrict__ bandwidth,
                                  double* __restrict__ support) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(i, m) {
     const double b = kth[i] < DBL_EPSILON ? DBL_EPSILON : kth[i];
     bandwidth[i] = b;
     support[i] = kernel_support(b, decay, thresh);
@@ -114,8 +111,7 @@ __global__ void sweep_within_radius_kernel(const double* __restrict__ xs,
                                            int64_t* __restrict__ counts_or_offsets,
                                            int64_t* __restrict__ cols,
                                            double* __restrict__ dist) {
-  for (int64_t own = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; own < m;
-       own += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(own, m) {
     const int64_t i = order[own];
     const double r = (radius != nullptr ? radius[i] : scalar) * (1.0 + 1e-9);
     const double bound = r * r;
@@ -159,8 +155,7 @@ __global__ void emit_union_kernel(const int64_t* __restrict__ offsets,
                                   int64_t m, unsigned long long* __restrict__ keys,
                                   double* __restrict__ d) {
   const int64_t directed = offsets[m];
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(i, m) {
     for (int64_t e = offsets[i]; e < offsets[i + 1]; ++e) {
       const int64_t j = cols[e];
       keys[2 * e] = static_cast<unsigned long long>(i * m + j);
@@ -180,8 +175,7 @@ __global__ void emit_symmetric_kernel(const int64_t* __restrict__ offsets,
                                       const double* __restrict__ dist, int64_t m,
                                       unsigned long long* __restrict__ keys,
                                       double* __restrict__ d) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(i, m) {
     int64_t out = offsets[i] + i;
     bool self_done = false;
     for (int64_t e = offsets[i]; e < offsets[i + 1]; ++e) {
@@ -227,8 +221,7 @@ __global__ void graph_values_kernel(const unsigned long long* __restrict__ keys,
                                     const double* __restrict__ d, int64_t total, int64_t m,
                                     Affinity affinity, double* __restrict__ values,
                                     int64_t* __restrict__ keep) {
-  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
-       t += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(t, total) {
     const bool first = t == 0 || keys[t] != keys[t - 1];
     double value = 0.0;
     if (first) {
@@ -245,8 +238,7 @@ __global__ void graph_scatter_kernel(const unsigned long long* __restrict__ keys
                                      const double* __restrict__ values,
                                      const int64_t* __restrict__ position, int64_t total, int64_t m,
                                      int32_t* __restrict__ cols, double* __restrict__ out) {
-  for (int64_t t = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; t < total;
-       t += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(t, total) {
     if (position[t + 1] != position[t]) {
       const int64_t e = position[t];
       cols[e] = static_cast<int32_t>(keys[t] % static_cast<unsigned long long>(m));
@@ -259,8 +251,7 @@ __global__ void graph_scatter_kernel(const unsigned long long* __restrict__ keys
 __global__ void graph_row_ptr_kernel(const unsigned long long* __restrict__ keys,
                                      const int64_t* __restrict__ position, int64_t total, int64_t m,
                                      int64_t* __restrict__ row_ptr) {
-  for (int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; r <= m;
-       r += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(r, m + 1) {
     int64_t lo = total;
     if (r < m) {
       const unsigned long long target = static_cast<unsigned long long>(r * m);

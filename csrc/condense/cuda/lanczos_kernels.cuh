@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "core/cuda/grid_stride.h"
+
 namespace cuts {
 namespace {
 
@@ -31,8 +33,7 @@ __global__ void __launch_bounds__(kDotThreads)
 }
 
 __global__ void sqrt_kernel(double* __restrict__ x, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x)
+  CUTS_GRID_STRIDE(i, n)
     x[i] = sqrt(x[i]);
 }
 
@@ -40,8 +41,7 @@ __global__ void sqrt_kernel(double* __restrict__ x, int64_t n) {
 __global__ void subtract_scaled_kernel(double* __restrict__ w,
                                        const double* __restrict__ coefficient,
                                        const double* __restrict__ v, int64_t m, int64_t p) {
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < m * p;
-       idx += int64_t(blockDim.x) * gridDim.x)
+  CUTS_GRID_STRIDE(idx, m * p)
     w[idx] -= coefficient[idx % p] * v[idx];
 }
 
@@ -49,8 +49,7 @@ __global__ void subtract_scaled_kernel(double* __restrict__ w,
 __global__ void divide_columns_kernel(const double* __restrict__ w,
                                       const double* __restrict__ norm, int64_t m, int64_t p,
                                       double* __restrict__ out) {
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < m * p;
-       idx += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(idx, m * p) {
     const double n = norm[idx % p];
     out[idx] = w[idx] / (n > 0 ? n : 1.0);
   }

@@ -6,27 +6,26 @@
 
 #include <cstdint>
 
+#include "core/cuda/grid_stride.h"
+
 namespace cuts {
 namespace {
 
 template <class T>
 __global__ void to_float64_kernel(const T* __restrict__ src, int64_t n, double* __restrict__ dst) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x)
+  CUTS_GRID_STRIDE(i, n)
     dst[i] = static_cast<double>(src[i]);
 }
 
 __global__ void fill_kernel(double* __restrict__ out, int64_t n, double value) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x)
+  CUTS_GRID_STRIDE(i, n)
     out[i] = value;
 }
 
 // Every point its own cluster of weight 1.
 __global__ void init_clusters_kernel(int64_t n, double* __restrict__ weights,
                                      int64_t* __restrict__ cluster) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(i, n) {
     weights[i] = 1.0;
     cluster[i] = i;
   }
@@ -34,8 +33,7 @@ __global__ void init_clusters_kernel(int64_t n, double* __restrict__ weights,
 
 // out[i] = i.
 __global__ void iota_kernel(int64_t n, int64_t* __restrict__ out) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x)
+  CUTS_GRID_STRIDE(i, n)
     out[i] = i;
 }
 
@@ -50,8 +48,7 @@ __device__ __forceinline__ double row_sum(const int64_t* __restrict__ row_ptr,
 __global__ void degree_kernel(const int64_t* __restrict__ row_ptr,
                               const double* __restrict__ values, int64_t m,
                               double* __restrict__ degree) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x)
+  CUTS_GRID_STRIDE(i, m)
     degree[i] = row_sum(row_ptr, values, i);
 }
 
@@ -59,8 +56,7 @@ __global__ void degree_kernel(const int64_t* __restrict__ row_ptr,
 __global__ void transition_kernel(const int64_t* __restrict__ row_ptr,
                                   const double* __restrict__ values, int64_t m,
                                   double* __restrict__ p) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < m;
-       i += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(i, m) {
     const double degree = row_sum(row_ptr, values, i);
     for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) p[e] = values[e] / degree;
   }
@@ -71,8 +67,7 @@ __global__ void diffuse_kernel(const int64_t* __restrict__ row_ptr,
                                const int32_t* __restrict__ cols, const double* __restrict__ p,
                                const double* __restrict__ x, int64_t m, int64_t c,
                                double* __restrict__ next) {
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < m * c;
-       idx += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(idx, m * c) {
     const int64_t i = idx / c, k = idx % c;
     double sum = 0.0;
     for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) sum += p[e] * x[cols[e] * c + k];
@@ -87,8 +82,7 @@ __global__ void gram_pass_kernel(const int64_t* __restrict__ row_ptr,
                                  const double* __restrict__ values,
                                  const double* __restrict__ src, int64_t m, int64_t columns,
                                  bool scale, double* __restrict__ dst) {
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < m * columns;
-       idx += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(idx, m * columns) {
     const int64_t i = idx / columns, k = idx % columns;
     double sum = 0.0, degree = 0.0;
     for (int64_t e = row_ptr[i]; e < row_ptr[i + 1]; ++e) {
@@ -106,8 +100,7 @@ __global__ void merge_points_kernel(const double* __restrict__ x,
                                     const int64_t* __restrict__ members,
                                     const int64_t* __restrict__ offsets, int64_t groups, int64_t c,
                                     double* __restrict__ out) {
-  for (int64_t idx = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; idx < groups * c;
-       idx += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(idx, groups * c) {
     const int64_t g = idx / c, k = idx % c;
     double sum = 0.0, count = 0.0;
     for (int64_t q = offsets[g]; q < offsets[g + 1]; ++q) {
@@ -122,8 +115,7 @@ __global__ void merge_weights_kernel(const double* __restrict__ w,
                                      const int64_t* __restrict__ members,
                                      const int64_t* __restrict__ offsets, int64_t groups,
                                      double* __restrict__ out) {
-  for (int64_t g = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; g < groups;
-       g += int64_t(blockDim.x) * gridDim.x) {
+  CUTS_GRID_STRIDE(g, groups) {
     double sum = 0.0;
     for (int64_t q = offsets[g]; q < offsets[g + 1]; ++q) sum += w[members[q]];
     out[g] = sum;
@@ -132,8 +124,7 @@ __global__ void merge_weights_kernel(const double* __restrict__ w,
 
 __global__ void relabel_kernel(const int64_t* __restrict__ group, int64_t n,
                                int64_t* __restrict__ cluster) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x)
+  CUTS_GRID_STRIDE(i, n)
     cluster[i] = group[cluster[i]];
 }
 

@@ -1,5 +1,6 @@
 // The finiteness check on a CUDA device: a grid-stride pass that raises a flag.
 #include "core/cuda/cuda_utils.h"
+#include "core/cuda/grid_stride.h"
 #include "core/finite.h"
 #include "core/nvtx.h"
 
@@ -9,8 +10,7 @@ namespace {
 template <class T>
 __global__ void flag_non_finite_kernel(const T* __restrict__ values, int64_t n,
                                        unsigned int* flag) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n;
-       i += int64_t(blockDim.x) * gridDim.x)
+  CUTS_GRID_STRIDE(i, n)
     if (!isfinite(values[i])) atomicOr(flag, 1u);
 }
 
