@@ -134,9 +134,12 @@ def host_array(x: Any, name: str) -> np.ndarray:
     it as it is.
 
     Raises:
-        TypeError: `x` is not array-like, or holds no numbers (strings, objects).
+        TypeError: `x` is not array-like, holds no numbers (strings, objects), is sparse (scipy
+            or torch), or is a numpy masked array with masked entries (converting would
+            silently keep the values under the mask).
         ValueError: `x` is a ragged nested sequence.
     """
+    _refuse_sparse_or_masked(x, name)
     if hasattr(x, "detach") or (hasattr(x, "get") and hasattr(x, "__cuda_array_interface__")):
         x = to_numpy(x)
     if isinstance(x, np.ndarray):
@@ -162,6 +165,20 @@ def host_array(x: Any, name: str) -> np.ndarray:
     return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
 
+def _refuse_sparse_or_masked(x: Any, name: str) -> None:
+    """TypeError for inputs whose conversion to a dense array would be wrong or useless:
+    sparse matrices and tensors (numpy turns a scipy matrix into a 0-d object array) and masked
+    arrays with masked entries."""
+    layout = getattr(x, "layout", None)
+    if (hasattr(x, "toarray") and hasattr(x, "nnz")) or (layout is not None and
+                                                         "sparse" in str(layout)):
+        raise TypeError(f"{name} is a sparse {type(x).__name__}; pass a dense array "
+                        "(.toarray() for scipy, .to_dense() for torch)")
+    if isinstance(x, np.ma.MaskedArray) and np.ma.getmaskarray(x).any():
+        raise TypeError(f"{name} is a masked array with masked entries; fill them "
+                        "(x.filled(value)) or drop them before passing it")
+
+
 def to_numpy(x: Any) -> np.ndarray:
     """A host numpy view or copy of a numpy / torch / cupy array or a sequence."""
     if hasattr(x, "detach"):
@@ -184,6 +201,7 @@ def like_operand(array: np.ndarray, operand: Operand) -> Any:
 
 
 def _wrap(x: Any, name: str) -> Operand:
+    _refuse_sparse_or_masked(x, name)
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(x, torch.Tensor):
         return _from_torch(x, name)

@@ -3,6 +3,7 @@ a documented exception type whose message names the argument (issue #14, family 
 
 import numpy as np
 import pytest
+import scipy.sparse
 import torch
 
 import cuts_ext
@@ -69,6 +70,11 @@ def test_real_choice_and_level_accept_what_is_valid():
     (np.array([["a", "b"]]), TypeError, ["X", "numbers"]),
     (np.zeros((3, 2), object), TypeError, ["X", "numbers"]),
     (np.zeros(5), ValueError, ["X", "[N, C]", "[5]"]),
+    # Dense conversion would give a 0-d object array (scipy), fail inside torch, or keep the
+    # values under a mask: refused by name instead.
+    (scipy.sparse.csr_matrix(X), TypeError, ["X", "sparse", "toarray"]),
+    (torch.from_numpy(X).to_sparse(), TypeError, ["X", "sparse", "to_dense"]),
+    (np.ma.masked_greater(X, 1.0), TypeError, ["X", "masked"]),
 ])
 def test_condense_and_ops_refuse_what_is_not_a_point_array(x, error, words):
     for call in (cuts_ext.condense, lambda v: ops.diffusion_step(v, knn=3),
@@ -83,6 +89,7 @@ def test_point_arrays_of_any_layout_are_taken():
     np.testing.assert_array_equal(cuts_ext.condense(X.tolist()).hierarchy, reference)
     np.testing.assert_array_equal(cuts_ext.condense(X.astype(">f8")).hierarchy, reference)
     np.testing.assert_array_equal(cuts_ext.condense(np.asfortranarray(X)).hierarchy, reference)
+    np.testing.assert_array_equal(cuts_ext.condense(np.ma.masked_array(X)).hierarchy, reference)
     reversed_view = X[::-1]
     np.testing.assert_array_equal(cuts_ext.condense(reversed_view).hierarchy,
                                   cuts_ext.condense(reversed_view.copy()).hierarchy)
@@ -162,6 +169,25 @@ def test_result_accessors_name_the_level():
         result.label_map(40)
     with pytest.raises(ValueError, match="does not hold 40 points"):
         result.label_map((5, 7))
+
+
+@pytest.mark.parametrize("kwargs,error,words", [
+    (dict(min_area_fraction=2), ValueError, ["min_area_fraction", "[0.0, 1.0]"]),
+    (dict(min_area_fraction=-0.1), ValueError, ["min_area_fraction"]),
+    (dict(min_area_fraction="1%"), TypeError, ["min_area_fraction", "str"]),
+    (dict(min_persistence=0), ValueError, ["min_persistence", ">= 1"]),
+    (dict(min_persistence=1.5), TypeError, ["min_persistence", "float"]),
+])
+def test_persistent_map_parameters(kwargs, error, words):
+    maps = np.zeros((2, 4, 4), np.int32)
+    with pytest.raises(error) as raised:
+        cuts_ext.persistent_map(maps, **kwargs)
+    assert all(word in str(raised.value) for word in words), str(raised.value)
+
+
+def test_auto_level_names_what_it_needs():
+    with pytest.raises(TypeError, match="MultiscaleSegmentation.*ndarray.*label_maps"):
+        cuts_ext.auto_level(np.zeros((2, 4, 4), np.int32))
 
 
 @pytest.mark.parametrize("kwargs,error,words", [

@@ -34,8 +34,8 @@ def device_points(X: Any, operand: Optional[Operand] = None) -> tuple:
         raise ValueError(f"X must have at least one feature column, got shape "
                          f"{list(value.shape)}")
     if value.is_complex():
-        raise ValueError(f"X must be real: float, or integers that convert to float64 exactly; "
-                         f"got {value.dtype}")
+        raise ValueError(f"X must hold real numbers that float64 represents exactly (float16, "
+                         f"float32, float64, or integers), got {value.dtype}")
     if value.dtype == torch.int64 and value.numel() and \
             (int(value.max()) > 2**53 or int(value.min()) < -2**53):
         raise ValueError(f"X holds {value.dtype} values beyond 2^53, which float64 cannot "

@@ -41,8 +41,8 @@ def host_points(X: Any, operand: Optional[Operand] = None) -> tuple:
         raise ValueError("X must have at least one feature column, got shape "
                          f"{list(value.shape)}")
     if value.dtype.kind not in "fiub" or not np.can_cast(value.dtype, np.float64, "safe"):
-        raise ValueError(f"X must be real: float, or integers that convert to float64 exactly; "
-                         f"got {value.dtype}")
+        raise ValueError(f"X must hold real numbers that float64 represents exactly (float16, "
+                         f"float32, float64, or integers), got {value.dtype}")
     if value.dtype.kind in "iu" and value.size and np.abs(value).max() > 2**53:
         raise ValueError(f"X holds {value.dtype} values beyond 2^53, which float64 cannot "
                          "represent exactly")

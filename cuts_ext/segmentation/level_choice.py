@@ -125,7 +125,15 @@ def auto_level(segmentation: Any, method: str = AUTO_METHOD,
         clusters: the cluster count that "clusters" aims at (>= 1).
     Returns:
         the chosen position in `segmentation.levels` (0 = finest), None when there is no level.
+    Raises:
+        TypeError: `segmentation` lacks one of those attributes (an array of maps, say).
     """
+    missing = [name for name in ("label_maps", "persistent", "levels", "cluster_counts")
+               if not hasattr(segmentation, name)]
+    if missing:
+        raise TypeError("segmentation must be a MultiscaleSegmentation (or have label_maps, "
+                        f"persistent, levels and cluster_counts), got {type(segmentation).__name__}"
+                        f" without {', '.join(missing)}")
     if method == "consensus":
         return consensus_level(segmentation.label_maps, segmentation.persistent,
                                getattr(segmentation, "foreground", None))

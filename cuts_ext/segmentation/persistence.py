@@ -17,6 +17,8 @@ from typing import Optional
 
 import numpy as np
 
+from .._checks import integer, real
+
 # The method, and the least area (fraction of the image) and number of levels a structure needs.
 # The authors: "reference", 1 % and 2. All three were chosen with the other label-free rules by
 # the cross-validation of python/bench/bench_quality.py --cv 5 (README, "How the defaults were
@@ -49,6 +51,8 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_F
 
     Args:
         label_maps: integer [L, H, W] or [L, D, H, W], ids >= 0 (L levels, any order).
+        min_area_fraction: in [0, 1]; min_persistence: an integer >= 1 (TypeError / ValueError
+            otherwise).
         background: the id that marks voxels outside the foreground in every level (0 in the
             maps of a masked volume), or None. It is never painted, and areas are then
             fractions of the foreground rather than of the whole image.
@@ -58,6 +62,8 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_F
     """
     if method not in PERSISTENT_METHODS:
         raise ValueError(f"method must be one of {PERSISTENT_METHODS}, got {method!r}")
+    real(min_area_fraction, "min_area_fraction", minimum=0.0, maximum=1.0)
+    integer(min_persistence, "min_persistence", minimum=1)
     label_maps = np.asarray(label_maps)
     if label_maps.ndim < 2 or label_maps.dtype.kind not in "iu":
         raise ValueError(f"label_maps must be integer [L, *spatial], got {label_maps.dtype} "
