@@ -13,7 +13,9 @@
 #                so that out-of-bounds writes into its blocks are seen)
 #   racecheck    compute-sanitizer racecheck on the same tests
 #   bench_*      condensation CPU beside CUDA with per-phase times (CUDA events), 1 M points on
-#                CUDA, and the 1 mm MNI152 volume through bench_volume.py on CUDA (#12's 30 s)
+#                CUDA, the 1 mm MNI152 volume through bench_volume.py on CUDA (#12's 30 s), and
+#                the 40 retina images on CUDA, every pixel beside 4,096 super-voxels (#12's 2-D
+#                ratio; only when .gpu/retina and its encoder were carried)
 #   profile      python/profile_gpu.sh: Nsight Compute on the condensation's neighbour pass
 # Everything lands under $OUT (the device tool returns it; a temporary folder otherwise), in at
 # most 8 files: summary.md (the table), steps.log (every step's output), bench.md, gpu.txt and
@@ -23,8 +25,9 @@
 # where the development machine's do not.
 #
 # The GPU machine has no network: packages its image lacks (nibabel, nilearn for the MNI
-# template) travel as wheels in .whl/, and the trained 3-D encoder of the 1 mm benchmark in
-# .gpu/volcache/ (both git-ignored; see python/bench/RESULTS.md, "Preparing a GPU run"):
+# template) travel as wheels in .whl/, the trained 3-D encoder of the 1 mm benchmark in
+# .gpu/volcache/, and the retina development images with a trained 2-D encoder in .gpu/retina/
+# and .gpu/cvcache/ (all git-ignored; see python/bench/RESULTS.md, "Preparing a GPU run"):
 #
 #   run(command="bash python/gpu_check.sh", carry=[".whl", ".gpu"], timeout_s=560)
 #
@@ -129,7 +132,8 @@ assert info['cuda_usable'], 'no usable GPU: ' + info['cuda_unavailable_reason']
 import torch
 assert torch.cuda.is_available(), 'torch cannot use the GPU'
 print('GPU usable:', torch.cuda.get_device_name(0))
-" || { summary smoke cuda_tests memcheck racecheck bench_condense bench_1M bench_volume profile
+" || { summary smoke cuda_tests memcheck racecheck bench_condense bench_1M bench_volume bench_2d \
+         profile
        exit 1; }
 
 step smoke 60 env CUTS_CUDA_SYNC=1 "${PYTEST[@]}" -x -m cuda "${SMOKE[@]/#/$ROOT/}"
@@ -152,6 +156,10 @@ bench bench_1M 60 "$ROOT/python/bench/bench_condense.py" --device cuda --sizes 1
   --oracle-max 0 --phases
 bench bench_volume 90 "$ROOT/python/bench/bench_volume.py" --resolutions 1 --device cuda \
   --cache "$ROOT/.gpu/volcache"
+if [ -d "$ROOT/.gpu/retina/images" ]; then
+  bench bench_2d 75 "$ROOT/python/bench/bench_quality.py" --data "$ROOT/.gpu/retina" --seeds 0 \
+    --no-baselines --max-points 4096 --device cuda --cache "$ROOT/.gpu/cvcache"
+fi
 step profile 60 env -u PYTHONSAFEPATH OUT="$OUT" PYTHON="$PY" bash "$ROOT/python/profile_gpu.sh"
 
 summary
