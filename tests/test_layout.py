@@ -90,8 +90,8 @@ def test_core_includes_nothing_outside_core():
                 assert not local or header.startswith("core/"), f"{name} includes {header}"
 
 
-# Which subpackages each may import (besides the shared _arrays, _checks, _C, info and profiling
-# modules): the data flow of docs/architecture.md, cli -> segmentation -> {encoder,
+# Which subpackages each may import (besides the shared _arrays, _checks, _progress, _C, info and
+# profiling modules): the data flow of docs/architecture.md, cli -> segmentation -> {encoder,
 # condensation}, io below segmentation and cli.
 ALLOWED = {"condensation": set(), "encoder": set(), "io": set(),
            "segmentation": {"condensation", "encoder", "io"},
@@ -122,8 +122,8 @@ def test_subpackages_import_only_the_floors_below_them():
             for module, names in _imports(path):
                 parts = module.split(".")
                 targets = {parts[1]} if len(parts) > 1 else set(names)
-                for target in targets - {subpackage, "_arrays", "_checks", "_C", "info",
-                                         "profiling"}:
+                for target in targets - {subpackage, "_arrays", "_checks", "_progress", "_C",
+                                         "info", "profiling"}:
                     assert target in allowed, \
                         f"{path.relative_to(REPO)} imports cuts_ext.{target}"
 

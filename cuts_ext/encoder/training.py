@@ -24,6 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from .._arrays import host_array
 from .._checks import choice, integer, real
+from .._progress import progress_bar
 from .checkpoint import PathLike, load_checkpoint, save_checkpoint
 from .device import default_device, torch_device
 from .losses import cuts_loss
@@ -182,9 +183,12 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
             if score < result.best_loss:
                 result.best_epoch, result.best_loss = epoch, score
                 best_weights = _cpu_state(model)
+            # Shown at the bar's next redraw: forcing one per epoch would defeat the bar's
+            # redraw interval in a log (_progress.py).
             bar.set_postfix({"recon": f"{record['reconstruction']:.4g}",
                              "contr": f"{record['contrastive']:.4g}",
-                             "val": "-" if record["val"] is None else f"{record['val']:.4g}"})
+                             "val": "-" if record["val"] is None else f"{record['val']:.4g}"},
+                            refresh=False)
             if checkpoint is not None and rank == 0:
                 save_checkpoint(checkpoint, dict(
                     config=model.config, model=best_weights, epoch=epoch + 1,
@@ -529,6 +533,5 @@ def _deterministic_algorithms(enabled: bool, device: torch.device) -> Iterator[N
 
 
 def _progress_bar(start: int, epochs: int, enabled: bool) -> Any:
-    from tqdm import tqdm
-    return tqdm(range(start, epochs), initial=start, total=epochs, disable=not enabled,
-                desc="cuts_ext.train", unit="epoch", dynamic_ncols=True)
+    return progress_bar(range(start, epochs), enabled=enabled, initial=start, total=epochs,
+                        desc="cuts_ext.train", unit="epoch", dynamic_ncols=True)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence, Union
 
+from .._progress import progress_bar
 from ..io import (InputError, LoadedImage, OutputExistsError, input_name, read_image, read_mask,
                   refuse_existing, write_outputs)
 from .evaluation import score_written
@@ -199,11 +200,9 @@ def run_on_cluster(client: Any, model: Any, jobs: Sequence[InputJob], out: Any, 
         progress: show the progress bar.
     """
     distributed = _distributed(client)
-    from tqdm.auto import tqdm
-
     settings = dict(settings or {})
     encoder = _share_encoder(client, model)
-    bar = tqdm(total=len(jobs), desc="segmenting", unit="input", disable=not progress)
+    bar = progress_bar(total=len(jobs), enabled=progress, desc="segmenting", unit="input")
     futures = {}
     for job in jobs:
         try:
@@ -242,15 +241,13 @@ def segment_on_cluster(client: Any, model: Any, work: Sequence[tuple], settings:
         the first exception a task raised (the remaining tasks are cancelled).
     """
     distributed = _distributed(client)
-    from tqdm.auto import tqdm
-
     encoder = _share_encoder(client, model)
     futures = [client.submit(_segment_task, *encoder, image, mask, foreground, settings,
                              pure=False)
                for image, mask, foreground in work]
     try:
-        for future in tqdm(distributed.as_completed(futures), total=len(futures),
-                           desc="segmenting", unit="image", disable=not progress):
+        for future in progress_bar(distributed.as_completed(futures), enabled=progress,
+                                   total=len(futures), desc="segmenting", unit="image"):
             future.result()
         return client.gather(futures)
     finally:

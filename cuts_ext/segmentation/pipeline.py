@@ -18,6 +18,7 @@ import numpy as np
 
 from .._arrays import to_numpy
 from .._checks import integer
+from .._progress import progress_bar
 from ..condensation.driver import CondensationResult, check_condense_options, condense
 from ..condensation.preparation import check_weight
 from ..io import InputError, LoadedImage, match_masks, read_image, read_mask, resolve_inputs
@@ -308,5 +309,4 @@ def _load_masks(masks: Any, images: Sequence[LoadedImage], name: str = "masks") 
 def _progress(items: list, enabled: bool, description: str) -> Any:
     if not enabled or len(items) < 2:
         return items
-    from tqdm.auto import tqdm
-    return tqdm(items, desc=description, unit="image")
+    return progress_bar(items, enabled=True, desc=description, unit="image")
