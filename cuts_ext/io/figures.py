@@ -1,8 +1,12 @@
 """One overview figure per input: the image, its reconstruction, coarse-to-fine levels and the
 persistent map. Headless: a matplotlib Figure drawn by the Agg canvas, no pyplot, no display.
 
-3-D inputs show the middle slice along each axis, one row per axis (D, H, W in the order the
-arrays hold them; for NIfTI that is the file's i, j, k voxel axes).
+3-D inputs show three orthogonal middle slices, one row each. With the voxel-to-world affine
+of a NIfTI input they are the anatomical planes in the neurological convention: sagittal
+(anterior right, superior up), coronal (superior up) and axial (anterior up), the subject's
+left on the figure's left, each pixel as tall and wide as its voxel's spacing. Without an
+affine (an array volume) the rows are the slices across the array's D, H and W axes as the
+array holds them.
 """
 
 from __future__ import annotations
@@ -48,7 +52,8 @@ def save_figure(path: Any, image: np.ndarray, label_maps: np.ndarray, *,
                 reconstruction: Optional[np.ndarray] = None,
                 cluster_counts: Optional[Sequence[int]] = None,
                 title: str = "", max_levels: int = MAX_LEVEL_PANELS,
-                background: Optional[int] = None) -> None:
+                background: Optional[int] = None,
+                affine: Optional[np.ndarray] = None) -> None:
     """Draws the overview figure and saves it as PNG.
 
     Args:
@@ -63,6 +68,8 @@ def save_figure(path: Any, image: np.ndarray, label_maps: np.ndarray, *,
         max_levels: at most this many level panels.
         background: the label id outside the foreground in every level (0 for a masked
             volume), drawn black; None when every voxel was segmented.
+        affine: float [4, 4], the voxel-to-world matrix of a 3-D NIfTI input (its rows are
+            then the anatomical planes), or None.
     """
     from matplotlib.figure import Figure
 
@@ -76,23 +83,69 @@ def save_figure(path: Any, image: np.ndarray, label_maps: np.ndarray, *,
                        False))
     if persistent is not None:
         panels.append(("persistent", colorize_labels(persistent, background=0), False))
+    anatomical = spatial_ndim == 3 and affine is not None
     rows = 3 if spatial_ndim == 3 else 1
     figure = Figure(figsize=(2.2 * len(panels), 2.4 * rows + 0.4), layout="constrained")
     axes = np.asarray(figure.subplots(rows, len(panels), squeeze=False))
     for column, (name, picture, is_intensity) in enumerate(panels):
-        for row in range(rows):
+        views = (anatomical_views(picture, affine, is_intensity) if anatomical else
+                 [(_slice(picture, row, spatial_ndim, is_intensity), 1.0) for row in range(rows)])
+        for row, (view, aspect) in enumerate(views):
             ax = axes[row, column]
-            view = _slice(picture, row, spatial_ndim, is_intensity)
             if is_intensity:  # gray applies to one channel; RGB draws as it is
-                ax.imshow(_displayable(view), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+                ax.imshow(_displayable(view), cmap="gray", vmin=0, vmax=1, aspect=aspect,
+                          interpolation="nearest")
             else:
-                ax.imshow(view, interpolation="nearest")
+                ax.imshow(view, aspect=aspect, interpolation="nearest")
             ax.set_axis_off()
             if row == 0:
                 ax.set_title(name, fontsize=8)
+            if anatomical and column == 0:
+                ax.text(-0.06, 0.5, PLANES[row], rotation=90, fontsize=8, ha="right",
+                        va="center", transform=ax.transAxes)
     if title:
         figure.suptitle(title, fontsize=10)
     figure.savefig(path, format="png", dpi=100)
+
+
+PLANES = ("sagittal", "coronal", "axial")
+
+
+def anatomical_views(picture: np.ndarray, affine: np.ndarray,
+                     is_intensity: bool) -> List[Tuple[np.ndarray, float]]:
+    """The sagittal, coronal and axial middle slices of a volume panel, oriented for display.
+
+    Args:
+        picture: intensity [C, D, H, W] or colour [D, H, W, 3], voxel axes as in the file.
+        affine: float [4, 4], the voxel-to-world (RAS+) matrix; voxel axes are matched to the
+            nearest world axes (nibabel's io_orientation), so oblique volumes show the planes
+            closest to the anatomical ones.
+        is_intensity: whether `picture` leads with channels.
+    Returns:
+        three (view, aspect): view [C, rows, columns] or [rows, columns, 3], rows running
+        superior to inferior (sagittal, coronal) or anterior to posterior (axial), columns
+        posterior to anterior (sagittal) or the subject's left to right; aspect, the height
+        over the width of one pixel (the voxel spacings along the rows and the columns).
+    """
+    from nibabel.orientations import apply_orientation, io_orientation
+
+    affine = np.asarray(affine, dtype=np.float64)
+    orientation = io_orientation(affine)  # per voxel axis: (world axis, +1 / -1)
+    first = 1 if is_intensity else 0      # where the spatial axes start
+    spatial = list(range(first, first + 3))
+    ras = np.moveaxis(apply_orientation(np.moveaxis(picture, spatial, [0, 1, 2]), orientation),
+                      [0, 1, 2], spatial)  # spatial axes now x (L->R), y (P->A), z (I->S)
+    spacing = np.zeros(3)
+    spacing[orientation[:, 0].astype(int)] = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+    views = []
+    for world_axis in range(3):  # sagittal slices x, coronal y, axial z
+        plane = np.take(ras, ras.shape[first + world_axis] // 2, axis=first + world_axis)
+        # The plane's axes are the two other world axes in order (columns, then rows once
+        # transposed); rows are flipped so that superior (or anterior) is drawn on top.
+        plane = np.flip(np.swapaxes(plane, first, first + 1), axis=first)
+        across, up = [axis for axis in range(3) if axis != world_axis]
+        views.append((np.ascontiguousarray(plane), float(spacing[up] / spacing[across])))
+    return views
 
 
 def _slice(picture: np.ndarray, axis: int, spatial_ndim: int, is_intensity: bool) -> np.ndarray:

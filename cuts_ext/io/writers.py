@@ -220,7 +220,7 @@ def write_outputs(out_dir: PathSpec, image: LoadedImage, segmentation: Any, *,
             save_figure(f"{stem}_figure.png", image.data, segmentation.label_maps,
                         persistent=segmentation.persistent,
                         reconstruction=segmentation.reconstruction, cluster_counts=counts,
-                        title=image.name,
+                        title=image.name, affine=image.affine,
                         background=None if getattr(segmentation, "foreground", None) is None
                         else 0)
     return destination
