@@ -130,13 +130,19 @@ def foreground_features(model: Any, image: np.ndarray, mask: np.ndarray) -> tupl
     def no_foreground(where: tuple) -> bool:
         return not mask[where[2:]].any()
 
+    # Rows are scattered as single items of F floats each: numpy copies a row per index then,
+    # where a float32 [voxels, F] scatter walks every element (3x slower for a tile).
+    row = np.dtype((np.void, features.itemsize * features.shape[1]))
+    rows = features.view(row)[:, 0]
     x = torch.from_numpy(np.ascontiguousarray(image[None], dtype=np.float32))
     for where, latent, centres in embed_tiles(model, x, skip=no_foreground):
         block = where[2:]
         inside = mask[block]
-        vectors = latent[0].cpu().numpy()[:, inside].T  # [voxels, F]
+        # [voxels, F]; no copy for the encoder's channels-last output (voxel-major memory)
+        vectors = np.ascontiguousarray(latent[0].cpu().numpy()[:, inside].T)
         norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        features[rank[block][inside]] = vectors / np.where(norms > 0, norms, 1.0)
+        vectors /= np.where(norms > 0, norms, 1.0)
+        rows[rank[block][inside]] = vectors.view(row)[:, 0]
         reconstruction[(slice(None),) + block] = centres[0].cpu().numpy()
     return features, reconstruction
 
@@ -180,13 +186,13 @@ def _leading_axes(features: np.ndarray, count: int) -> np.ndarray:
     mean = features.mean(axis=0, dtype=np.float64)
     covariance = np.zeros((f, f))
     for start in range(0, n, _BLOCK):
-        block = features[start:start + _BLOCK].astype(np.float64) - mean
+        block = np.subtract(features[start:start + _BLOCK], mean, dtype=np.float64)
         covariance += block.T @ block
     _, vectors = np.linalg.eigh(covariance)
     axes = vectors[:, ::-1][:, :count]
     projected = np.empty((n, count), np.float32)
     for start in range(0, n, _BLOCK):
-        block = features[start:start + _BLOCK].astype(np.float64) - mean
+        block = np.subtract(features[start:start + _BLOCK], mean, dtype=np.float64)
         projected[start:start + _BLOCK] = block @ axes
     return projected
 
