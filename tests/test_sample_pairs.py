@@ -131,6 +131,7 @@ def _image(shape=(1, 3, 16, 16), dtype=np.float32, fill=None):
     (_image(dtype=np.float64, fill=-np.inf), {}, ValueError, ["images", "finite"]),
     (_image((3, 16, 16)), {}, ValueError, ["images", "rank 4 or 5"]),
     (_image(dtype=np.int32), {}, ValueError, ["images", "float32 or float64"]),
+    (_image((1, 0, 16, 16)), {}, ValueError, ["images", "at least one channel"]),
     (_image(), dict(size=4), ValueError, ["size", "odd"]),
     (_image(), dict(size=1), ValueError, ["size", ">= 3"]),
     (_image(), dict(size=-5), ValueError, ["size"]),

@@ -24,6 +24,9 @@ PairSamplerParams check_arguments(const ArrayView& images, const PairOptions& o)
   check_float(images, "images");
   PairSamplerParams q;
   q.grid = image_grid(images);
+  // SSIM averages over channels: with none it is 0 / 0 and every anchor would silently take
+  // its fallback positive.
+  require(q.grid.channels >= 1, "images must have at least one channel, got shape with C = 0");
   // SSIM needs a sample variance, so a patch of at least two voxels: P >= 3.
   q.patch = checked_patch(o.size, q.grid, 3, "size");
   require(o.n_anchors >= 1, "n_anchors must be >= 1, got " + std::to_string(o.n_anchors));
