@@ -296,6 +296,21 @@ def test_engine_steps_match_the_cpu(device, rng, data, dtype):
     assert cpu.size() < m
 
 
+def test_smallest_pair_distances_equal_the_sorted_pair_distances(rng):
+    # Past count = m / 2 the search radius comes from the k-th neighbours, k = ceil(2 count / m)
+    # (condense/kernel.h, pair_search), instead of listing every pair.
+    from scipy.spatial.distance import pdist
+
+    from cuts_ext import _C
+    from cuts_ext._arrays import Operand
+    x = blobs(rng, n=300, c=4, spread=0.05)
+    x[10] = x[3]  # a duplicate: distance 0
+    engine = _C.Condenser(Operand(x, "numpy", "cpu", 0).descriptor, 40.0, 1e-4, 0)
+    every = np.sort(pdist(x))
+    for count in (1, 150, 151, 299, 300, 301, 1000, 20000, every.size - 1, every.size):
+        np.testing.assert_array_equal(engine.smallest_pair_distances(count), every[:count])
+
+
 @pytest.mark.parametrize("device", ACCELERATORS)
 def test_queries_and_merges_are_bit_identical_before_diffusion(device, rng):
     # No exp / pow involved: k-th neighbours, pair distances, merged means are the CPU's exactly.

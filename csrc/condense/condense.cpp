@@ -2,6 +2,8 @@
 #include "condense/condense.h"
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <string>
 
 #include "core/checks.h"
@@ -20,6 +22,10 @@ std::unique_ptr<Condenser> make_condenser(const ArrayView& points, double decay,
     throw InvalidArgument("decay must be a positive number, got " + std::to_string(decay));
   if (!(thresh > 0 && thresh < 1))
     throw InvalidArgument("thresh must be in (0, 1), got " + std::to_string(thresh));
+  // Both engines store point indices as int32 (graph columns, union-find parents, labels).
+  if (points.shape[0] > std::numeric_limits<int32_t>::max())
+    throw InvalidArgument("the condensation engine takes at most 2^31 - 1 points, got " +
+                          std::to_string(points.shape[0]));
   check_device_usable(points, "X");
   if (points.device == Device::CUDA) {
 #ifdef CUTS_WITH_CUDA

@@ -52,4 +52,22 @@ CUTS_HD double weighted_affinity(double k_ij, double k_ji, double w_i, double w_
   return (k_ij * w_j + k_ji * w_i) / 2.0;
 }
 
+// How smallest_pair_distances (both engines) bounds its search for the `count` smallest of the
+// m (m - 1) / 2 pair distances: if j points each have k other points within a radius, at least
+// j k / 2 distinct pairs lie within it (a pair is seen from its two ends at most). So the j-th
+// smallest of the points' k-th-neighbour distances holds `count` pairs for k = ceil(2 count / m)
+// and j = ceil(2 count / k) <= m; listing every pair within it finds the `count` smallest. k is
+// 1 (the nearest neighbour) while count <= m / 2 and grows past it, so that a million points,
+// whose merge threshold needs half a million pairs, never list all of theirs.
+// Needs 1 <= count <= m (m - 1) / 2, which keeps k <= m - 1.
+struct PairSearch {
+  int64_t k;     // the neighbour rank whose distances are taken
+  int64_t rank;  // j - 1: the 0-based position of the radius among them, ascending
+};
+
+inline PairSearch pair_search(int64_t count, int64_t m) {
+  const int64_t k = (2 * count + m - 1) / m;
+  return {k, (2 * count + k - 1) / k - 1};
+}
+
 }  // namespace cuts

@@ -171,16 +171,13 @@ class CpuCondenser final : public Condenser {
     count = std::min(count, pairs);
     if (count <= 0) return {};
     const Sweep sweep(x_, m, c_);
-    // A radius sure to hold `count` pairs: the 2 * count smallest nearest-neighbour distances
-    // belong to 2 * count points, hence to at least `count` distinct pairs.
-    double radius = std::numeric_limits<double>::infinity();
-    if (2 * count <= m) {
-      std::vector<double> nearest(m);
+    // A radius sure to hold `count` pairs (condense/kernel.h, pair_search).
+    const PairSearch search = pair_search(count, m);
+    std::vector<double> kth(m);
 #pragma omp parallel for schedule(dynamic, 64) if (m >= kMinParallelRows)
-      for (int64_t i = 0; i < m; ++i) nearest[i] = kth_neighbour_distance(sweep, i, 1);
-      std::nth_element(nearest.begin(), nearest.begin() + (2 * count - 1), nearest.end());
-      radius = nearest[2 * count - 1];
-    }
+    for (int64_t i = 0; i < m; ++i) kth[i] = kth_neighbour_distance(sweep, i, search.k);
+    std::nth_element(kth.begin(), kth.begin() + search.rank, kth.end());
+    const double radius = kth[search.rank];
     const auto lists = neighbours_within(sweep, std::vector<double>(m, radius), true);
     std::vector<double> distances;
     for (const auto& row : lists)
@@ -371,10 +368,7 @@ class CpuCondenser final : public Condenser {
 
 std::unique_ptr<Condenser> make_condenser_cpu(const ArrayView& points, double decay,
                                               double thresh) {
-  const int64_t n = points.shape[0], c = points.shape[1];
-  if (n > std::numeric_limits<int32_t>::max())  // the kernel graph stores int32 columns
-    throw InvalidArgument("the CPU engine condenses at most 2^31 - 1 points, got " +
-                          std::to_string(n));
+  const int64_t n = points.shape[0], c = points.shape[1];  // n < 2^31: condense.cpp
   std::vector<double> x(n * c);
   dispatch_float(points.dtype, [&](auto zero) {
     using T = decltype(zero);

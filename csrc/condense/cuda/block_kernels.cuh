@@ -73,10 +73,14 @@ __global__ void union_close_pairs_kernel(const int64_t* __restrict__ offsets,
 
 // After union_edges_kernel or union_close_pairs_kernel: parent[i] <- the root of i;
 // is_root[i] = 1 for roots (is_root [M + 1], its last entry 0, becomes the blocks' numbering
-// after an exclusive scan).
+// after an exclusive scan). The walk to the root writes nothing: path halving here would let
+// thread j, walking through i, overwrite i's root with an ancestor after thread i wrote it
+// (block_kernel would then number i by a non-root). Thread i is the only writer of parent[i],
+// and other threads read either its old parent or its root, both ancestors.
 __global__ void roots_kernel(int64_t m, int32_t* parent, int64_t* __restrict__ is_root) {
   CUTS_GRID_STRIDE(i, m) {
-    const int32_t root = find_root(parent, static_cast<int32_t>(i));
+    int32_t root = static_cast<int32_t>(i);
+    for (int32_t up = __ldcg(parent + root); up != root; up = __ldcg(parent + root)) root = up;
     parent[i] = root;
     is_root[i] = root == i ? 1 : 0;
   }

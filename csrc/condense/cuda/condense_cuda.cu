@@ -336,18 +336,19 @@ class CudaCondenser final : public Condenser {
     count = std::min(count, pairs);
     if (count <= 0) return {};
     DeviceGuard guard(device_);
-    // A radius sure to hold `count` pairs: the 2 * count smallest nearest-neighbour distances
-    // belong to 2 * count points, hence to at least `count` distinct pairs.
+    // A radius sure to hold `count` pairs (condense/kernel.h, pair_search); every pair when
+    // the neighbour rank it needs is past what the device query finds (over 10^8 points).
     double radius = kInfinity;
     const DeviceSweep sweep = sort_points();
-    if (2 * count <= m) {
-      DeviceArray<double> nearest(m, stream_, "the nearest-neighbour distances", pool_.get());
-      DeviceArray<double> sorted(m, stream_, "the sorted nearest-neighbour distances", pool_.get());
-      kth_neighbour_distance(sweep, 1, nearest.get());
-      cub::DoubleBuffer<double> buffer(nearest.get(), sorted.get());
-      sort_keys("cub::DeviceRadixSort::SortKeys (nearest distances)", buffer, m, stream_,
+    const PairSearch search = pair_search(count, m);
+    if (search.k <= kMaxNeighbours) {
+      DeviceArray<double> kth(m, stream_, "the k-th neighbour distances", pool_.get());
+      DeviceArray<double> sorted(m, stream_, "the sorted k-th neighbour distances", pool_.get());
+      kth_neighbour_distance(sweep, search.k, kth.get());
+      cub::DoubleBuffer<double> buffer(kth.get(), sorted.get());
+      sort_keys("cub::DeviceRadixSort::SortKeys (k-th neighbour distances)", buffer, m, stream_,
                 pool_.get());
-      radius = scalar_to_host(buffer.Current() + (2 * count - 1), stream_, &transfers_);
+      radius = scalar_to_host(buffer.Current() + search.rank, stream_, &transfers_);
     }
     NeighbourLists lists =
         neighbours_within(sweep, nullptr, radius, /*only_greater=*/true, /*by_index=*/false);
@@ -370,6 +371,7 @@ class CudaCondenser final : public Condenser {
   int64_t merge(double threshold) override {
     DeviceGuard guard(device_);
     NvtxRange range("merge");
+    graph_ = DeviceGraph{};  // the kernel belongs to the points it was built on (as on the CPU)
     const int64_t m = m_;
     const unsigned int grid = blocks_for(m);
     DeviceArray<int64_t> group, offsets;
@@ -384,8 +386,14 @@ class CudaCondenser final : public Condenser {
         },
         &group, &offsets);
     if (groups != m) {
+      // The new state is built aside and swapped in at the end: a failure on the way (out of
+      // memory) leaves labels, points and weights as they were, in one numbering.
+      DeviceArray<int64_t> cluster(n_, stream_, "the relabelled clusters", pool_.get());
+      if (n_ > 0)
+        CUTS_CUDA_CHECK(cudaMemcpyAsync(cluster.get(), cluster_.get(), n_ * sizeof(int64_t),
+                                        cudaMemcpyDeviceToDevice, stream_));
       relabel_kernel<<<blocks_for(n_), kThreadsPerBlock, 0, stream_>>>(group.get(), n_,
-                                                                       cluster_.get());
+                                                                       cluster.get());
       CUTS_CHECK_LAUNCH(stream_, "relabel_kernel");
       // Group sizes to member offsets; members grouped, each group's in increasing index: a
       // stable sort of 0..M-1 by group (which the sort may overwrite: relabelling is done).
@@ -409,11 +417,11 @@ class CudaCondenser final : public Condenser {
       merge_weights_kernel<<<blocks_for(groups), kThreadsPerBlock, 0, stream_>>>(
           w_.get(), sorted_members, offsets.get(), groups, w.get());
       CUTS_CHECK_LAUNCH(stream_, "merge_weights_kernel");
+      cluster_ = std::move(cluster);
       x_ = std::move(x);
       w_ = std::move(w);
       m_ = groups;
     }
-    graph_ = DeviceGraph{};  // the kernel belongs to the points it was built on
     return groups;
   }
 

@@ -4,12 +4,15 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
+#include <string>
 
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
 #include <cub/device/device_segmented_sort.cuh>
 
 #include "core/cuda/cuda_utils.h"
+#include "core/errors.h"
 
 namespace cuts {
 namespace {
@@ -21,9 +24,25 @@ int bits_for(uint64_t max_value) {
   return bits;
 }
 
+// Before CCCL 3.0 (the CUDA 12 toolkits, which the wheels may be built with), DeviceScan and
+// DeviceSegmentedSort take their counts as int and would narrow a larger one silently (a scan
+// or sort of the wrong length). Such builds refuse it instead; CCCL 3 counts in 64 bits.
+void require_cub_count(const char* name, int64_t count) {
+#if CUB_VERSION < 300000
+  if (count > std::numeric_limits<int>::max())
+    throw OutOfMemory(std::string(name) + ": " + std::to_string(count) +
+                      " items, more than the CUB of this build (CUDA 12) can count; condense "
+                      "fewer points or use a build made with CUDA 13");
+#else
+  (void)name;
+  (void)count;
+#endif
+}
+
 // data[0..items) <- its exclusive prefix sum, in place.
 void exclusive_sum(const char* name, int64_t* data, int64_t items, cudaStream_t stream,
                    cudaMemPool_t pool) {
+  require_cub_count(name, items);
   run_cub(name, stream, [&](void* temp, size_t& bytes) {
     return cub::DeviceScan::ExclusiveSum(temp, bytes, data, data, items, stream);
   }, pool);
@@ -53,6 +72,8 @@ template <class Key, class Value>
 void sort_segments(const char* name, const Key* keys_in, Key* keys_out, const Value* values_in,
                    Value* values_out, int64_t items, int64_t segments, const int64_t* offsets,
                    cudaStream_t stream, cudaMemPool_t pool) {
+  require_cub_count(name, items);
+  require_cub_count(name, segments);
   run_cub(name, stream, [&](void* temp, size_t& bytes) {
     return cub::DeviceSegmentedSort::SortPairs(temp, bytes, keys_in, keys_out, values_in,
                                                values_out, items, segments, offsets, offsets + 1,
