@@ -101,29 +101,33 @@ class CudaCondenser final : public Condenser {
     if (k < 1) throw InvalidArgument("k (neighbours of the adaptive bandwidth) must be >= 1, got " +
                                      std::to_string(k));
     DeviceGuard guard(device_);
+    graph_ = DeviceGraph{};  // dropped first, as on the CPU: the old graph never sits beside it
     const int64_t m = m_;
-    const DeviceSweep sweep = sort_points();
-    DeviceArray<double> kth(m, stream_, "the k-th neighbour distances", pool_.get());
-    kth_neighbour_distance(sweep, k, kth.get());
     DeviceArray<double> bandwidth(m, stream_, "the adaptive bandwidths", pool_.get());
-    DeviceArray<double> support(m, stream_, "the kernel supports", pool_.get());
-    {
-      NvtxRange range("bandwidth_kernel");
-      bandwidth_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
-          kth.get(), m, decay_, thresh_, bandwidth.get(), support.get());
-      CUTS_CHECK_LAUNCH(stream_, "bandwidth_kernel");
-    }
-    kth.release();
-    // Directed lists j within i's support; S_ij is nonzero where either direction is.
-    NeighbourLists directed =
-        neighbours_within(sweep, support.get(), 0.0, /*only_greater=*/false, /*by_index=*/false);
-    support.release();
+    // Directed lists j within i's support; S_ij is nonzero where either direction is. The
+    // sorted copy of the points is freed before the graph is built.
+    NeighbourLists directed = [&] {
+      const DeviceSweep sweep = sort_points();
+      DeviceArray<double> kth(m, stream_, "the k-th neighbour distances", pool_.get());
+      kth_neighbour_distance(sweep, k, kth.get());
+      DeviceArray<double> support(m, stream_, "the kernel supports", pool_.get());
+      {
+        NvtxRange range("bandwidth_kernel");
+        bandwidth_kernel<<<blocks_for(m), kThreadsPerBlock, 0, stream_>>>(
+            kth.get(), m, decay_, thresh_, bandwidth.get(), support.get());
+        CUTS_CHECK_LAUNCH(stream_, "bandwidth_kernel");
+      }
+      kth.release();
+      return neighbours_within(sweep, support.get(), 0.0, /*only_greater=*/false,
+                               /*by_index=*/false);
+    }();
     build_graph(std::move(directed), /*symmetric=*/false,
                 AdaptiveAffinity{bandwidth.get(), w_.get(), decay_, thresh_});
   }
 
   void fixed_kernel(double eps) override {
     DeviceGuard guard(device_);
+    graph_ = DeviceGraph{};  // dropped first, as on the CPU
     const double bandwidth = std::max(eps, DBL_EPSILON);
     const double support = kernel_support(bandwidth, decay_, thresh_);
     // One radius for all: the lists are already symmetric (and, sorted by index, in the
@@ -309,6 +313,7 @@ class CudaCondenser final : public Condenser {
 
   void diffuse(int64_t t) override {
     if (!graph_.built) throw InvalidArgument("diffuse needs a kernel: build one first");
+    if (t <= 0) return;
     DeviceGuard guard(device_);
     const int64_t m = m_;
     // P_ij = S_ij / D_i, formed once: the reference divides K by its row sums the same way.
@@ -319,7 +324,6 @@ class CudaCondenser final : public Condenser {
           graph_.row_ptr.get(), graph_.values.get(), m, p.get());
       CUTS_CHECK_LAUNCH(stream_, "transition_kernel");
     }
-    if (t <= 0) return;
     DeviceArray<double> next(m * c_, stream_, "the diffused points", pool_.get());
     for (int64_t step = 0; step < t; ++step) {
       NvtxRange range("diffuse_kernel");
