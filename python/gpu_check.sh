@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one prepared run for a lent GPU machine (issue #13; docs/architecture.md, "Working without a
 # GPU"). Builds cuts_ext for sm_90 and runs, each step under its own time limit and all of them
-# inside one budget (CUTS_GPU_CHECK_SECONDS, default 480 s):
+# inside one budget (CUTS_GPU_CHECK_SECONDS, default 520 s), in this order (the sanitizers last:
+# they are the slowest and the benchmarks answer open issues):
 #   gpu          nvidia-smi: the card, its driver and memory
 #   build        pip install of this checkout (CUDA ON, sm_90), no build isolation (no network)
 #   import       the installed build, not the checkout's cuts_ext/ (which has no _C), with CUDA
@@ -9,17 +10,20 @@
 #   smoke        one CUDA test per kernel family with CUTS_CUDA_SYNC=1 (a fault is blamed on the
 #                kernel that made it, not on the next synchronisation)
 #   cuda_tests   every `cuda` test
-#   memcheck     compute-sanitizer memcheck on the smoke tests (torch's caching allocator off,
-#                so that out-of-bounds writes into its blocks are seen)
-#   racecheck    compute-sanitizer racecheck on the same tests
 #   bench_*      condensation CPU beside CUDA with per-phase times (CUDA events), 1 M points on
 #                CUDA, the 1 mm MNI152 volume through bench_volume.py on CUDA (#12's 30 s), and
 #                the 40 retina images on CUDA, every pixel beside 4,096 super-voxels (#12's 2-D
 #                ratio; only when .gpu/retina and its encoder were carried)
 #   profile      python/profile_gpu.sh: Nsight Compute on the condensation's neighbour pass
+#   memcheck     compute-sanitizer memcheck on the smoke tests (torch's caching allocator off,
+#                so that out-of-bounds writes into its blocks are seen); exit code 86 marks a
+#                sanitizer finding, apart from a test's own failure (1)
+#   racecheck    compute-sanitizer racecheck on the tests of the device union-find (spectrum
+#                blocks, merges), the package's only kernels where threads share data
 # Everything lands under $OUT (the device tool returns it; a temporary folder otherwise), in at
-# most 8 files: summary.md (the table), steps.log (every step's output), bench.md, gpu.txt and
-# the profiler's files. Tests and imports run from an empty folder with PYTHONSAFEPATH=1, so
+# most 8 files: summary.md (the table, rewritten after every step), steps.log (every step's
+# output as it comes, so that a call cut short keeps what ran), bench.md, gpu.txt and the
+# profiler's files. Tests and imports run from an empty folder with PYTHONSAFEPATH=1, so
 # that the installed build is what `import cuts_ext` finds; pytest's "warnings are errors"
 # (pyproject.toml) is relaxed to "shown", since the GPU machine's newer numpy / torch may warn
 # where the development machine's do not.
@@ -29,7 +33,10 @@
 # .gpu/volcache/, and the retina development images with a trained 2-D encoder in .gpu/retina/
 # and .gpu/cvcache/ (all git-ignored; see python/bench/RESULTS.md, "Preparing a GPU run"):
 #
-#   run(command="bash python/gpu_check.sh", carry=[".whl", ".gpu"], timeout_s=560)
+#   run(command="CUTS_COMMIT=<git rev-parse --short HEAD here> bash python/gpu_check.sh",
+#       carry=[".whl", ".gpu"], timeout_s=600)
+#
+# (the device's copy of the tree has no .git, hence the commit passed in).
 #
 # Rehearsal without a GPU (PYTHON=.venv/bin/python bash python/gpu_check.sh) builds, checks the
 # import and writes the summary with the GPU steps "not run".
@@ -38,7 +45,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${OUT:-$(mktemp -d)}"
 mkdir -p "$OUT"
 PY="${PYTHON:-python3}"
-BUDGET="${CUTS_GPU_CHECK_SECONDS:-480}"
+BUDGET="${CUTS_GPU_CHECK_SECONDS:-520}"
+COMMIT="${CUTS_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)}"
 WORK="$(mktemp -d)"  # the current folder of every step: nothing importable in it
 LOG="$OUT/steps.log"
 BENCH="$OUT/bench.md"
@@ -59,6 +67,8 @@ SMOKE=(tests/test_extract_patches.py::test_accelerator_equals_cpu
        tests/test_condense_ops.py::test_lanczos_on_the_device_matches_the_recurrence_and_the_cpu
        tests/test_condense_ops.py::test_an_iteration_copies_o_of_m_bytes
        tests/test_coarsen.py::test_accelerator_matches_the_cpu)
+RACE=(tests/test_condense_ops.py::test_spectrum_blocks_match_the_cpu
+      tests/test_condense_ops.py::test_queries_and_merges_are_bit_identical_before_diffusion)
 PYTEST=("$PY" -m pytest -q -p no:cacheprovider -W default --rootdir "$ROOT")
 rows=()
 started_all=$SECONDS
@@ -72,26 +82,29 @@ step() {
   if [ "$left" -lt 10 ]; then
     echo "not run: the ${BUDGET} s budget is spent" >"$WORK/step.log"
     rows+=("$(printf '| %-14s | %-22s | %5s | %s |' "$name" "not run (budget spent)" "-" "")")
+    write_summary
     return 1
   fi
   [ "$limit" -gt "$left" ] && limit=$left
   local start=$SECONDS
   echo "===== $name: $*" >>"$LOG"
-  (cd "$WORK" && timeout "$limit" "$@") >"$WORK/step.log" 2>&1
-  local rc=$?
-  cat "$WORK/step.log" >>"$LOG"
+  # Output goes to steps.log as it comes; -k: a process deaf to SIGTERM is killed 10 s later.
+  (cd "$WORK" && timeout -k 10 "$limit" "$@") 2>&1 | tee "$WORK/step.log" >>"$LOG"
+  local rc=${PIPESTATUS[0]}
   local status=ok
   [ $rc -eq 0 ] || status="FAILED (rc $rc)"
-  [ $rc -eq 124 ] && status="TIMED OUT (${limit}s)"
+  [ $rc -eq 124 ] || [ $rc -eq 137 ] && status="TIMED OUT (${limit}s)"
   local last
   last=$(grep -v '^\s*$' "$WORK/step.log" | tail -n 1 | cut -c1-90 | tr '|' '/')
   rows+=("$(printf '| %-14s | %-22s | %4ds | %s |' "$name" "$status" $((SECONDS - start)) "$last")")
+  write_summary
   return $rc
 }
 
-summary() {
+# write_summary [NAME...]: summary.md from the rows so far, NAMEs listed as not run.
+write_summary() {
   {
-    echo "# gpu_check $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "# gpu_check $(date -u +%Y-%m-%dT%H:%MZ), commit $COMMIT"
     echo
     echo "GPU: $(cat "$OUT/gpu.txt")"
     echo
@@ -102,6 +115,10 @@ summary() {
       echo "| $name | not run (no usable GPU) | - | |"
     done
   } >"$SUMMARY"
+}
+
+summary() {
+  write_summary "$@"
   cat "$SUMMARY"
   [ -s "$BENCH" ] && { echo; cat "$BENCH"; }
 }
@@ -132,16 +149,12 @@ assert info['cuda_usable'], 'no usable GPU: ' + info['cuda_unavailable_reason']
 import torch
 assert torch.cuda.is_available(), 'torch cannot use the GPU'
 print('GPU usable:', torch.cuda.get_device_name(0))
-" || { summary smoke cuda_tests memcheck racecheck bench_condense bench_1M bench_volume bench_2d \
-         profile
+" || { summary smoke cuda_tests bench_condense bench_volume bench_2d bench_1M profile memcheck \
+         racecheck
        exit 1; }
 
 step smoke 60 env CUTS_CUDA_SYNC=1 "${PYTEST[@]}" -x -m cuda "${SMOKE[@]/#/$ROOT/}"
 step cuda_tests 120 "${PYTEST[@]}" -m cuda "$ROOT/tests"
-step memcheck 60 env PYTORCH_NO_CUDA_MEMORY_CACHING=1 compute-sanitizer --tool memcheck \
-  --error-exitcode 1 "${PYTEST[@]}" -x -m cuda "${SMOKE[@]/#/$ROOT/}"
-step racecheck 60 env PYTORCH_NO_CUDA_MEMORY_CACHING=1 compute-sanitizer --tool racecheck \
-  --error-exitcode 1 "${PYTEST[@]}" -x -m cuda "${SMOKE[@]/#/$ROOT/}"
 
 # Benchmarks: scripts import their neighbours from python/bench, which PYTHONSAFEPATH would hide.
 bench() {
@@ -152,15 +165,21 @@ bench() {
 }
 bench bench_condense 90 "$ROOT/python/bench/bench_condense.py" --device both --sizes 128 256 \
   --oracle-max 0 --phases
-bench bench_1M 60 "$ROOT/python/bench/bench_condense.py" --device cuda --sizes 1024 \
-  --oracle-max 0 --phases
 bench bench_volume 90 "$ROOT/python/bench/bench_volume.py" --resolutions 1 --device cuda \
   --cache "$ROOT/.gpu/volcache"
 if [ -d "$ROOT/.gpu/retina/images" ]; then
-  bench bench_2d 75 "$ROOT/python/bench/bench_quality.py" --data "$ROOT/.gpu/retina" --seeds 0 \
+  bench bench_2d 100 "$ROOT/python/bench/bench_quality.py" --data "$ROOT/.gpu/retina" --seeds 0 \
     --no-baselines --max-points 4096 --device cuda --cache "$ROOT/.gpu/cvcache"
 fi
+bench bench_1M 60 "$ROOT/python/bench/bench_condense.py" --device cuda --sizes 1024 \
+  --oracle-max 0 --phases
 step profile 60 env -u PYTHONSAFEPATH OUT="$OUT" PYTHON="$PY" bash "$ROOT/python/profile_gpu.sh"
+# Sanitizers: every test runs (no -x: one test's failure must not hide another kernel's
+# check), and a sanitizer finding exits 86, a failing test 1.
+step memcheck 60 env PYTORCH_NO_CUDA_MEMORY_CACHING=1 compute-sanitizer --tool memcheck \
+  --error-exitcode 86 "${PYTEST[@]}" -m cuda "${SMOKE[@]/#/$ROOT/}"
+step racecheck 60 env PYTORCH_NO_CUDA_MEMORY_CACHING=1 compute-sanitizer --tool racecheck \
+  --error-exitcode 86 "${PYTEST[@]}" -m cuda "${RACE[@]/#/$ROOT/}"
 
 summary
 rm -rf "$WORK"

@@ -6,10 +6,11 @@
 # Nsight Compute (ncu; installed on the lent H100/H200 machines). The workload: the 262,144
 # pixel-centred patch features of skimage's fundus photograph at 512 x 512 (bench_condense.py's
 # input, real image structure), condensed on the GPU for 2 iterations. ncu profiles only the
-# kernels inside the NVTX range "cuts_ext.condense" (cuts_ext/profiling.py names the ranges; the
-# neighbour pass, kth_distance_kernel and within_radius_kernel, runs in iteration 0's "kernel"
-# phase), the first LAUNCHES of them (default 40), with the Speed Of Light and memory sections:
-# the share of the card's memory bandwidth and fp64 rate each kernel reaches.
+# kernels of the neighbour pass (sweep_kth_distance_kernel, sweep_within_radius_kernel and their
+# kin, graph_kernels.cuh) inside the NVTX range "cuts_ext.condense" (cuts_ext/profiling.py names
+# the ranges), the first LAUNCHES of them (default 40), with the Speed Of Light and memory
+# sections: the share of the card's memory bandwidth and fp64 rate each kernel reaches. The
+# card's clocks are left as they are (--clock-control none).
 #
 #   bash python/profile_gpu.sh         # $OUT/profile.ncu-rep (open in ncu-ui) + profile.txt
 #   LAUNCHES=200 SIDE=1024 bash python/profile_gpu.sh
@@ -52,7 +53,11 @@ torch.cuda.synchronize()
 print(f"condensed {X.shape[0]:,} points: {result.cluster_counts} clusters after each iteration")
 EOF
 
-cd "$WORK" && ncu --nvtx --nvtx-include "cuts_ext.condense/" --launch-count "$LAUNCHES" \
+# --clock-control none: ncu would otherwise lock the card's clocks, a setting the lent machines'
+# rules forbid changing. --kernel-name: the neighbour pass's kernels only, not the device
+# preparation's or the sorts' launches that come first.
+cd "$WORK" && ncu --nvtx --nvtx-include "cuts_ext.condense/" --kernel-name "regex:sweep_" \
+  --launch-count "$LAUNCHES" --clock-control none \
   --section SpeedOfLight --section MemoryWorkloadAnalysis --export "$OUT/profile" --force-overwrite \
   "$PY" workload.py >"$WORK/ncu.log" 2>&1
 rc=$?

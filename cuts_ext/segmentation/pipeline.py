@@ -168,8 +168,10 @@ def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = N
             options["weights"] = points.weights
         if channel_weight > 0:
             options.update(channels=points.channels, channel_weight=channel_weight)
-        if device is not None and getattr(device, "type", device) == "cuda":
-            options.setdefault("device", "cuda")
+        if device is not None:
+            from ..encoder.device import torch_device  # the model has loaded torch already
+            if torch_device(device).type == "cuda":  # "cuda:0" and torch.device alike
+                options.setdefault("device", "cuda")
         result = condense(points.features, **options)
         with stage("maps"):
             segmentation = MultiscaleSegmentation.from_condensation(

@@ -97,6 +97,10 @@ def worker(implementation: str, side: int, device: str, out: Path, kind: str,
         from cuts_ext.profiling import record_stages
         if device == "cuda":
             import torch
+            # Warm-up: the first CUDA condensation of a process loads the module's kernels,
+            # creates the cuBLAS handle of the device preparation and grows the pools; none of
+            # that belongs to the timed run.
+            cuts_ext.condense(torch.from_numpy(X[:2048]).cuda(), max_iterations=2)
             X = torch.from_numpy(X).cuda()
             torch.cuda.synchronize()
         with record_stages() as stages:
@@ -121,6 +125,9 @@ def run_worker(implementation: str, side: int, device: str, scratch: Path, kind:
                kind, str(int(phases))]
     completed = subprocess.run(command, capture_output=True, text=True, cwd=scratch)
     if completed.returncode != 0:
+        # The table cell gets the last line; the whole traceback goes to stderr.
+        print(f"{implementation} worker, N = {side * side:,} on {device}, failed:\n"
+              f"{completed.stderr}", file=sys.stderr, flush=True)
         reason = (completed.stderr.strip().splitlines() or ["failed"])[-1]
         return {"error": reason[:60]}
     if implementation == "input":

@@ -112,8 +112,11 @@ def run_seed(images, masks, seed: int, args) -> dict:
                              source_dtype=np.dtype(np.float32))
         for suffix, limit in paths.items():
             began = time.perf_counter()
-            seg = segment_image(model, loaded, seed=seed, position_weight=args.position_weight,
-                                foreground=None, max_points=limit).segmentation
+            # device: condensation runs there too (the model alone would put only the
+            # encoder on it).
+            seg = segment_image(model, loaded, device=args.device, seed=seed,
+                                position_weight=args.position_weight, foreground=None,
+                                max_points=limit).segmentation
             segment_seconds[suffix].append(time.perf_counter() - began)
             row = evaluate_segmentation(str(number), seg, mask)
             scores["best level" + suffix].append((row["best_dice"], row["best_hausdorff"]))

@@ -277,7 +277,8 @@ def main() -> None:
         command = [sys.executable, __file__, "--worker", str(resolution)] + [
             f"--{key.replace('_', '-')}={value}" for key, value in vars(args).items()
             if key not in ("worker", "resolutions") and value is not None]
-        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        # The worker's stderr goes straight to ours: a failure shows its whole traceback.
+        output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
         rows.append(json.loads(output.strip().splitlines()[-1]))
     print_tables(rows)
 
