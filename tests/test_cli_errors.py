@@ -24,6 +24,15 @@ def test_a_bad_device_is_a_usage_error_naming_device(capsys, images, tmp_path, c
     assert "--device" in lines[-1] and "cpu, cuda or cuda:N" in lines[-1]
 
 
+def test_model_and_save_model_together_are_a_usage_error(capsys, images, tmp_path):
+    # With --model nothing is trained: --save-model would silently keep nothing.
+    status, lines = run_cuts(capsys, "segment", images, "-o", tmp_path / "out", "--model",
+                             tmp_path / "a.pt", "--save-model", tmp_path / "b.pt")
+    assert status == 2
+    assert "--save-model" in lines[-1] and "--model" in lines[-1]
+    assert not (tmp_path / "out").exists() and not (tmp_path / "b.pt").exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal where torch has no GPU")
 @pytest.mark.parametrize("command", ["train", "segment"])
 def test_cuda_without_a_gpu_is_one_line(capsys, images, tmp_path, command):

@@ -52,10 +52,12 @@ def add_parsers(sub: "argparse._SubParsersAction") -> None:
                          help="image / volume files, folders or globs")
     segment.add_argument("-o", "--output", required=True, metavar="OUT",
                          help="output folder (one subfolder per input)")
-    segment.add_argument("--model", metavar="CHECKPOINT",
-                         help="a `cuts train` checkpoint (default: train one on IMAGES first)")
-    segment.add_argument("--save-model", metavar="CHECKPOINT",
-                         help="where to keep the model trained here (default: not kept)")
+    # With --model nothing is trained, so there would be nothing for --save-model to keep.
+    model = segment.add_mutually_exclusive_group()
+    model.add_argument("--model", metavar="CHECKPOINT",
+                       help="a `cuts train` checkpoint (default: train one on IMAGES first)")
+    model.add_argument("--save-model", metavar="CHECKPOINT",
+                       help="where to keep the model trained here (default: not kept)")
     segment.add_argument("--masks", metavar="MASKS",
                          help="reference masks (file, folder or glob) matched by name; used "
                               "only for scoring")
@@ -187,7 +189,7 @@ def _segment_jobs(args: argparse.Namespace, images: list, jobs: list, out: Path,
 
     train_options = training_options(args)
     device, seed = train_options.pop("device"), train_options.pop("seed")
-    if args.save_model and not args.model:
+    if args.save_model:  # never with --model (argparse refuses the pair)
         train_options.update(checkpoint=args.save_model, resume=args.resume)
     model = prepare_model(args.model, images, device=device, seed=seed,
                           train_options=train_options, progress=not args.quiet)
