@@ -24,6 +24,18 @@ def test_a_bad_device_is_a_usage_error_naming_device(capsys, images, tmp_path, c
     assert "--device" in lines[-1] and "cpu, cuda or cuda:N" in lines[-1]
 
 
+@pytest.mark.parametrize("options", [["--epochs", 5], ["--lr", 0.01, "--crop", 8]])
+def test_training_options_beside_a_model_are_refused_in_one_line(capsys, images, tmp_path,
+                                                                  options):
+    # With --model nothing is trained: the options would be silently ignored.
+    status, lines = run_cuts(capsys, "segment", images, "-o", tmp_path / "out", "--model",
+                             tmp_path / "a.pt", *options)
+    assert status == 1 and len(lines) == 1
+    named = [str(option) for option in options if str(option).startswith("--")]
+    assert all(option in lines[0] for option in named) and "--model gives one" in lines[0]
+    assert not (tmp_path / "out").exists()
+
+
 def test_model_and_save_model_together_are_a_usage_error(capsys, images, tmp_path):
     # With --model nothing is trained: --save-model would silently keep nothing.
     status, lines = run_cuts(capsys, "segment", images, "-o", tmp_path / "out", "--model",

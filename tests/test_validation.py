@@ -292,6 +292,15 @@ def test_segment_checks_everything_before_training(kwargs, error, words, monkeyp
     assert all(word in str(raised.value) for word in words), str(raised.value)
 
 
+def test_segment_refuses_train_options_beside_a_model():
+    # With a model nothing is trained: the options would be silently ignored.
+    model = cuts_ext.CUTSEncoder(1, dims=2, seed=0)
+    with pytest.raises(ValueError, match=r"train_options \(epochs\).*model gives one"):
+        cuts_ext.segment(IMAGES, model, train_options={"epochs": 3}, progress=False)
+    (result,) = cuts_ext.segment(IMAGES[:1], model, train_options={}, progress=False)
+    assert result.segmentation.label_maps.shape[1:] == (16, 16)
+
+
 @pytest.mark.parametrize("shape, train_options, words", [
     ((1, 1, 4, 12), None, ["image000", "[4, 12]", "patch size (5)"]),
     ((1, 1, 6, 6), {"patch_size": 7}, ["image000", "[6, 6]", "patch size (7)"]),

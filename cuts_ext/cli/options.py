@@ -18,14 +18,36 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                         help="no progress bars or per-image lines; errors still print")
 
 
+# The training options' defaults, filled in by `training_options` so that the parsed values are
+# None where an option was not given (`given_training_options`).
+TRAINING_DEFAULTS = {"batch_size": 16, "lr": 1e-3, "crop": None}
+
+
 def add_training_options(parser: argparse.ArgumentParser, epochs: int) -> None:
-    parser.add_argument("--epochs", type=int, default=epochs,
+    parser.set_defaults(default_epochs=epochs)
+    parser.add_argument("--epochs", type=int, default=None,
                         help=f"training epochs (default {epochs})")
-    parser.add_argument("--batch-size", type=int, default=16, help="images per step (default 16)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="AdamW learning rate (1e-3)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="images per step (default 16)")
+    parser.add_argument("--lr", type=float, default=None, help="AdamW learning rate (1e-3)")
     parser.add_argument("--crop", type=int, default=None,
                         help="train on random crops of this side (default 256 for images, "
                              "64 for volumes; smaller inputs are used whole)")
+
+
+def given_training_options(args: argparse.Namespace) -> list:
+    """The training options given on the command line, as spelled there."""
+    return [f"--{name.replace('_', '-')}" for name in ("epochs", *TRAINING_DEFAULTS)
+            if getattr(args, name) is not None]
+
+
+def training_options(args: argparse.Namespace) -> dict:
+    """`train` keyword arguments from the shared command-line options, defaults filled in."""
+    given = {name: getattr(args, name) for name in TRAINING_DEFAULTS}
+    return {"epochs": args.epochs if args.epochs is not None else args.default_epochs,
+            **{name: value if value is not None else TRAINING_DEFAULTS[name]
+               for name, value in given.items()},
+            "seed": args.seed, "device": args.device, "progress": not args.quiet}
 
 
 def device_option(text: str) -> str:

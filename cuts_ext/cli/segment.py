@@ -19,8 +19,8 @@ from ..io import (InputError, match_masks, read_image, resolve_inputs, writable_
                   writable_folder)
 from ..io.errors import OutputExistsError
 from ..segmentation.defaults import DEFAULT, IMAGE_DEFAULTS, VOLUME_DEFAULTS
-from .options import (add_common_options, add_training_options, max_points_option,
-                      weight_option, worker_count_option)
+from .options import (add_common_options, add_training_options, given_training_options,
+                      max_points_option, training_options, weight_option, worker_count_option)
 
 
 def add_parsers(sub: "argparse._SubParsersAction") -> None:
@@ -130,6 +130,9 @@ def run_segment(args: argparse.Namespace) -> int:
     from ..segmentation.evaluation import (format_summary, merge_metrics_csv,
                                            write_metrics_csv)
 
+    if args.model and given_training_options(args):
+        raise ValueError(f"{', '.join(given_training_options(args))} set how the encoder is "
+                         "trained, but --model gives one: nothing is trained; drop one of them")
     # Every output's place is checked before any reading, training or condensation.
     out = writable_folder(args.output, "-o")
     if args.save_model:
@@ -247,13 +250,6 @@ def _each_input(command: str, items: list, action: Any) -> tuple:
             failures += 1
             _error(command, error)
     return results, failures
-
-
-def training_options(args: argparse.Namespace) -> dict:
-    """`train` keyword arguments from the shared command-line options."""
-    return {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-            "crop": args.crop, "seed": args.seed, "device": args.device,
-            "progress": not args.quiet}
 
 
 def _foregrounds_for(paths: list, foreground: str) -> dict:

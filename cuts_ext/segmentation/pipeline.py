@@ -79,7 +79,8 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
             super-voxel's mean), standardised, appended beside each point's embedding before
             condensation (condense's `channel_weight`); 0: the embedding alone, as the
             reference method.
-        train_options: keyword arguments of `train` (epochs, batch_size, crop, ...).
+        train_options: keyword arguments of `train` (epochs, batch_size, crop, ...), only
+            without a model (ValueError otherwise: nothing is trained then).
         condense_options: keyword arguments of `condense` (knn, n_pca, t, granularity, ...);
             the position and channel keywords and `weights` are set by this function.
         progress: progress bars for training and for the images.
@@ -108,6 +109,10 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
         RuntimeError: device asks for CUDA where torch cannot use a GPU.
     """
     # Arguments are checked here, before minutes of training.
+    if model is not None and train_options:
+        raise ValueError(f"train_options ({', '.join(sorted(train_options))}) set how an "
+                         "encoder is trained, but model gives one: nothing is trained; drop "
+                         "one of them")
     if client is not None:
         from .cohort import check_client
         check_client(client)
