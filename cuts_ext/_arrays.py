@@ -201,7 +201,6 @@ def like_operand(array: np.ndarray, operand: Operand) -> Any:
 
 
 def _wrap(x: Any, name: str) -> Operand:
-    _refuse_sparse_or_masked(x, name)
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(x, torch.Tensor):
         return _from_torch(x, name)
@@ -218,6 +217,7 @@ def _wrap(x: Any, name: str) -> Operand:
 
 
 def _from_torch(t: Any, name: str) -> Operand:
+    _refuse_sparse_or_masked(t, name)  # the other inputs meet it in host_array
     t = t.detach()
     if t.device.type == "cuda":
         _C.require_cuda(name)

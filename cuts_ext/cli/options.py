@@ -18,9 +18,10 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
                         help="no progress bars or per-image lines; errors still print")
 
 
-# The training options' defaults, filled in by `training_options` so that the parsed values are
-# None where an option was not given (`given_training_options`).
-TRAINING_DEFAULTS = {"batch_size": 16, "lr": 1e-3, "crop": None}
+# The training options' defaults (--epochs' is the subcommand's, `default_epochs`), filled in by
+# `training_options` so that the parsed values are None where an option was not given
+# (`given_training_options`).
+TRAINING_DEFAULTS = {"epochs": None, "batch_size": 16, "lr": 1e-3, "crop": None}
 
 
 def add_training_options(parser: argparse.ArgumentParser, epochs: int) -> None:
@@ -37,16 +38,15 @@ def add_training_options(parser: argparse.ArgumentParser, epochs: int) -> None:
 
 def given_training_options(args: argparse.Namespace) -> list:
     """The training options given on the command line, as spelled there."""
-    return [f"--{name.replace('_', '-')}" for name in ("epochs", *TRAINING_DEFAULTS)
+    return [f"--{name.replace('_', '-')}" for name in TRAINING_DEFAULTS
             if getattr(args, name) is not None]
 
 
 def training_options(args: argparse.Namespace) -> dict:
     """`train` keyword arguments from the shared command-line options, defaults filled in."""
-    given = {name: getattr(args, name) for name in TRAINING_DEFAULTS}
-    return {"epochs": args.epochs if args.epochs is not None else args.default_epochs,
-            **{name: value if value is not None else TRAINING_DEFAULTS[name]
-               for name, value in given.items()},
+    defaults = {**TRAINING_DEFAULTS, "epochs": args.default_epochs}
+    given = {name: getattr(args, name) for name in defaults}
+    return {**{name: defaults[name] if value is None else value for name, value in given.items()},
             "seed": args.seed, "device": args.device, "progress": not args.quiet}
 
 

@@ -130,9 +130,10 @@ def run_segment(args: argparse.Namespace) -> int:
     from ..segmentation.evaluation import (format_summary, merge_metrics_csv,
                                            write_metrics_csv)
 
-    if args.model and given_training_options(args):
-        raise ValueError(f"{', '.join(given_training_options(args))} set how the encoder is "
-                         "trained, but --model gives one: nothing is trained; drop one of them")
+    ignored = given_training_options(args) if args.model else []
+    if ignored:
+        raise ValueError(f"{', '.join(ignored)} set how the encoder is trained, but --model "
+                         "gives one: nothing is trained; drop one of them")
     # Every output's place is checked before any reading, training or condensation.
     out = writable_folder(args.output, "-o")
     if args.save_model:
