@@ -62,6 +62,17 @@ def test_non_torch_file_and_missing_file(tmp_path):
         cuts_ext.load_encoder(tmp_path / "absent.pt")
 
 
+def test_another_format_is_refused_without_torch_s_unsafe_advice(tmp_path):
+    # torch suggests weights_only=False, which would run the file's code: not passed on.
+    import nibabel
+    path = tmp_path / "volume.nii.gz"
+    nibabel.save(nibabel.Nifti1Image(np.zeros((4, 4, 4), np.float32), np.eye(4)), str(path))
+    with pytest.raises(ValueError, match="volume.nii.gz.* not a cuts_ext encoder checkpoint") \
+            as raised:
+        cuts_ext.load_encoder(path)
+    assert "weights_only" not in str(raised.value)
+
+
 def test_newer_version_is_refused(trained):
     _, path, _ = trained
     state = ckpt.load_checkpoint(path)

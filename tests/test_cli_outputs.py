@@ -52,6 +52,32 @@ def test_an_output_folder_that_cannot_be_created_is_refused_first(capsys, images
 
 
 @pytest.mark.parametrize("command, option", [("segment", "--save-model"), ("train", "-o")])
+def test_an_existing_checkpoint_is_kept_unless_resumed_or_overwritten(capsys, images, tmp_path,
+                                                                      no_work, command, option):
+    # A repeated command must not replace a trained model; --resume or --overwrite says how
+    # to treat it, and either one gets past this check to the work (no_work then stops it).
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"a trained model")
+    args = ["-o", tmp_path / "out", "--save-model", checkpoint] if command == "segment" else \
+        ["-o", checkpoint]
+    status, lines = run_cuts(capsys, command, images, *args)
+    assert status == 1 and len(lines) == 1
+    assert str(checkpoint) in lines[0] and "already exists" in lines[0]
+    assert "--resume" in lines[0] and "--overwrite" in lines[0]
+    assert checkpoint.read_bytes() == b"a trained model"
+    for flag in ("--resume", "--overwrite"):
+        status, lines = run_cuts(capsys, command, images, *args, flag)
+        assert status != 0 and "work started" in lines[-1]
+    assert checkpoint.read_bytes() == b"a trained model"
+
+
+def test_train_resume_with_overwrite_is_a_usage_error(capsys, images, tmp_path, no_work):
+    status, lines = run_cuts(capsys, "train", images, "-o", tmp_path / "m.pt", "--resume",
+                             "--overwrite")
+    assert status == 2 and "--overwrite" in lines[-1] and "--resume" in lines[-1]
+
+
+@pytest.mark.parametrize("command, option", [("segment", "--save-model"), ("train", "-o")])
 def test_a_checkpoint_path_that_is_a_folder_is_refused_first(capsys, images, tmp_path, no_work,
                                                              command, option):
     folder = tmp_path / "a_folder"
@@ -128,3 +154,34 @@ def test_merging_replaces_rows_of_the_same_image_and_keeps_the_others(tmp_path):
     with open(path, newline="") as file:
         rows = {row["name"]: row["best_dice"] for row in csv.DictReader(file)}
     assert rows == {"a": "0.250000", "b": "0.750000"}
+
+
+def test_an_input_the_model_does_not_fit_fails_alone(capsys, tmp_path):
+    # A 2-D model on a volume: that input fails with one line naming it, the image still
+    # finishes (before, torch's RuntimeError ended the whole run).
+    images = npy_images(tmp_path / "images", count=1)
+    np.save(images / "volume.npy", np.zeros((12, 12, 12), np.float32))
+    model = tmp_path / "model.pt"
+    cuts_ext.train(np.load(images / "image0.npy")[None, None], epochs=1, val_fraction=0.0,
+                   checkpoint=model, progress=False)
+    status, lines = run_cuts(capsys, "segment", images, "-o", tmp_path / "out", "--model",
+                             model, "--max-points", 20, "--quiet")
+    assert status == 1
+    assert any("volume.npy" in line and "2-D encoder" in line for line in lines), lines
+    assert (tmp_path / "out" / "image0" / "image0.npz").is_file()
+    assert not (tmp_path / "out" / "volume").exists()
+
+
+def test_inputs_without_a_foreground_mask_are_named_and_take_the_default(capsys, tmp_path):
+    images = npy_images(tmp_path / "images")
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    np.save(masks / "image0_mask.npy", np.ones((16, 16)))
+    model = tmp_path / "model.pt"
+    cuts_ext.train(np.load(images / "image0.npy")[None, None], epochs=1, val_fraction=0.0,
+                   checkpoint=model, progress=False)
+    status, lines = run_cuts(capsys, "segment", images, "-o", tmp_path / "out", "--model",
+                             model, "--foreground", masks, "--quiet")
+    assert status == 0
+    assert any("--foreground" in line and "1 of 2" in line and "image1.npy" in line
+               and "default" in line for line in lines), lines

@@ -51,6 +51,7 @@ def test_bad_values_beside_the_default_are_still_refused():
     with pytest.raises(ValueError, match="max_points"):
         cuts_ext.segment(images, cuts_ext.CUTSEncoder(1, num_kernels=2, seed=0),
                          max_points=0, progress=False)
-    with pytest.raises(ValueError, match="channel_weight"):
+    # A misspelt "default" is a string where a number goes: TypeError, as for any weight.
+    with pytest.raises(TypeError, match="channel_weight.*'defaults'"):
         cuts_ext.segment(images, cuts_ext.CUTSEncoder(1, num_kernels=2, seed=0),
                          channel_weight="defaults", progress=False)

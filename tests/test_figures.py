@@ -1,5 +1,7 @@
 """The overview figure, drawn headless for 2-D and 3-D inputs."""
 
+import warnings
+
 import numpy as np
 from PIL import Image
 from support.tiny_segmentations import block_result
@@ -29,6 +31,16 @@ def _figure(tmp_path, shape, channels):
     save_figure(path, image, seg.label_maps, persistent=seg.persistent, reconstruction=image,
                 cluster_counts=[seg.cluster_counts[i] for i in seg.levels], title="case")
     return np.asarray(Image.open(path))
+
+
+def test_a_title_in_a_script_the_font_lacks_draws_without_warnings(tmp_path):
+    # A file named in Chinese: matplotlib warned once per missing glyph on the command's stderr.
+    seg = MultiscaleSegmentation.from_condensation(block_result((8, 6)), (8, 6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        save_figure(tmp_path / "figure.png", np.zeros((1, 8, 6), np.float32), seg.label_maps,
+                    title="sujet_\u00e9_\u8111")
+    assert (tmp_path / "figure.png").stat().st_size > 0
 
 
 def test_2d_figure_has_one_row_of_panels(tmp_path):

@@ -241,6 +241,52 @@ def test_masks_are_binarised_and_shape_checked(tmp_path):
         read_mask(tmp_path / "m.png", (6, 8), image_path=tmp_path / "img.png")
 
 
+def test_an_image_is_never_its_own_mask(tmp_path):
+    # Masks kept beside the images: before, "plain" matched both itself and plain_mask.
+    for name in ("plain.nii.gz", "plain_mask.nii.gz", "other.png"):
+        (tmp_path / name).write_bytes(b"x")
+    matches = match_masks([tmp_path / "plain.nii.gz", tmp_path / "other.png"], tmp_path)
+    assert matches == {tmp_path / "plain.nii.gz": tmp_path / "plain_mask.nii.gz",
+                       tmp_path / "other.png": None}
+
+
+def _world_mask(path, affine, shape=(6, 7, 8)):
+    """A mask whose foreground is a fixed box in world space, stored on the grid of `affine`
+    (shape in voxels); returns the stored array."""
+    coords = np.stack(np.meshgrid(*map(np.arange, shape), indexing="ij"), -1)
+    world = coords @ affine[:3, :3].T + affine[:3, 3]
+    inside = ((world[..., 0] > 1.5) & (world[..., 0] < 4.5) & (world[..., 1] > 2.5)
+              & (world[..., 2] < 5.5)).astype(np.uint8)
+    nibabel.save(nibabel.Nifti1Image(inside, affine), str(path))
+    return inside.astype(bool)
+
+
+def test_a_nifti_mask_is_placed_by_its_affine(tmp_path):
+    """The same world-space mask stored LAS (first axis flipped) reads as the RAS one; a mask
+    shifted by a voxel, or on another grid, is refused rather than used mirrored or offset."""
+    ras = np.diag([1.0, 1.0, 1.0, 1.0])
+    expected = _world_mask(tmp_path / "ras.nii.gz", ras)
+    las = ras.copy()
+    las[0, 0], las[0, 3] = -1.0, 5.0  # voxel i -> x = 5 - i: the same 6 planes, reversed
+    stored = _world_mask(tmp_path / "las.nii.gz", las)
+    assert not np.array_equal(stored, expected)  # a shape-only match would mirror it
+    for name in ("ras.nii.gz", "las.nii.gz"):
+        mask = read_mask(tmp_path / name, expected.shape, affine=ras)
+        np.testing.assert_array_equal(mask, expected)
+    shifted = ras.copy()
+    shifted[2, 3] = 1.0
+    _world_mask(tmp_path / "shifted.nii.gz", shifted)
+    with pytest.raises(InputError, match=r"shifted\.nii\.gz: its affine .* elsewhere than the "
+                                         r"image of .*img\.nii"):
+        read_mask(tmp_path / "shifted.nii.gz", expected.shape, image_path=tmp_path / "img.nii",
+                  affine=ras)
+    # Without an affine on either side (other formats, arrays), masks match by shape.
+    np.save(tmp_path / "plain.npy", stored)
+    np.testing.assert_array_equal(read_mask(tmp_path / "plain.npy", expected.shape,
+                                            affine=ras), stored)
+    np.testing.assert_array_equal(read_mask(tmp_path / "las.nii.gz", expected.shape), stored)
+
+
 @pytest.mark.skipif(not os.path.isdir(RETINA), reason=f"the retina data is not at {RETINA}")
 def test_real_retina_image_and_mask_pair():
     images = resolve_inputs(f"{RETINA}/images")

@@ -124,3 +124,35 @@ def test_an_unreadable_file_raises_input_error(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"not a png")
     with pytest.raises(InputError, match="broken.png"):
         cuts_ext.segment(tmp_path / "broken.png", progress=False)
+
+
+@pytest.mark.parametrize("max_points", [None, 50])
+def test_a_model_of_another_kind_is_refused_by_what_differs(rng, max_points):
+    # Both paths: every pixel (embed checked it) and super-voxels (torch's own error before).
+    volume_model = cuts_ext.CUTSEncoder(1, dims=3, seed=0)
+    rgb_model = cuts_ext.CUTSEncoder(3, dims=2, seed=0)
+    image = smooth_images(rng, (1, 1, 16, 16))
+    with pytest.raises(ValueError, match=r"3-D encoder \(for volumes\).*a 2-D image"):
+        cuts_ext.segment(image, volume_model, max_points=max_points, progress=False)
+    with pytest.raises(ValueError, match=r"3 channel\(s\) and this input has 1"):
+        cuts_ext.segment(image, rgb_model, max_points=max_points, progress=False)
+
+
+def test_an_image_without_a_matching_foreground_file_takes_the_default(tmp_path, rng):
+    # A missing mask file must not silently mean "every voxel" (air included, for a volume).
+    grid = np.meshgrid(*[np.linspace(-1, 1, n) for n in (10, 12, 11)], indexing="ij")
+    head = sum(g ** 2 for g in grid) <= 0.6
+    volume = np.where(head, 1.0 + smooth_images(rng, (1, 1, 10, 12, 11))[0, 0], 0.0)
+    nibabel.save(nibabel.Nifti1Image(volume.astype(np.float32), np.eye(4)),
+                 str(tmp_path / "head.nii.gz"))
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    np.save(masks / "someone_else.npy", np.ones((10, 12, 11)))
+    model = cuts_ext.CUTSEncoder(1, dims=3, seed=0)
+    with pytest.warns(UserWarning, match="no mask for head.*default foreground"):
+        (result,) = cuts_ext.segment(tmp_path / "head.nii.gz", model, foreground=masks,
+                                     progress=False)
+    (auto,) = cuts_ext.segment(tmp_path / "head.nii.gz", model, foreground="auto",
+                               progress=False)
+    np.testing.assert_array_equal(result.segmentation.foreground, auto.segmentation.foreground)
+    assert not result.segmentation.foreground.all()

@@ -115,6 +115,9 @@ def test_point_arrays_of_any_layout_are_taken():
     (dict(device="gpu"), ValueError, ["device", "'gpu'"]),
     (dict(weights=[[1.0] * 40]), ValueError, ["weights", "[40]"]),
     (dict(weights="heavy"), TypeError, ["weights", "str"]),
+    (dict(position_weight="0.5", spatial_shape=(5, 8)), TypeError, ["position_weight", "str"]),
+    (dict(channel_weight=None, channels=X[:, 0]), TypeError, ["channel_weight", "NoneType"]),
+    (dict(position_weight=-1.0, spatial_shape=(5, 8)), ValueError, ["position_weight", ">= 0"]),
 ])
 def test_condense_parameters(kwargs, error, words):
     with pytest.raises(error) as raised:
@@ -185,6 +188,25 @@ def test_persistent_map_parameters(kwargs, error, words):
     assert all(word in str(raised.value) for word in words), str(raised.value)
 
 
+@pytest.mark.parametrize("label_maps", [None, "maps", [["a", "b"]]])
+def test_persistent_map_refuses_what_is_not_an_array_of_numbers(label_maps):
+    with pytest.raises(TypeError, match="label_maps must be an integer array"):
+        cuts_ext.persistent_map(label_maps)
+
+
+@pytest.mark.parametrize("prediction,reference,error", [
+    (None, None, TypeError),
+    ("abc", "abc", TypeError),
+    (np.ones((2, 2)), 1, TypeError),
+    (np.array([[0.0, np.nan]]), np.ones((1, 2)), ValueError),
+])
+def test_metrics_refuse_what_is_not_a_mask(prediction, reference, error):
+    # Before, dice(None, None) was 1.0 and hausdorff_distance(None, None) 0.0: silent answers.
+    for metric in (cuts_ext.metrics.dice, cuts_ext.metrics.hausdorff_distance):
+        with pytest.raises(error, match="prediction|reference"):
+            metric(prediction, reference)
+
+
 def test_auto_level_names_what_it_needs():
     with pytest.raises(TypeError, match="MultiscaleSegmentation.*ndarray.*label_maps"):
         cuts_ext.auto_level(np.zeros((2, 4, 4), np.int32))
@@ -252,6 +274,14 @@ def test_train_settings(kwargs, error, words):
     with pytest.raises(error) as raised:
         cuts_ext.train(IMAGES, **{**TINY, **kwargs})
     assert all(word in str(raised.value) for word in words), str(raised.value)
+
+
+@pytest.mark.parametrize("images", [None, 42])
+def test_train_and_segment_refuse_what_is_not_images(images):
+    with pytest.raises(TypeError, match="images must be"):
+        cuts_ext.train(images, **TINY)
+    with pytest.raises(TypeError, match="images must be"):
+        cuts_ext.segment(images, progress=False)
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal where torch has no GPU")
@@ -325,3 +355,5 @@ def test_multiscale_segmentation_checks_its_shape():
             cuts_ext.MultiscaleSegmentation.from_condensation(result, shape)
     segmentation = cuts_ext.MultiscaleSegmentation.from_condensation(result, (5, 8))
     assert segmentation.label_maps.shape == (len(result.levels), 5, 8)
+    with pytest.raises(TypeError, match="CondensationResult.*NoneType"):
+        cuts_ext.MultiscaleSegmentation.from_condensation(None, (5, 8))

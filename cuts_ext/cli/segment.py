@@ -34,8 +34,12 @@ def add_parsers(sub: "argparse._SubParsersAction") -> None:
                             ".npz, .nii, .nii.gz)")
     train.add_argument("-o", "--output", required=True, metavar="CHECKPOINT",
                        help="checkpoint file to write (e.g. model.pt)")
-    train.add_argument("--resume", action="store_true",
-                       help="continue from CHECKPOINT when it exists")
+    existing = train.add_mutually_exclusive_group()
+    existing.add_argument("--resume", action="store_true",
+                          help="continue from CHECKPOINT when it exists")
+    existing.add_argument("--overwrite", action="store_true",
+                          help="replace an existing CHECKPOINT (default: refuse, so that a "
+                               "trained model is never lost to a repeated command)")
     add_training_options(train, epochs=200)
     add_common_options(train)
     train.set_defaults(run=run_train)
@@ -45,8 +49,9 @@ def add_parsers(sub: "argparse._SubParsersAction") -> None:
         description="Embed every input with the CUTS encoder (a --model checkpoint, or one "
                     "trained here on the inputs), condense its pixels, and write per input "
                     "OUT/NAME/: NAME.npz (hierarchy, levels, label maps, persistent map, "
-                    "automatic level), label images (PNG for 2-D, NIfTI keeping the input's "
-                    "affine and header for 3-D) and NAME_figure.png. With --masks, also "
+                    "automatic level), label images (PNG for 2-D images, NIfTI keeping the "
+                    "input's affine and header for volumes and NIfTI inputs) and "
+                    "NAME_figure.png. With --masks, also "
                     "OUT/metrics.csv and a summary.")
     segment.add_argument("inputs", nargs="+", metavar="IMAGES",
                          help="image / volume files, folders or globs")
@@ -114,7 +119,8 @@ def run_train(args: argparse.Namespace) -> int:
     from ..segmentation.pipeline import check_trainable
 
     # The checkpoint's place is checked before minutes of training (resume reads it as is).
-    writable_file(args.output, "-o", overwrite=True)
+    writable_file(args.output, "-o", overwrite=args.overwrite or args.resume,
+                  remedy="--resume to continue it or --overwrite to replace it")
     images, failures = read_inputs("train", args.inputs)
     if not images:
         return _no_input("train")
@@ -137,7 +143,9 @@ def run_segment(args: argparse.Namespace) -> int:
     # Every output's place is checked before any reading, training or condensation.
     out = writable_folder(args.output, "-o")
     if args.save_model:
-        writable_file(args.save_model, "--save-model", overwrite=True)
+        writable_file(args.save_model, "--save-model", overwrite=args.overwrite or args.resume,
+                      remedy="--resume to continue its training, --overwrite to replace it, "
+                             "or --model to use it")
     csv_path = out / "metrics.csv"
     if args.masks and csv_path.exists() and not (args.overwrite or args.resume):
         raise OutputExistsError(f"{csv_path}: already exists; pass --overwrite to replace it")
@@ -255,12 +263,26 @@ def _each_input(command: str, items: list, action: Any) -> tuple:
 
 def _foregrounds_for(paths: list, foreground: str) -> dict:
     """{input path: its job's foreground}: the keyword itself (None for "none"), or the mask
-    file matched like --masks (None where none matches: the whole image)."""
+    file matched like --masks; an input that no mask matches takes its kind's default (said
+    on stderr: a missing mask must not silently mean "every voxel")."""
     if foreground in ("auto", DEFAULT):
         return {path: foreground for path in paths}
     if foreground == "none":
         return {path: None for path in paths}
-    return match_masks(paths, foreground)
+    matched = match_masks(paths, foreground)
+    unmatched = [path for path, mask in matched.items() if mask is None]
+    if unmatched:
+        print(f"cuts segment: warning: --foreground {foreground} has no mask for "
+              f"{len(unmatched)} of {len(paths)} input(s) ({_some(unmatched)}): they take the "
+              "default foreground (auto for volumes, every pixel of 2-D images)",
+              file=sys.stderr)
+    return {path: DEFAULT if mask is None else mask for path, mask in matched.items()}
+
+
+def _some(paths: list, shown: int = 3) -> str:
+    """The first `shown` of `paths`, and how many more."""
+    names = ", ".join(str(path) for path in paths[:shown])
+    return names + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
 
 
 def _error(command: str, error: Exception) -> None:

@@ -11,7 +11,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .._arrays import host_array
-from .._checks import integer
+from .._checks import integer, real
 
 # Octaves of the positional encoding: wavelengths from twice the image's extent down to a
 # quarter of it, coarse enough that position separates regions, not neighbouring pixels.
@@ -19,12 +19,9 @@ _POSITION_OCTAVES = 4
 
 
 def check_weight(weight: Any, name: str) -> float:
-    """`weight` (the argument `name`, e.g. position_weight) as a float; ValueError unless it
-    is a finite number >= 0."""
-    if not (isinstance(weight, (int, float, np.integer, np.floating)) and math.isfinite(weight)
-            and weight >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {weight!r}")
-    return float(weight)
+    """`weight` (the argument `name`, e.g. position_weight) as a float: TypeError unless it is
+    a real number (a string such as "0.5" is not), ValueError unless it is finite and >= 0."""
+    return real(weight, name, minimum=0.0)
 
 
 

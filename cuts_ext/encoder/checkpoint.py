@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import io
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -87,6 +88,12 @@ def load_checkpoint(path: Union[PathLike, bytes]) -> dict:
             raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
     try:
         state = torch.load(source, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        # torch's message advises weights_only=False, which would run the file's code: a
+        # cuts_ext checkpoint never needs it, so the advice is not passed on.
+        raise ValueError(f"checkpoint {str(path)!r} is not a cuts_ext encoder checkpoint: it "
+                         "is not a torch file of tensors (another format, or Python objects "
+                         "that loading would have to execute)") from error
     except Exception as error:
         raise ValueError(f"checkpoint {str(path)!r} cannot be read as a cuts_ext encoder "
                          f"checkpoint (truncated, corrupt or not a torch file): {error}"

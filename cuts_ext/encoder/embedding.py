@@ -95,7 +95,8 @@ def embed_tiles(model: CUTSEncoder, x: torch.Tensor, *,
 
     Args:
         model: a `CUTSEncoder`, run in eval mode (its mode is restored afterwards).
-        x: float tensor [B, C, *spatial], checked by the caller (`embed` checks it).
+        x: float tensor [B, C, *spatial]; its rank and channels are checked against the
+            model here (ValueError), its values by the caller (`embed` checks them).
         tile: as `embed` takes it.
         skip: called with a piece's target index (below) before it is computed; True skips the
             piece (e.g. a tile holding no foreground).
@@ -105,6 +106,7 @@ def embed_tiles(model: CUTSEncoder, x: torch.Tensor, *,
         (a batch slice, all channels, then one slice per spatial axis); latent float32
         [b, F, *piece] and centres float32 [b, C, *piece] on the model's device.
     """
+    model._check_input(x)  # rank and channels: torch's own errors would not say which
     device = next(model.parameters()).device
     B, C = x.shape[:2]
     spatial = tuple(x.shape[2:])

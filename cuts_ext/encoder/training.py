@@ -131,8 +131,9 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
         ValueError: images of the wrong rank, non-float or non-finite images, images under
             patch_size pixels along an axis, an invalid setting, a checkpoint that is not a
             cuts_ext checkpoint, or one made for other images / settings when resuming.
-        TypeError: a count (epochs, batch_size, crop, ...) that is not an integer, a rate that
-            is not a real number.
+        TypeError: images that are neither an array nor a dataset (None, a number); a count
+            (epochs, batch_size, crop, ...) that is not an integer, a rate that is not a real
+            number.
         RuntimeError: device asks for CUDA where torch cannot use a GPU; the run diverged
             (a NaN or infinite loss or weight after an epoch: the error names the epoch, and
             the checkpoint keeps the last finite epoch's state, never a diverged one).
@@ -354,8 +355,8 @@ class _ImageSource:
             first = self._item(0)
             self.channels, self.dims = int(first.shape[0]), first.dim() - 1
         else:
-            raise ValueError("images must be an array [B, C, *spatial] or a dataset of "
-                             f"[C, *spatial] arrays, got {type(images).__name__}")
+            raise TypeError("images must be an array [B, C, *spatial] or a dataset of "
+                            f"[C, *spatial] arrays, got {type(images).__name__}")
 
     def __len__(self) -> int:
         return int(self.array.shape[0]) if self.array is not None else len(self.dataset)

@@ -3,7 +3,7 @@
     resolve_inputs(sources) -> [Path]               a file, folder, glob or list of them
     match_masks(images, masks) -> {image: mask}     masks matched by name, optional
     read_image(path) -> LoadedImage                 float32 [C, *spatial] in [-1, 1] + metadata
-    read_mask(path, spatial_shape) -> bool array    binarised (> 0)
+    read_mask(path, spatial_shape, affine=) -> bool binarised (> 0), placed by its NIfTI affine
     write_label_image(stem, labels, like)           PNG (2-D) or NIfTI keeping affine and header
     write_outputs(out_dir, image, segmentation)     every output of one input, all or nothing
     atomic_directory(destination, overwrite)        the all-or-nothing folder behind it

@@ -11,6 +11,7 @@ array holds them.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -105,7 +106,11 @@ def save_figure(path: Any, image: np.ndarray, label_maps: np.ndarray, *,
                         va="center", transform=ax.transAxes)
     if title:
         figure.suptitle(title, fontsize=10)
-    figure.savefig(path, format="png", dpi=100)
+    with warnings.catch_warnings():
+        # A name in a script the font lacks (Chinese, say) draws boxes for those characters;
+        # matplotlib's warning of each missing glyph is noise on the command's stderr.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+        figure.savefig(path, format="png", dpi=100)
 
 
 PLANES = ("sagittal", "coronal", "axial")

@@ -108,7 +108,8 @@ def match_masks(images: Iterable[PathSpec], masks: PathSpec) -> Dict[Path, Optio
 
     A mask matches the image `NAME.EXT` when its own name (the file name without its supported
     suffix, any format) is NAME or NAME followed by one of MASK_NAME_SUFFIXES ("_mask", "_seg",
-    "_label", "_labels", "_gt"). Masks are optional: an image with no match maps to None.
+    "_label", "_labels", "_gt"). Masks are optional: an image with no match maps to None. An
+    image's own file is never its mask (masks may share the images' folder).
 
     Args:
         images: image paths (e.g. from `resolve_inputs`).
@@ -123,10 +124,19 @@ def match_masks(images: Iterable[PathSpec], masks: PathSpec) -> Dict[Path, Optio
     matches: Dict[Path, Optional[Path]] = {}
     for image in map(Path, images):
         name = input_name(image)
+        # An image is never its own mask (masks kept in the images' folder).
         candidates = [by_name[name + suffix] for suffix in ("",) + MASK_NAME_SUFFIXES
-                      if name + suffix in by_name]
+                      if name + suffix in by_name and not _same_file(by_name[name + suffix],
+                                                                     image)]
         if len(candidates) > 1:
             raise InputError(f"{image}: several masks match it: "
                              f"{', '.join(str(c) for c in candidates)}")
         matches[image] = candidates[0] if candidates else None
     return matches
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist: not the same file
+        return False

@@ -20,12 +20,14 @@ encoder takes them.
   The affine and header are kept for writing outputs.
 
 Intensities (`read_image`) are scaled to [-1, 1] as float32:
-- 8-bit images (uint8, and 1-bit) by the dtype's range, x / 127.5 - 1: photographs are stored
-  in the full 8-bit range, and a fixed map keeps intensities comparable between the images one
-  encoder is trained on (a dark image stays dark).
-- everything else (16-bit, integers, floats, every NIfTI) by the image's own min and max over
-  all channels: 16-bit files rarely use their full range (12-bit sensors), and MRI / CT values
-  have no fixed range. A constant image becomes 0.
+- 8-bit data (uint8, and 1-bit), whatever the format (a uint8 NIfTI too, such as nilearn's
+  MNI152 template), by the dtype's range, x / 127.5 - 1: photographs are stored in the full
+  8-bit range, and a fixed map keeps intensities comparable between the images one encoder is
+  trained on (a dark image stays dark).
+- everything else (16-bit, other integers, floats, a NIfTI with scaling: nibabel applies it
+  and gives floats) by the image's own min and max over all channels: 16-bit files rarely use
+  their full range (12-bit sensors), and MRI / CT values have no fixed range. A constant image
+  becomes 0.
 NaN or infinite values are refused rather than guessed at.
 """
 
@@ -114,29 +116,61 @@ def rescale(values: np.ndarray) -> np.ndarray:
 
 
 def read_mask(path: PathSpec, spatial_shape: Optional[Tuple[int, ...]] = None,
-              image_path: Optional[PathSpec] = None) -> np.ndarray:
+              image_path: Optional[PathSpec] = None,
+              affine: Optional[np.ndarray] = None) -> np.ndarray:
     """Reads a reference mask, binarised: a pixel is foreground when any channel is > 0.
 
     Args:
         path: any format `read_image` reads (colour masks need a black background).
         spatial_shape: when given, the shape the mask must have: (H, W) or (D, H, W).
-        image_path: the image the mask belongs to, named in the shape error.
+        image_path: the image the mask belongs to, named in the errors.
+        affine: the image's voxel-to-world affine (a NIfTI image's), or None. A NIfTI mask is
+            then placed by its own affine: the same grid stored in another axis order or
+            direction (LAS against RAS, say) is reoriented onto the image's, and a mask on
+            another grid is refused. Masks without an affine (other formats) match by shape.
     Returns:
         bool [H, W] or [D, H, W].
     Raises:
-        InputError: as `read_image`, or the mask's shape differs from `spatial_shape` (the
-            message names both files and both shapes).
+        InputError: as `read_image`, or the mask's shape differs from `spatial_shape`, or its
+            affine places it elsewhere than the image (the messages name both files).
     """
     path = Path(path)
-    array, _, _ = _read_channels_first(path)
+    array, mask_affine, _ = _read_channels_first(path)
     if array.dtype.kind not in "biuf":
         raise InputError(f"{path}: values of dtype {array.dtype} do not form a mask")
     mask = (array > 0).any(axis=0)
+    owner = f" of {image_path}" if image_path is not None else ""
+    if affine is not None and mask_affine is not None:
+        mask = _onto_image_grid(mask, mask_affine, np.asarray(affine, np.float64), path, owner)
     if spatial_shape is not None and mask.shape != tuple(spatial_shape):
-        owner = f" of {image_path}" if image_path is not None else ""
         raise InputError(f"{path}: mask shape {list(mask.shape)} differs from the shape "
                          f"{list(spatial_shape)}{owner}")
     return mask
+
+
+def _onto_image_grid(mask: np.ndarray, mask_affine: np.ndarray, affine: np.ndarray,
+                     path: Path, owner: str) -> np.ndarray:
+    """`mask` (spatial, as stored) in the image's voxel order: as it is when both affines
+    agree, reoriented when they are the same grid in another axis order or direction."""
+    # A thousandth of the smallest voxel: what float32 storage and qform quaternions round.
+    tolerance = 1e-3 * float(np.linalg.norm(affine[:3, :3], axis=0).min())
+    if _same_affine(mask_affine, affine, tolerance):
+        return mask
+    if mask.ndim == 3:
+        from nibabel import orientations
+
+        transform = orientations.ornt_transform(orientations.io_orientation(mask_affine),
+                                                orientations.io_orientation(affine))
+        moved_affine = mask_affine @ orientations.inv_ornt_aff(transform, mask.shape)
+        if _same_affine(moved_affine, affine, tolerance):
+            return orientations.apply_orientation(mask, transform).astype(bool)
+    raise InputError(f"{path}: its affine (voxel to world) places it elsewhere than the image"
+                     f"{owner} (another space or grid): resample it onto the image, or save it "
+                     "with the image's affine")
+
+
+def _same_affine(a: np.ndarray, b: np.ndarray, tolerance: float) -> bool:
+    return a.shape == b.shape and bool(np.allclose(a, b, rtol=0.0, atol=tolerance))
 
 
 def _read_channels_first(path: Path) -> Tuple[np.ndarray, Optional[np.ndarray], Optional[Any]]:

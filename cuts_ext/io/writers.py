@@ -93,27 +93,29 @@ def writable_folder(folder: PathSpec, option: str) -> Path:
     return folder
 
 
-def writable_file(path: PathSpec, option: str, overwrite: bool = True) -> Path:
+def writable_file(path: PathSpec, option: str, overwrite: bool = True,
+                  remedy: str = "overwrite=True (--overwrite) to replace it") -> Path:
     """`path` as a file to be written later: its folder writable (`writable_folder`), the path
     not a folder, and (unless `overwrite`) not existing; checked before any work.
 
     Raises:
         InputError: the path is a folder or its folder cannot be written.
-        OutputExistsError: it exists and `overwrite` is False.
+        OutputExistsError: it exists and `overwrite` is False (the message offers `remedy`).
     """
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{option} {path}: is a folder, not a file")
     writable_folder(path.parent, option)
-    refuse_existing(path, overwrite)
+    refuse_existing(path, overwrite, remedy)
     return path
 
 
-def refuse_existing(destination: PathSpec, overwrite: bool) -> None:
-    """OutputExistsError when something exists at `destination` and `overwrite` is False."""
+def refuse_existing(destination: PathSpec, overwrite: bool,
+                    remedy: str = "overwrite=True (--overwrite) to replace it") -> None:
+    """OutputExistsError when something exists at `destination` and `overwrite` is False; the
+    message says what to pass instead (`remedy`)."""
     if os.path.lexists(destination) and not overwrite:
-        raise OutputExistsError(f"{destination}: already exists; pass overwrite=True "
-                                "(--overwrite) to replace it")
+        raise OutputExistsError(f"{destination}: already exists; pass {remedy}")
 
 
 def _remove(path: Path) -> None:

@@ -34,8 +34,10 @@ from .evaluation import score_written
 from .pipeline import segment_image
 
 # The failures of one input that are reported while the other inputs go on (as `cuts segment`
-# always did): unreadable files, masks that do not fit, existing outputs, bad values, memory.
-INPUT_FAILURES = (InputError, OutputExistsError, ValueError, OSError, MemoryError)
+# always did): unreadable files, masks that do not fit, existing outputs, bad values, memory,
+# and RuntimeError (torch's errors on an input the checks did not foresee: one odd file must
+# not end a cohort's run).
+INPUT_FAILURES = (InputError, OutputExistsError, ValueError, OSError, MemoryError, RuntimeError)
 
 
 @dataclass(frozen=True)
@@ -113,10 +115,12 @@ def run_job(model: Any, job: InputJob, out: Any, *, overwrite: bool = False,
     try:
         image = job.image if isinstance(job.image, LoadedImage) else read_image(job.image)
         mask = None if job.mask is None else read_mask(job.mask, image.spatial_shape,
-                                                       image_path=image.path)
+                                                       image_path=image.path,
+                                                       affine=image.affine)
         foreground = job.foreground
         if isinstance(foreground, Path):
-            foreground = read_mask(foreground, image.spatial_shape, image_path=image.path)
+            foreground = read_mask(foreground, image.spatial_shape, image_path=image.path,
+                                   affine=image.affine)
         result = segment_image(model, image, mask, foreground=foreground, **settings)
         folder = write_outputs(out, image, result.segmentation, overwrite=overwrite)
     except INPUT_FAILURES as error:

@@ -4,7 +4,8 @@
 
 `foreground` is None (every voxel), "auto" (the rule below), or a mask of the image's spatial
 shape (numpy, torch, or anything np.asarray takes; nonzero = foreground). File masks are read
-with `cuts_ext.io.read_mask(path, image.spatial_shape, image_path=image.path)` and passed here.
+with `cuts_ext.io.read_mask(path, image.spatial_shape, image_path=image.path,
+affine=image.affine)` and passed here.
 
 The "auto" rule, on an image scaled to [-1, 1] as `io.read_image` scales it:
 

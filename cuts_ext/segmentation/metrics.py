@@ -1,15 +1,19 @@
 """Scores of a segmentation against a reference mask, as the CUTS paper computes them.
 
-All functions take 2-D [H, W] or 3-D [D, H, W] arrays; distances are in pixels (voxels).
+All functions take 2-D [H, W] or 3-D [D, H, W] arrays; distances are in pixels (voxels). Masks
+are arrays of numbers or bools, nonzero = foreground: anything else (None, strings) is a
+TypeError, NaN or infinite values and masks of different shapes a ValueError.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List
+from typing import Any, List
 
 import numpy as np
 from scipy import ndimage
+
+from .._checks import describe
 
 
 def dice(prediction: np.ndarray, reference: np.ndarray) -> float:
@@ -127,7 +131,23 @@ def score_levels(label_maps: np.ndarray, reference: np.ndarray) -> LevelScores:
 
 
 def _binary_pair(prediction: np.ndarray, reference: np.ndarray) -> tuple:
-    a, b = np.asarray(prediction) != 0, np.asarray(reference) != 0
+    """The two masks as bool arrays (nonzero = foreground).
+
+    Raises:
+        TypeError: either is not an array of numbers or bools (None, strings, a scalar).
+        ValueError: NaN or infinite values (neither inside nor outside), or shapes differ.
+    """
+    a, b = _mask_values(prediction, "prediction") != 0, _mask_values(reference, "reference") != 0
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {list(a.shape)} and {list(b.shape)}")
     return a, b
+
+
+def _mask_values(mask: Any, name: str) -> np.ndarray:
+    values = np.asarray(mask)
+    if values.ndim == 0 or values.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be an array of numbers or bools (a mask), got "
+                        f"{describe(mask)}")
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        raise ValueError(f"{name} holds NaN or infinite values: a mask is 0 or nonzero")
+    return values

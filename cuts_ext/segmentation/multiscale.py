@@ -77,12 +77,18 @@ class MultiscaleSegmentation:
             auto_method: the criterion of `level_choice.auto_level`.
             point_labels: int [*spatial_shape], each voxel's point (0..M-1) or -1 outside
                 the foreground; None: the points are the voxels.
+        Raises:
+            TypeError: result is not a condensation result; spatial_shape not integer sizes.
+            ValueError: a hierarchy, reconstruction or point_labels that does not fit the shape.
         """
         try:
             shape = tuple(integer(size, "spatial_shape", minimum=0) for size in spatial_shape)
         except TypeError:
             raise TypeError(f"spatial_shape must be a sequence of integer sizes, got "
                             f"{spatial_shape!r}") from None
+        if not all(hasattr(result, name) for name in ("hierarchy", "levels", "cluster_counts")):
+            raise TypeError("result must be a CondensationResult (with hierarchy, levels and "
+                            f"cluster_counts), got {type(result).__name__}")
         hierarchy = to_numpy(result.hierarchy).astype(np.int32, copy=False)
         levels = [int(i) for i in result.levels]
         if point_labels is None:

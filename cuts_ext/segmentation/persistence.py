@@ -17,7 +17,7 @@ from typing import Optional
 
 import numpy as np
 
-from .._checks import integer, real
+from .._checks import describe, integer, real
 
 # The method, and the least area (fraction of the image) and number of levels a structure needs.
 # The authors: "reference", 1 % and 2. All three were chosen with the other label-free rules by
@@ -45,9 +45,10 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_F
     decreasing area, ties by decreasing persistence, then by increasing id; later paint covers
     earlier paint, so smaller structures end up on top.
 
-    Painted pixels hold id + 1 and unpainted pixels 0, so that "no persistent structure" is
-    not confused with the structure of id 0 (the reference paints the id itself onto zeros,
-    which merges the two).
+    Painted pixels hold a positive value and unpainted pixels 0, so that "no persistent
+    structure" is not confused with a structure (the reference paints the id itself onto zeros,
+    which merges structure 0 with the unpainted pixels): id + 1 for "reference", 1..K by
+    decreasing area for "stable".
 
     Args:
         label_maps: integer [L, H, W] or [L, D, H, W], ids >= 0 (L levels, any order).
@@ -59,12 +60,19 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_F
         method: "reference" or "stable" (ValueError for another).
     Returns:
         int32 [H, W] or [D, H, W].
+    Raises:
+        TypeError: label_maps is not an array of numbers (None, strings).
+        ValueError: label_maps not integer [L, *spatial] with ids >= 0; maps that are not
+            nested ("stable").
     """
     if method not in PERSISTENT_METHODS:
         raise ValueError(f"method must be one of {PERSISTENT_METHODS}, got {method!r}")
     real(min_area_fraction, "min_area_fraction", minimum=0.0, maximum=1.0)
     integer(min_persistence, "min_persistence", minimum=1)
     label_maps = np.asarray(label_maps)
+    if label_maps.ndim == 0 or label_maps.dtype.kind not in "biufc":  # None, strings, ...
+        raise TypeError(f"label_maps must be an integer array [L, *spatial], got "
+                        f"{describe(label_maps)}")
     if label_maps.ndim < 2 or label_maps.dtype.kind not in "iu":
         raise ValueError(f"label_maps must be integer [L, *spatial], got {label_maps.dtype} "
                          f"{list(label_maps.shape)}")

@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .._arrays import to_numpy
-from .._checks import integer
+from .._checks import describe, integer
 from .._progress import progress_bar
 from ..condensation.driver import CondensationResult, check_condense_options, condense
 from ..condensation.preparation import check_weight
@@ -86,8 +86,9 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
         progress: progress bars for training and for the images.
         foreground: which voxels to segment (the others get label 0 in every level map):
             None (all), "auto" (`foreground.foreground_mask`'s rule: the head or brain
-            without the air), masks matched like `masks` (files, or one array per image), or
-            "default".
+            without the air), masks matched like `masks` (files, or one array per image; a
+            NIfTI mask placed by its affine, an image no file matches takes the default, with
+            a UserWarning), or "default".
         max_points: the most points condensed per image (>= 1, None for no limit, or
             "default"): above it the foreground is grouped into at most this many
             super-voxels (`points`); at or below it every voxel is condensed, exactly.
@@ -103,7 +104,8 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
         io.InputError: a file that cannot be read, a mask of the wrong shape.
         ValueError: images or masks of the wrong rank, count or shape; bad options (checked
             before any training, condense_options included).
-        TypeError: a non-integer seed or max_points; a name condense does not take in
+        TypeError: images that are not paths or arrays (None, a number); a non-integer seed or
+            max_points; a weight that is not a real number; a name condense does not take in
             condense_options, or a value of the wrong kind; `client` is not a
             `dask.distributed.Client`.
         RuntimeError: device asks for CUDA where torch cannot use a GPU.
@@ -157,6 +159,7 @@ def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = N
         foreground: None, "auto", "default" or a mask array of the image's spatial shape.
     """
     check_settings(position_weight, channel_weight, max_points)
+    check_model_fits(model, image)
     ndim = len(image.spatial_shape)
     position_weight, channel_weight, foreground, max_points = (
         resolve(value, name, ndim) for value, name in (
@@ -202,6 +205,21 @@ def _position_options(spatial_shape: Sequence[int], weight: float,
     return {"position_weight": weight, "spatial_shape": tuple(spatial_shape)}
 
 
+def check_model_fits(model: Any, image: LoadedImage) -> None:
+    """ValueError unless `model` embeds inputs like `image`: a 2-D encoder for images, a 3-D
+    one for volumes, trained on as many channels (checked before any work on the input)."""
+    dims, channels = len(image.spatial_shape), int(image.data.shape[0])
+    kinds = {2: "2-D images", 3: "volumes"}
+    if model.dims != dims:
+        raise ValueError(f"the model is a {model.dims}-D encoder (for {kinds[model.dims]}) and "
+                         f"this input is {'a volume' if dims == 3 else 'a 2-D image'} of shape "
+                         f"{list(image.spatial_shape)}: segment it with a model trained on "
+                         f"{kinds[dims]}")
+    if model.in_channels != channels:
+        raise ValueError(f"the model was trained on inputs of {model.in_channels} channel(s) "
+                         f"and this input has {channels}")
+
+
 def check_settings(position_weight: Any, channel_weight: Any, max_points: Any) -> None:
     """ValueError unless each is "default" or valid: the weights finite numbers >= 0,
     max_points None or an integer >= 1 (TypeError for a non-integer)."""
@@ -219,7 +237,16 @@ def _foregrounds(foreground: Any, images: Sequence[LoadedImage]) -> list:
     if foreground is None or (isinstance(foreground, str)
                               and foreground in ("auto", DEFAULT)):
         return [foreground] * len(images)
-    return _load_masks(foreground, images, "foreground")
+    masks = _load_masks(foreground, images, "foreground")
+    if isinstance(foreground, (str, Path)):
+        # Masks matched by name: a missing one must not silently mean "every voxel".
+        unmatched = [image.name for image, mask in zip(images, masks) if mask is None]
+        if unmatched:
+            warnings.warn(f"foreground {foreground}: no mask for {', '.join(unmatched)}; "
+                          "the default foreground is used there (auto for volumes, every "
+                          "pixel of 2-D images)", UserWarning, stacklevel=3)
+            masks = [DEFAULT if mask is None else mask for mask in masks]
+    return masks
 
 
 def prepare_model(model: Any, images: Sequence[LoadedImage], *, device: Any, seed: int,
@@ -268,6 +295,9 @@ def load_images(images: Any) -> list:
         arrays = [to_numpy(item) for item in images]
     else:
         batch = to_numpy(images)
+        if batch.dtype == object or batch.ndim == 0:  # None, a number, a dict, ...
+            raise TypeError("images must be paths, an array [B, C, *spatial] or a list of "
+                            f"[C, *spatial] arrays, got {describe(images)}")
         if batch.ndim not in (4, 5):
             raise ValueError(f"images must be [B, C, H, W] or [B, C, D, H, W], got shape "
                              f"{list(batch.shape)}")
@@ -297,7 +327,8 @@ def _load_masks(masks: Any, images: Sequence[LoadedImage], name: str = "masks") 
                              "name)")
         matched = match_masks([image.path for image in images], masks)
         return [None if matched[image.path] is None else
-                read_mask(matched[image.path], image.spatial_shape, image_path=image.path)
+                read_mask(matched[image.path], image.spatial_shape, image_path=image.path,
+                          affine=image.affine)
                 for image in images]
     masks = list(masks) if isinstance(masks, (list, tuple)) else list(to_numpy(masks))
     if len(masks) != len(images):

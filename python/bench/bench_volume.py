@@ -155,16 +155,18 @@ def run(resolution: int, args: argparse.Namespace) -> dict:
 
 
 def trained_encoder(image, resolution: int, args: argparse.Namespace):
-    """The 3-D encoder of this resolution, trained on random crops of the volume; with --cache,
-    kept there (`{resolution}mm-{epochs}-{crop}x{crops_per_step}.pt`) and loaded on later runs
-    (train_s then times the loading; encoder_cache.py)."""
+    """The 3-D encoder of this resolution, trained on random crops of the volume (training seed
+    `args.seed`); with --cache, kept there (`{resolution}mm-{epochs}-{crop}x{crops_per_step}.pt`,
+    `-seed{seed}` added for seeds other than 0) and loaded on later runs (train_s then times the
+    loading; encoder_cache.py)."""
     from encoder_cache import cached_encoder
 
-    path = None if args.cache is None else \
-        Path(args.cache) / f"{resolution}mm-{args.epochs}-{args.crop}x{args.crops_per_step}.pt"
+    seed = "" if args.seed == 0 else f"-seed{args.seed}"
+    path = None if args.cache is None else Path(args.cache) / \
+        f"{resolution}mm-{args.epochs}-{args.crop}x{args.crops_per_step}{seed}.pt"
     return cached_encoder(path, [image.data] * args.crops_per_step, device=args.device,
                           epochs=args.epochs, crop=args.crop, step="windows",
-                          batch_size=args.crops_per_step, val_fraction=0.25, seed=0)
+                          batch_size=args.crops_per_step, val_fraction=0.25, seed=args.seed)
 
 
 def _synchronizer(device: str):
@@ -247,6 +249,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--crop", type=int, default=48, help="training crop side (voxels)")
     parser.add_argument("--crops-per-step", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the encoder's training seed (crops, initial weights, pairs)")
     parser.add_argument("--crop-voxels", type=int, default=27000,
                         help="voxels of the central crop where the exact path runs")
     parser.add_argument("--position-weight", type=float, default=None,
@@ -270,7 +274,7 @@ def main() -> None:
     import cuts_ext
     print(f"cuts_ext {cuts_ext.__version__}; {os.cpu_count()} CPUs; device {args.device}; "
           f"encoder trained {args.epochs} epochs of {args.crops_per_step} random {args.crop}^3 "
-          f"crops (windows step); max_points {args.max_points}; position weight "
+          f"crops (windows step, seed {args.seed}); max_points {args.max_points}; position weight "
           f"{args.position_weight}; channel weight {args.channel_weight}")
     rows = []
     for resolution in args.resolutions:
