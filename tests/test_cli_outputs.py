@@ -185,3 +185,19 @@ def test_inputs_without_a_foreground_mask_are_named_and_take_the_default(capsys,
     assert status == 0
     assert any("--foreground" in line and "1 of 2" in line and "image1.npy" in line
                and "default" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("command", ["train", "segment"])
+def test_inputs_of_two_kinds_are_named_before_training(capsys, tmp_path, monkeypatch, command):
+    # One encoder per kind: before, training failed on "images[1]" without naming a file.
+    images = npy_images(tmp_path / "images", count=1)
+    np.save(images / "volume.npy", np.zeros((12, 12, 12), np.float32))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+    monkeypatch.setattr("cuts_ext.encoder.training.train", no_training)
+    output = tmp_path / ("m.pt" if command == "train" else "out")
+    status, lines = run_cuts(capsys, command, images, "-o", output, "--quiet")
+    assert status == 1
+    assert "volume.npy: a volume of 1 channel(s), unlike" in lines[-1], lines
+    assert "image0.npy (a 2-D image of 1 channel(s))" in lines[-1], lines

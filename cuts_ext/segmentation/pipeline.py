@@ -272,17 +272,33 @@ def prepare_model(model: Any, images: Sequence[LoadedImage], *, device: Any, see
 
 
 def check_trainable(images: Sequence[LoadedImage], patch_size: Any) -> None:
-    """InputError naming the first of `images` under `patch_size` pixels along a spatial axis:
-    training samples whole patches inside each image. (An encoder trained on other images
-    segments such an input: embedding pads it.)"""
+    """InputError naming the first of `images` that one encoder cannot be trained on with the
+    first: another kind (2-D image beside volumes) or channel count, or under `patch_size`
+    pixels along a spatial axis (training samples whole patches inside each image; an encoder
+    trained on other images segments such an input: embedding pads it)."""
     patch_size = integer(patch_size, "patch_size", minimum=1)
     for image in images:
+        where = _where(image)
+        kind, first = _kind(image), _kind(images[0])
+        if kind != first:
+            raise InputError(f"{where}: {kind}, unlike {_where(images[0])} ({first}): one "
+                             "encoder is trained on inputs of one kind and channel count; "
+                             "train one per kind (cuts train) and segment each with its own")
         if min(image.spatial_shape) < patch_size:
-            where = image.path if image.path is not None else image.name
             raise InputError(f"{where}: spatial shape {list(image.spatial_shape)} is under the "
                              f"patch size ({patch_size}) along an axis, too small to train the "
                              "encoder on; segment it with a model trained on larger images "
                              "(model= / --model)")
+
+
+def _kind(image: LoadedImage) -> str:
+    """"a volume of 1 channel(s)", say: what an encoder must match."""
+    shape = "a volume" if len(image.spatial_shape) == 3 else "a 2-D image"
+    return f"{shape} of {image.data.shape[0]} channel(s)"
+
+
+def _where(image: LoadedImage) -> Any:
+    return image.path if image.path is not None else image.name
 
 
 def load_images(images: Any) -> list:
