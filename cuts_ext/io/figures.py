@@ -75,20 +75,22 @@ def save_figure(path: Any, image: np.ndarray, label_maps: np.ndarray, *,
     from matplotlib.figure import Figure
 
     spatial_ndim = np.ndim(label_maps) - 1
-    panels: List[Tuple[str, np.ndarray, bool]] = [("image", np.asarray(image), True)]
+    # (title, picture, whether it is an intensity image, the label id drawn black). Label
+    # maps are coloured view by view: a volume's whole maps would cost seconds for 3 slices.
+    panels: List[Tuple[str, np.ndarray, bool, Optional[int]]] = [
+        ("image", np.asarray(image), True, None)]
     if reconstruction is not None:
-        panels.append(("reconstruction", np.asarray(reconstruction), True))
+        panels.append(("reconstruction", np.asarray(reconstruction), True, None))
     for j in choose_levels(len(label_maps), max_levels):
         counted = f", {cluster_counts[j]} clusters" if cluster_counts is not None else ""
-        panels.append((f"level {j}{counted}", colorize_labels(label_maps[j], background),
-                       False))
+        panels.append((f"level {j}{counted}", np.asarray(label_maps[j]), False, background))
     if persistent is not None:
-        panels.append(("persistent", colorize_labels(persistent, background=0), False))
+        panels.append(("persistent", np.asarray(persistent), False, 0))
     anatomical = spatial_ndim == 3 and affine is not None
     rows = 3 if spatial_ndim == 3 else 1
     figure = Figure(figsize=(2.2 * len(panels), 2.4 * rows + 0.4), layout="constrained")
     axes = np.asarray(figure.subplots(rows, len(panels), squeeze=False))
-    for column, (name, picture, is_intensity) in enumerate(panels):
+    for column, (name, picture, is_intensity, black) in enumerate(panels):
         views = (anatomical_views(picture, affine, is_intensity) if anatomical else
                  [(_slice(picture, row, spatial_ndim, is_intensity), 1.0) for row in range(rows)])
         for row, (view, aspect) in enumerate(views):
@@ -97,7 +99,7 @@ def save_figure(path: Any, image: np.ndarray, label_maps: np.ndarray, *,
                 ax.imshow(_displayable(view), cmap="gray", vmin=0, vmax=1, aspect=aspect,
                           interpolation="nearest")
             else:
-                ax.imshow(view, aspect=aspect, interpolation="nearest")
+                ax.imshow(colorize_labels(view, black), aspect=aspect, interpolation="nearest")
             ax.set_axis_off()
             if row == 0:
                 ax.set_title(name, fontsize=8)
@@ -121,13 +123,14 @@ def anatomical_views(picture: np.ndarray, affine: np.ndarray,
     """The sagittal, coronal and axial middle slices of a volume panel, oriented for display.
 
     Args:
-        picture: intensity [C, D, H, W] or colour [D, H, W, 3], voxel axes as in the file.
+        picture: intensity [C, D, H, W], or labels [D, H, W] or colour [D, H, W, 3], voxel
+            axes as in the file.
         affine: float [4, 4], the voxel-to-world (RAS+) matrix; voxel axes are matched to the
             nearest world axes (nibabel's io_orientation), so oblique volumes show the planes
             closest to the anatomical ones.
         is_intensity: whether `picture` leads with channels.
     Returns:
-        three (view, aspect): view [C, rows, columns] or [rows, columns, 3], rows running
+        three (view, aspect): view [C, rows, columns] or [rows, columns(, 3)], rows running
         superior to inferior (sagittal, coronal) or anterior to posterior (axial), columns
         posterior to anterior (sagittal) or the subject's left to right; aspect, the height
         over the width of one pixel (the voxel spacings along the rows and the columns).
@@ -154,7 +157,7 @@ def anatomical_views(picture: np.ndarray, affine: np.ndarray,
 
 
 def _slice(picture: np.ndarray, axis: int, spatial_ndim: int, is_intensity: bool) -> np.ndarray:
-    """The 2-D view of a panel: intensity [C, *spatial] or colour [*spatial, 3]; for 3-D, the
+    """The 2-D view of a panel: intensity [C, *spatial] or labels [*spatial]; for 3-D, the
     middle slice across spatial `axis`."""
     if spatial_ndim == 3:
         offset = 1 if is_intensity else 0  # intensity arrays lead with channels

@@ -12,7 +12,7 @@ from .._arrays import to_numpy
 from .._checks import integer
 from ..io.errors import InputError
 from .level_choice import AUTO_METHOD, auto_level
-from .persistence import persistent_map
+from .persistence import PERSISTENT_METHOD, persistent_map, stable_structures
 
 # The .npz keys that every file holds; "reconstruction" is optional.
 _REQUIRED_KEYS = ("hierarchy", "levels", "cluster_counts", "spatial_shape", "label_maps",
@@ -110,8 +110,7 @@ class MultiscaleSegmentation:
                            persistent=np.zeros(shape, np.int32), auto_level=None,
                            reconstruction=reconstruction, source=source,
                            point_labels=point_labels)
-        background = None if segmentation.foreground is None else 0
-        segmentation.persistent = persistent_map(label_maps, background=background)
+        segmentation.persistent = _persistent(segmentation)
         segmentation.auto_level = auto_level(segmentation, auto_method)
         return segmentation
 
@@ -132,8 +131,16 @@ class MultiscaleSegmentation:
             arrays["reconstruction"] = self.reconstruction.astype(np.float32, copy=False)
         if self.point_labels is not None:
             arrays["point_labels"] = self.point_labels.astype(np.int32, copy=False)
-        with open(path, "wb") as file:
-            np.savez_compressed(file, **arrays)
+        # np.savez_compressed's layout (one KEY.npy per array, zip64), at deflate level 1 rather
+        # than its 6: a 1 mm volume's file (20 levels of 8.7 M voxels) is written in 1.9 s
+        # instead of 4.3 s for 29 MiB instead of 21 (python/bench/RESULTS.md, session 12).
+        # Entries carry zipfile's fixed date, so equal segmentations give equal bytes.
+        with open(path, "wb") as file, zipfile.ZipFile(
+                file, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+            for key, value in arrays.items():
+                with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(value),
+                                              allow_pickle=False)
 
     @classmethod
     def load(cls, path: Any) -> "MultiscaleSegmentation":
@@ -174,6 +181,25 @@ def _check_point_labels(point_labels: Any, shape: tuple, hierarchy: np.ndarray) 
     if labels.size and (labels.min() < -1 or labels.max() >= m):
         raise ValueError(f"point_labels must be -1 or a point of the hierarchy's {m}")
     return labels.astype(np.int32, copy=False)
+
+
+def _persistent(segmentation: "MultiscaleSegmentation") -> np.ndarray:
+    """The default persistent map of `segmentation`. For points that stand for voxels, the
+    "stable" map is found on the points' own maps, weighted by their voxel counts, and painted
+    onto the voxels: the same map as from the voxel maps (the regions, their areas and their
+    order are the same), in a fraction of the time (1 mm MNI brain: 9,771 points for 8.7 M
+    voxels)."""
+    background = None if segmentation.foreground is None else 0
+    point_labels = segmentation.point_labels
+    if point_labels is not None and segmentation.levels and PERSISTENT_METHOD == "stable":
+        inside = point_labels[point_labels >= 0]
+        counts = np.bincount(inside, minlength=segmentation.hierarchy.shape[1])
+        if counts.all():  # every point covers a voxel, as super-voxels do
+            painted = stable_structures(segmentation.hierarchy[segmentation.levels],
+                                        weights=counts)
+            return np.where(point_labels >= 0, painted[np.maximum(point_labels, 0)],
+                            0).astype(np.int32)
+    return persistent_map(segmentation.label_maps, background=background)
 
 
 def _voxel_label_maps(point_maps: np.ndarray, point_labels: np.ndarray) -> np.ndarray:

@@ -107,7 +107,8 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_F
 
 def stable_structures(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_FRACTION,
                       min_persistence: int = MIN_PERSISTENCE,
-                      background: Optional[int] = None) -> np.ndarray:
+                      background: Optional[int] = None,
+                      weights: Optional[np.ndarray] = None) -> np.ndarray:
     """The regions of a nested hierarchy that last longest, painted as one partition.
 
     A region (the pixels of one label at one or more consecutive levels) is born at the first
@@ -126,6 +127,10 @@ def stable_structures(label_maps: np.ndarray, min_area_fraction: float = MIN_ARE
         label_maps: integer [L, *spatial] ids >= 0, fine to coarse, nested: every region of a
             level lies inside one region of the next (condensation's levels are).
         background: as in `persistent_map` (its region is never kept; it stays 0).
+        weights: int [*spatial], how many pixels each position stands for (> 0 each), or None
+            (1 each). Maps of points that stand for voxels (super-voxels: [L, M] and their
+            voxel counts) then give each point the value its voxels would get from the voxel
+            maps, at the cost of M instead of every voxel.
     Returns:
         int32 [*spatial].
     Raises:
@@ -133,15 +138,18 @@ def stable_structures(label_maps: np.ndarray, min_area_fraction: float = MIN_ARE
     """
     flat = label_maps.reshape(label_maps.shape[0], -1)  # no copy: a volume's maps are large
     n_ids = int(flat.max()) + 1
-    extent = flat.shape[1]
+    mass = None if weights is None else np.asarray(weights, np.int64).reshape(-1)
+    extent = flat.shape[1] if mass is None else int(mass.sum())
     if background is not None:
-        extent -= int(np.count_nonzero(flat[0] == background))
+        extent -= int(np.count_nonzero(flat[0] == background) if mass is None
+                      else mass[flat[0] == background].sum())
     # Per region: [first level, last level, area, its label at the first level]; its children.
     regions, children = [], []
     region_of = {}  # label at the previous level -> its region
     scale = np.zeros(flat.shape[0] + 1)  # -ln(cluster count) per level, 0 (one) past the last
     for level, labels in enumerate(flat):
-        areas = np.bincount(labels, minlength=n_ids)
+        areas = np.bincount(labels, minlength=n_ids) if mass is None else \
+            np.bincount(labels, mass, n_ids).round().astype(np.int64)  # exact below 2^53
         count = np.count_nonzero(areas) - (background is not None and areas[background] > 0)
         scale[level] = -np.log(max(count, 1))
         merged_from = {}  # label here -> the regions of the previous level inside it
