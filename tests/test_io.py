@@ -287,6 +287,18 @@ def test_a_nifti_mask_is_placed_by_its_affine(tmp_path):
     np.testing.assert_array_equal(read_mask(tmp_path / "las.nii.gz", expected.shape), stored)
 
 
+def test_a_single_slice_nifti_mask_is_placed_by_its_affine_too(tmp_path):
+    # X x Y x 1 reads as 2-D; stored flipped (LAS) it is still the same grid.
+    ras = np.eye(4)
+    expected = _world_mask(tmp_path / "ras.nii.gz", ras, shape=(6, 7, 1))[..., 0]
+    las = ras.copy()
+    las[0, 0], las[0, 3] = -1.0, 5.0
+    stored = _world_mask(tmp_path / "las.nii.gz", las, shape=(6, 7, 1))[..., 0]
+    assert not np.array_equal(stored, expected)
+    np.testing.assert_array_equal(read_mask(tmp_path / "las.nii.gz", (6, 7), affine=ras),
+                                  expected)
+
+
 @pytest.mark.skipif(not os.path.isdir(RETINA), reason=f"the retina data is not at {RETINA}")
 def test_real_retina_image_and_mask_pair():
     images = resolve_inputs(f"{RETINA}/images")

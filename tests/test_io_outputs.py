@@ -96,6 +96,29 @@ def test_the_persistent_map_of_points_equals_that_of_their_voxels(outside):
     np.testing.assert_array_equal(seg.persistent, reference)
 
 
+def test_written_segmentations_are_scored_against_masks_placed_by_the_input_s_affine(tmp_path):
+    # cuts evaluate and --resume read the .npz, not the input: it keeps the input's affine, so
+    # a LAS-stored mask of a RAS volume is scored as at the first run, not mirrored.
+    from cuts_ext.segmentation.evaluation import score_written
+    shape = (4, 3, 2)
+    seg = MultiscaleSegmentation.from_condensation(block_result(shape), shape)
+    seg.affine = np.eye(4)
+    seg.save(tmp_path / "vol.npz")
+    assert MultiscaleSegmentation.load(tmp_path / "vol.npz").affine.shape == (4, 4)
+    mask = np.zeros(shape, np.uint8)
+    mask[0], mask[1, 0, 0] = 1, 1  # the first plane and one voxel: scores differ mirrored
+    nibabel.save(nibabel.Nifti1Image(mask, np.eye(4)), str(tmp_path / "ras.nii.gz"))
+    las = np.eye(4)
+    las[0, 0], las[0, 3] = -1.0, shape[0] - 1.0
+    nibabel.save(nibabel.Nifti1Image(mask[::-1].copy(), las), str(tmp_path / "las.nii.gz"))
+    first = score_written(tmp_path / "vol.npz", tmp_path / "ras.nii.gz")
+    assert score_written(tmp_path / "vol.npz", tmp_path / "las.nii.gz") == first
+    seg.affine = None  # a file written before the affine was kept: matched by shape
+    seg.save(tmp_path / "old.npz")
+    assert score_written(tmp_path / "old.npz", tmp_path / "las.nii.gz") != \
+        score_written(tmp_path / "old.npz", tmp_path / "ras.nii.gz")
+
+
 def test_segmentation_of_a_real_condensation():
     image = np.linspace(-1, 1, 64).reshape(1, 8, 8) ** 3
     result = cuts_ext.condense(image.reshape(64, 1) + 0.0)

@@ -11,7 +11,6 @@ array holds them.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -107,12 +106,20 @@ def save_figure(path: Any, image: np.ndarray, label_maps: np.ndarray, *,
                 ax.text(-0.06, 0.5, PLANES[row], rotation=90, fontsize=8, ha="right",
                         va="center", transform=ax.transAxes)
     if title:
-        figure.suptitle(title, fontsize=10)
-    with warnings.catch_warnings():
-        # A name in a script the font lacks (Chinese, say) draws boxes for those characters;
-        # matplotlib's warning of each missing glyph is noise on the command's stderr.
-        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
-        figure.savefig(path, format="png", dpi=100)
+        figure.suptitle(_drawable(title), fontsize=10)
+    figure.savefig(path, format="png", dpi=100)
+
+
+def _drawable(text: str) -> str:
+    """`text` with the characters matplotlib's default font lacks (a name in Chinese, say)
+    replaced by "?": matplotlib would draw boxes and warn once per missing glyph on the
+    command's stderr. (Filtering the warnings instead is not thread-safe, and figures are
+    drawn beside other writers.)"""
+    from matplotlib import font_manager, ft2font
+
+    font = ft2font.FT2Font(font_manager.findfont(font_manager.FontProperties()))
+    drawn = font.get_charmap()
+    return "".join(c if ord(c) in drawn or c.isspace() else "?" for c in text)
 
 
 PLANES = ("sagittal", "coronal", "axial")

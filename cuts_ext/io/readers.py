@@ -156,14 +156,16 @@ def _onto_image_grid(mask: np.ndarray, mask_affine: np.ndarray, affine: np.ndarr
     tolerance = 1e-3 * float(np.linalg.norm(affine[:3, :3], axis=0).min())
     if _same_affine(mask_affine, affine, tolerance):
         return mask
-    if mask.ndim == 3:
-        from nibabel import orientations
+    from nibabel import orientations
 
-        transform = orientations.ornt_transform(orientations.io_orientation(mask_affine),
-                                                orientations.io_orientation(affine))
-        moved_affine = mask_affine @ orientations.inv_ornt_aff(transform, mask.shape)
-        if _same_affine(moved_affine, affine, tolerance):
-            return orientations.apply_orientation(mask, transform).astype(bool)
+    # A single slice was read as 2-D (X x Y x 1): its third voxel axis is put back for this.
+    stored = mask[..., None] if mask.ndim == 2 else mask
+    transform = orientations.ornt_transform(orientations.io_orientation(mask_affine),
+                                            orientations.io_orientation(affine))
+    moved_affine = mask_affine @ orientations.inv_ornt_aff(transform, stored.shape)
+    if _same_affine(moved_affine, affine, tolerance):
+        moved = orientations.apply_orientation(stored, transform).astype(bool)
+        return moved[..., 0] if mask.ndim == 2 and moved.shape[-1] == 1 else moved
     raise InputError(f"{path}: its affine (voxel to world) places it elsewhere than the image"
                      f"{owner} (another space or grid): resample it onto the image, or save it "
                      "with the image's affine")

@@ -67,11 +67,14 @@ def score_written(path: Any, mask_path: Any) -> Dict[str, Any]:
     the mask file at `mask_path`.
 
     Raises:
-        io.InputError: the mask cannot be read or its shape differs from the segmentation's.
+        io.InputError: the mask cannot be read, its shape differs from the segmentation's, or
+            its NIfTI affine places it elsewhere than the input's (kept in the .npz).
         ValueError, OSError: the .npz cannot be read, or holds no level.
     """
     segmentation = MultiscaleSegmentation.load(path)
-    reference = read_mask(mask_path, segmentation.spatial_shape, image_path=path)
+    # Files written before the affine was kept have none: their masks match by shape.
+    reference = read_mask(mask_path, segmentation.spatial_shape, image_path=path,
+                          affine=segmentation.affine)
     return evaluate_segmentation(Path(path).stem, segmentation, reference)
 
 

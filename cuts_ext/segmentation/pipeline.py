@@ -186,6 +186,7 @@ def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = N
                 result, image.spatial_shape, reconstruction=points.reconstruction,
                 source=str(image.path) if image.path is not None else image.name,
                 point_labels=points.point_labels)
+            segmentation.affine = image.affine
     if mask is None or not segmentation.levels:
         return SegmentedImage(image, segmentation, result)
     hints = np.stack([label_hint_mask(level, mask) for level in segmentation.label_maps])
