@@ -1,6 +1,7 @@
 """Checkpoints: one file that rebuilds the model, written atomically, foreign files refused."""
 
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -60,6 +61,18 @@ def test_non_torch_file_and_missing_file(tmp_path):
         cuts_ext.load_encoder(path)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         cuts_ext.load_encoder(tmp_path / "absent.pt")
+
+
+def test_a_checkpoint_is_created_with_the_umask_s_permissions(trained):
+    # Not mkstemp's 0600: others on a shared file system may read the model, as any file.
+    _, path, _ = trained
+    umask = os.umask(0o022)
+    try:
+        ckpt.save_checkpoint(path, ckpt.load_checkpoint(path))
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
 
 
 def test_another_format_is_refused_without_torch_s_unsafe_advice(tmp_path):

@@ -106,6 +106,33 @@ def test_the_command_on_a_scheduler_writes_what_the_serial_run_writes(cohort, cl
         (tmp_path / "serial" / "metrics.csv").read_text()
 
 
+def test_relative_paths_on_a_scheduler_mean_the_command_s_folder(cohort, client):
+    # Workers run in their own folder: relative inputs failed there (no such file) and a
+    # relative -o put the outputs in the workers' folder while the command reported success.
+    root, images, _ = cohort
+    run = _cuts("segment", "images", "--model", "images.pt", "--masks", "masks", "-o",
+                "relative_out", "--scheduler", client.scheduler.address, "--quiet", cwd=root)
+    errors = [line for line in run.stderr.splitlines() if "error:" in line]
+    assert run.returncode == 1 and len(errors) == 2, run.stderr
+    assert "broken.png" in errors[0] and errors[1] == "cuts segment: error: 1 input(s) failed"
+    for path in images:
+        name = input_name(path)
+        assert (root / "relative_out" / name / f"{name}.npz").is_file()
+    assert (root / "relative_out" / "metrics.csv").is_file()
+
+
+def test_a_closed_client_is_refused_before_training(cohort, client, monkeypatch):
+    root, images, _ = cohort
+    closed = distributed.Client(client.scheduler.address)
+    closed.close()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started")
+    monkeypatch.setattr("cuts_ext.encoder.training.train", no_training)
+    with pytest.raises(ValueError, match="client is closed"):
+        cuts_ext.segment(images, client=closed, progress=False)
+
+
 def _kill_a_worker_holding_a_task(client, killed):
     """Waits until a worker processes a task, then SIGKILLs its process (pid into `killed`)."""
     deadline = time.monotonic() + 60

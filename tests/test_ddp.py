@@ -21,6 +21,11 @@ SCRIPT = textwrap.dedent("""
     result = cuts_ext.train(images, epochs=2, batch_size=2, num_kernels=2, seed=0,
                             device="cpu", checkpoint=f"{out}/encoder.pt", progress=False)
     assert not dist.is_initialized(), "train left the process group it joined"
+    # Every rank returns once rank 0 has written the final checkpoint (before, rank 1 found
+    # no file, or the previous epoch's).
+    loaded = cuts_ext.load_encoder(f"{out}/encoder.pt").state_dict()
+    trained = result.model.state_dict()
+    assert all(torch.equal(loaded[key], trained[key]) for key in trained), "stale checkpoint"
     rank = int(__import__("os").environ["RANK"])
     torch.save(dict(state=result.model.state_dict(), history=result.history),
                f"{out}/rank{rank}.pt")

@@ -172,6 +172,8 @@ def test_result_accessors_name_the_level():
         result.label_map(40)
     with pytest.raises(ValueError, match="does not hold 40 points"):
         result.label_map((5, 7))
+    with pytest.raises(ValueError, match="does not hold 40 points"):  # numpy's -1 rule is not
+        result.label_map((-20, -2))                                    # this API's
 
 
 @pytest.mark.parametrize("kwargs,error,words", [

@@ -175,8 +175,9 @@ def run_segment(args: argparse.Namespace) -> int:
     if jobs:
         outcomes += _segment_jobs(args, images, jobs, out, on_cluster)
     rows = []
-    order = {path: number for number, path in enumerate(paths)}
-    for outcome in sorted(outcomes, key=lambda outcome: order[outcome.path]):
+    # Keyed by absolute path: on a scheduler the jobs carry their paths made absolute.
+    order = {Path(path).absolute(): number for number, path in enumerate(paths)}
+    for outcome in sorted(outcomes, key=lambda outcome: order[Path(outcome.path).absolute()]):
         failures += outcome.error is not None
         if outcome.metrics is not None:
             rows.append(outcome.metrics)
@@ -203,8 +204,11 @@ def _segment_jobs(args: argparse.Namespace, images: list, jobs: list, out: Path,
     device, seed = train_options.pop("device"), train_options.pop("seed")
     if args.save_model:  # never with --model (argparse refuses the pair)
         train_options.update(checkpoint=args.save_model, resume=args.resume)
-    model = prepare_model(args.model, images, device=device, seed=seed,
-                          train_options=train_options, progress=not args.quiet)
+
+    def model() -> Any:
+        return prepare_model(args.model, images, device=device, seed=seed,
+                             train_options=train_options, progress=not args.quiet)
+
     settings = dict(device=device, seed=seed, position_weight=args.position_weight,
                     channel_weight=args.channel_weight,
                     condense_options={"granularity": args.granularity},
@@ -222,11 +226,16 @@ def _segment_jobs(args: argparse.Namespace, images: list, jobs: list, out: Path,
                        f"condensed in {outcome.seconds:.1f} s -> {outcome.folder}")
 
     if not on_cluster:
+        encoder = model()
         for number, job in enumerate(jobs, start=1):
-            report(number, run_job(model, job, out, overwrite=args.overwrite, **settings))
+            report(number, run_job(encoder, job, out, overwrite=args.overwrite, **settings))
         return outcomes
+    # The cluster is reached before the encoder is trained: a scheduler that does not answer
+    # fails in seconds, not after the training.
     with dask_client(args.scheduler, args.workers) as client:
-        finished = run_on_cluster(client, model, jobs, out, overwrite=args.overwrite,
+        if args.scheduler is not None:  # workers elsewhere run in other folders
+            out, jobs = out.absolute(), [job.absolute() for job in jobs]
+        finished = run_on_cluster(client, model(), jobs, out, overwrite=args.overwrite,
                                   settings=settings, progress=not args.quiet)
         for number, outcome in enumerate(finished, start=1):
             report(number, outcome)

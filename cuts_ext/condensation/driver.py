@@ -88,7 +88,7 @@ class CondensationResult:
             shape = tuple(integer(size, "shape") for size in shape)
         except TypeError:
             raise TypeError(f"shape must be a sequence of integer sizes, got {shape!r}") from None
-        if int(np.prod(shape)) != labels.shape[0]:
+        if any(size < 0 for size in shape) or int(np.prod(shape)) != labels.shape[0]:
             raise ValueError(f"shape {tuple(shape)} does not hold {labels.shape[0]} points")
         return labels.reshape(tuple(shape))
 

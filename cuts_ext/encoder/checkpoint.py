@@ -24,7 +24,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -47,8 +47,10 @@ def save_checkpoint(path: PathLike, state: dict) -> None:
                          f"{type(state.get('model')).__name__})")
     path = Path(path)
     state = dict(state, format=FORMAT, version=VERSION)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                             dir=path.parent)
+    # Created as open(..., "w") would (0666 less the umask), not mkstemp's 0600: a model on a
+    # shared file system is for the other users and services there too.
+    temporary = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(descriptor, "wb") as stream:
             torch.save(state, stream)

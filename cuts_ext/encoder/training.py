@@ -198,6 +198,10 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
                     resume=dict(model=_cpu_state(model), optimizer=optimizer.state_dict(),
                                 scheduler=scheduler.state_dict())))
         bar.close()
+        if world > 1 and checkpoint is not None:
+            # Only rank 0 writes: the others return once the final file exists, so a script
+            # that trains and then loads the checkpoint reads the same model on every rank.
+            dist.barrier()
         if best_weights is not None:
             model.load_state_dict(best_weights)
         result.model = model.eval()

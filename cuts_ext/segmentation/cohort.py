@@ -54,6 +54,12 @@ class InputJob:
     mask: Optional[Path] = None
     foreground: Any = "default"
 
+    def absolute(self) -> "InputJob":
+        """This job with absolute file paths (the same files, from any working folder)."""
+        def absolute(value: Any) -> Any:
+            return value.absolute() if isinstance(value, Path) else value
+        return InputJob(absolute(self.image), absolute(self.mask), absolute(self.foreground))
+
     @property
     def path(self) -> Path:
         return self.image.path if isinstance(self.image, LoadedImage) else Path(self.image)
@@ -269,8 +275,12 @@ def _share_encoder(client: Any, model: Any) -> tuple:
 
 
 def check_client(client: Any) -> None:
-    """TypeError unless `client` is a `dask.distributed.Client` (RuntimeError without Dask)."""
+    """TypeError unless `client` is a `dask.distributed.Client` (RuntimeError without Dask),
+    ValueError when it is closed: checked before any training."""
     _distributed(client)
+    if client.status != "running":
+        raise ValueError(f"client is {client.status}, not running: connect it (or make a new "
+                         "Client) before segmenting")
 
 
 def _distributed(client: Any = None) -> Any:
