@@ -69,7 +69,8 @@ class MultiscaleSegmentation:
     def from_condensation(cls, result: Any, spatial_shape: Sequence[int],
                           reconstruction: Optional[Any] = None, source: str = "",
                           auto_method: str = AUTO_METHOD,
-                          point_labels: Optional[Any] = None) -> "MultiscaleSegmentation":
+                          point_labels: Optional[Any] = None,
+                          affine: Optional[Any] = None) -> "MultiscaleSegmentation":
         """Label maps, persistent map and automatic level of a condensation of one image's pixels.
 
         Args:
@@ -81,6 +82,7 @@ class MultiscaleSegmentation:
             auto_method: the criterion of `level_choice.auto_level`.
             point_labels: int [*spatial_shape], each voxel's point (0..M-1) or -1 outside
                 the foreground; None: the points are the voxels.
+            affine: the input's voxel-to-world matrix [4, 4] (a NIfTI input's), or None.
         Raises:
             TypeError: result is not a condensation result; spatial_shape not integer sizes.
             ValueError: a hierarchy, reconstruction or point_labels that does not fit the shape.
@@ -113,7 +115,8 @@ class MultiscaleSegmentation:
                            spatial_shape=shape, label_maps=label_maps,
                            persistent=np.zeros(shape, np.int32), auto_level=None,
                            reconstruction=reconstruction, source=source,
-                           point_labels=point_labels)
+                           point_labels=point_labels,
+                           affine=None if affine is None else np.asarray(affine, np.float64))
         segmentation.persistent = _persistent(segmentation)
         segmentation.auto_level = auto_level(segmentation, auto_method)
         return segmentation
@@ -195,16 +198,17 @@ def _persistent(segmentation: "MultiscaleSegmentation") -> np.ndarray:
     onto the voxels: the same map as from the voxel maps (the regions, their areas and their
     order are the same), in a fraction of the time (1 mm MNI brain: 9,771 points for 8.7 M
     voxels)."""
-    background = None if segmentation.foreground is None else 0
     point_labels = segmentation.point_labels
     if point_labels is not None and segmentation.levels and PERSISTENT_METHOD == "stable":
-        inside = point_labels[point_labels >= 0]
-        counts = np.bincount(inside, minlength=segmentation.hierarchy.shape[1])
+        # Voxels per point, in one pass: the -1 of the background counts in bin 0, dropped.
+        counts = np.bincount(point_labels.ravel() + 1,
+                             minlength=segmentation.hierarchy.shape[1] + 1)[1:]
         if counts.all():  # every point covers a voxel, as super-voxels do
             painted = stable_structures(segmentation.hierarchy[segmentation.levels],
                                         weights=counts)
-            return np.where(point_labels >= 0, painted[np.maximum(point_labels, 0)],
-                            0).astype(np.int32)
+            # One gather: the appended 0 is what index -1 (outside the foreground) reads.
+            return np.append(painted, 0).astype(np.int32)[point_labels]
+    background = None if segmentation.foreground is None else 0
     return persistent_map(segmentation.label_maps, background=background)
 
 

@@ -185,8 +185,7 @@ def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = N
             segmentation = MultiscaleSegmentation.from_condensation(
                 result, image.spatial_shape, reconstruction=points.reconstruction,
                 source=str(image.path) if image.path is not None else image.name,
-                point_labels=points.point_labels)
-            segmentation.affine = image.affine
+                point_labels=points.point_labels, affine=image.affine)
     if mask is None or not segmentation.levels:
         return SegmentedImage(image, segmentation, result)
     hints = np.stack([label_hint_mask(level, mask) for level in segmentation.label_maps])
@@ -209,16 +208,14 @@ def _position_options(spatial_shape: Sequence[int], weight: float,
 def check_model_fits(model: Any, image: LoadedImage) -> None:
     """ValueError unless `model` embeds inputs like `image`: a 2-D encoder for images, a 3-D
     one for volumes, trained on as many channels (checked before any work on the input)."""
-    dims, channels = len(image.spatial_shape), int(image.data.shape[0])
-    kinds = {2: "2-D images", 3: "volumes"}
-    if model.dims != dims:
-        raise ValueError(f"the model is a {model.dims}-D encoder (for {kinds[model.dims]}) and "
-                         f"this input is {'a volume' if dims == 3 else 'a 2-D image'} of shape "
-                         f"{list(image.spatial_shape)}: segment it with a model trained on "
-                         f"{kinds[dims]}")
-    if model.in_channels != channels:
-        raise ValueError(f"the model was trained on inputs of {model.in_channels} channel(s) "
-                         f"and this input has {channels}")
+    if (model.dims, model.in_channels) == (len(image.spatial_shape), image.data.shape[0]):
+        return
+    raise ValueError(f"the model is a {model.dims}-D encoder (for "
+                     f"{'volumes' if model.dims == 3 else '2-D images'}) of inputs of "
+                     f"{model.in_channels} channel(s) and this input has "
+                     f"{image.data.shape[0]}: it is {_kind(image)}, of shape "
+                     f"{list(image.spatial_shape)}; segment it with a model trained on such "
+                     "inputs")
 
 
 def check_settings(position_weight: Any, channel_weight: Any, max_points: Any) -> None:
@@ -278,9 +275,10 @@ def check_trainable(images: Sequence[LoadedImage], patch_size: Any) -> None:
     pixels along a spatial axis (training samples whole patches inside each image; an encoder
     trained on other images segments such an input: embedding pads it)."""
     patch_size = integer(patch_size, "patch_size", minimum=1)
+    first = _kind(images[0]) if images else None
     for image in images:
         where = _where(image)
-        kind, first = _kind(image), _kind(images[0])
+        kind = _kind(image)
         if kind != first:
             raise InputError(f"{where}: {kind}, unlike {_where(images[0])} ({first}): one "
                              "encoder is trained on inputs of one kind and channel count; "
