@@ -20,7 +20,7 @@ from support import cohort as hooks
 distributed = pytest.importorskip("dask.distributed", reason="needs cuts_ext[dask]")
 
 from cuts_ext.io import input_name  # noqa: E402
-from cuts_ext.segmentation.cohort import InputJob, run_on_cluster  # noqa: E402
+from cuts_ext.segmentation.cohort import InputJob, dask_client, run_on_cluster  # noqa: E402
 
 VOLUME_POINTS = 300  # the volume goes through super-voxels
 
@@ -202,6 +202,17 @@ def test_resume_after_a_killed_run_segments_only_the_missing_inputs(cohort, tmp_
         assert [row["name"] for row in csv.DictReader(file)] == [input_name(p) for p in images]
     again = _cuts(*command, "--resume", "--quiet")
     assert again.returncode == 0 and (out / "metrics.csv").is_file()
+
+
+def test_the_local_cluster_s_workers_leave_ctrl_c_to_the_command(capfd):
+    # Ctrl-C in a terminal sends SIGINT to the whole process group: the command catches it and
+    # closes the cluster; a worker that took it too printed a KeyboardInterrupt traceback.
+    with dask_client(workers=1) as client:
+        (pid,) = client.run(os.getpid).values()
+        os.kill(pid, signal.SIGINT)
+        time.sleep(1.0)
+        assert list(client.run(os.getpid).values()) == [pid]
+    assert "KeyboardInterrupt" not in capfd.readouterr().err
 
 
 @pytest.mark.parametrize("options,word", [(["--workers", "0"], "--workers"),

@@ -300,7 +300,7 @@ def _distributed(client: Any = None) -> Any:
 def dask_client(scheduler: Optional[str] = None, workers: Optional[int] = None) -> Iterator[Any]:
     """A `dask.distributed.Client` of the cluster whose scheduler is at `scheduler`, or (given
     `workers`) of a LocalCluster of that many worker processes, one thread each, closed on
-    exit.
+    exit; its workers ignore Ctrl-C (dask_worker.py), which this process handles.
 
     Raises:
         ValueError: neither or both given, or `workers` < 1.
@@ -319,6 +319,7 @@ def dask_client(scheduler: Optional[str] = None, workers: Optional[int] = None) 
     # ":0": the scheduler's HTTP server (dashboard, metrics) on a free port, not on 8787, which
     # another cluster on this machine may hold.
     with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0", silence_logs=logging.ERROR) as cluster, \
+                                  dashboard_address=":0", silence_logs=logging.ERROR,
+                                  preload=[f"{__package__}.dask_worker"]) as cluster, \
             distributed.Client(cluster) as client:
         yield client
