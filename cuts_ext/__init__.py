@@ -24,6 +24,7 @@ import importlib
 import sys
 
 from . import _C, io
+from ._missing import missing_dependency
 from .condensation import ops
 from .condensation.driver import CondensationResult, condense
 from .encoder.pairs import sample_pairs
@@ -58,7 +59,14 @@ _NEEDS_TORCH = {"load_encoder": "encoder.checkpoint", "Embedding": "encoder.embe
 def __getattr__(name: str):
     if name not in _NEEDS_TORCH:
         raise AttributeError(f"module 'cuts_ext' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_NEEDS_TORCH[name]}", __name__), name)
+    try:
+        module = importlib.import_module(f".{_NEEDS_TORCH[name]}", __name__)
+    except ModuleNotFoundError as error:
+        missing = missing_dependency(error)
+        if missing is None:
+            raise
+        raise ModuleNotFoundError(f"cuts_ext.{name}: {missing}", name=error.name) from error
+    value = getattr(module, name)
     globals()[name] = value
     return value
 

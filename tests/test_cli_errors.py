@@ -1,6 +1,10 @@
 """`cuts` errors: a usage error exits 2 naming the option, a refused input or failed run exits 1
-with one line on stderr, an unexpected error says it is a bug and where to report it, and no
-traceback is printed unless asked for (issue #14, family 1)."""
+with one line on stderr, an unexpected error says it is a bug, a missing dependency is named
+with its install line, a closed stdout ends the command quietly, and no traceback is printed
+unless asked for (issue #14, family 1)."""
+
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -99,3 +103,41 @@ def test_ctrl_c_exits_130(capsys, monkeypatch, images, tmp_path):
     monkeypatch.setattr(cli.segment, "run_train", interrupted)
     status, lines = run_cuts(capsys, "train", images, "-o", tmp_path / "model.pt")
     assert status == 130 and lines == ["cuts train: interrupted"]
+
+
+# A Python without PyTorch: None in sys.modules makes `import torch` raise ModuleNotFoundError
+# as an environment without it does, on the package's own import path.
+WITHOUT_TORCH = "import sys; sys.modules['torch'] = None; "
+
+
+def _python(code, *args, **kwargs):
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
+                          text=True, timeout=120, **kwargs)
+
+
+def test_a_missing_torch_is_named_with_its_install_line_not_called_a_bug(images, tmp_path):
+    result = _python(WITHOUT_TORCH + "from cuts_ext.cli import main; sys.exit(main(sys.argv[1:]))",
+                     "train", images, "-o", tmp_path / "model.pt")
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1 and len(lines) == 1, result.stderr
+    assert lines[0].startswith("cuts train: error: ") and "'torch'" in lines[0]
+    assert "pip install torch" in lines[0] and "bug" not in lines[0]
+
+
+def test_the_api_names_a_missing_torch_and_condenses_without_it():
+    result = _python(WITHOUT_TORCH + "import numpy, cuts_ext\n"
+                     "print(cuts_ext.condense(numpy.random.default_rng(0).random((40, 3))).n_iterations)\n"
+                     "cuts_ext.train")
+    assert result.stdout.strip().isdigit(), result.stderr
+    assert "ModuleNotFoundError: cuts_ext.train: this needs the Python package 'torch'" in \
+        result.stderr and "pip install torch" in result.stderr
+
+
+def test_a_closed_stdout_ends_the_command_quietly():
+    # `cuts info | head -1`: the reader leaves after one line, while info still writes.
+    with subprocess.Popen([sys.executable, "-m", "cuts_ext.cli", "info"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as info:
+        assert info.stdout.readline()
+        info.stdout.close()
+        errors = info.stderr.read()
+        assert info.wait(timeout=120) == 141 and errors == ""

@@ -4,8 +4,10 @@ options shared between them in options.py.
 Exit status: 0 on success; 2 for a usage error (argparse: an unknown option, a malformed value,
 naming the option); 1 when an input or setting is refused or a run fails in an expected way
 (ValueError, TypeError, RuntimeError, MemoryError, OSError: one line on stderr, "cuts COMMAND:
-error: ..."), or on an unexpected error, which prints one line saying it is a bug and where to
-report it; its traceback only with --debug or CUTS_DEBUG=1. Ctrl-C exits 130.
+error: ..."; also a declared dependency missing from the environment, named with its pip
+install line), or on an unexpected error, which prints one line saying it is a bug; its
+traceback only with --debug or CUTS_DEBUG=1. Ctrl-C exits 130; a closed stdout (`| head`) 141,
+silently.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import os
 import sys
 
+from .._missing import missing_dependency
 from . import demo, evaluate, info, segment
 
 #: The errors the library documents for bad inputs and failed runs.
@@ -43,18 +46,27 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"cuts {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader of stdout went away (`cuts info | head -1`): stop quietly, as a command
+        # killed by SIGPIPE would (128 + 13), with stdout pointed at /dev/null so that the
+        # interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except EXPECTED_ERRORS as error:
         if debug:
             raise
         print(f"cuts {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 1
-    except Exception as error:  # a bug: say so, and where to report it
+    except Exception as error:  # a bug (or an incomplete installation): say which
         if debug:
             raise
+        missing = missing_dependency(error)
+        if missing is not None:
+            print(f"cuts {args.command}: error: {missing}", file=sys.stderr)
+            return 1
         print(f"cuts {args.command}: internal error: {type(error).__name__}: {one_line(error)} "
-              "(a bug in cuts_ext: please report it on the cuts_ext issue tracker with the "
-              "command line; rerun with --debug or CUTS_DEBUG=1 for the traceback)",
-              file=sys.stderr)
+              "(a bug in cuts_ext: please report it to its maintainers with the command line "
+              "and the traceback, which --debug or CUTS_DEBUG=1 prints)", file=sys.stderr)
         return 1
 
 

@@ -36,11 +36,12 @@ BRAIN_TRAINING = {"batch_size": 8, "crop": 48, "step": "windows", "val_fraction"
 
 def add_parser(sub: "argparse._SubParsersAction") -> None:
     demo = sub.add_parser(
-        "demo", help="run the whole pipeline on bundled example data (a fundus photograph and "
-                     "an MRI volume)",
+        "demo", help="run the whole pipeline on bundled example data (a fundus photograph, an "
+                     "MRI volume, a whole brain with nilearn)",
         description="Train CUTS encoders on scikit-image's fundus photograph and on nibabel's "
-                    "example MRI volume, segment both, and write the segmentations and figures "
-                    "to OUT. Needs no arguments and no downloads.")
+                    "example MRI volume (and, when nilearn is installed, on the MNI152 brain "
+                    "template its wheel bundles), segment them, and write the segmentations and "
+                    "figures to OUT. Needs no arguments and no downloads.")
     demo.add_argument("-o", "--output", default="cuts_demo", metavar="OUT",
                       help="output folder (default ./cuts_demo)")
     demo.add_argument("--epochs", type=int, default=60,
