@@ -165,6 +165,15 @@ def host_array(x: Any, name: str) -> np.ndarray:
     return array if array.flags.c_contiguous else np.ascontiguousarray(array)
 
 
+def real_host_array(x: Any, name: str) -> np.ndarray:
+    """float64 C-contiguous host copy of `x` (any input of `host_array`): ValueError unless it
+    holds real numbers (booleans count as 0 and 1, as in X; complex numbers do not)."""
+    array = host_array(x, name)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be real numbers, got {array.dtype}")
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
 def _refuse_sparse_or_masked(x: Any, name: str) -> None:
     """TypeError for inputs whose conversion to a dense array would be wrong or useless:
     sparse matrices and tensors (numpy turns a scipy matrix into a 0-d object array) and masked

@@ -52,6 +52,26 @@ def real(value: Any, name: str, *, minimum: Optional[float] = None,
     return result
 
 
+def sizes(value: Any, name: str, *, minimum: int = 1,
+          lengths: Optional[Sequence[int]] = None) -> tuple:
+    """`value` (an image's or volume's shape) as a tuple of ints: TypeError unless a sequence of
+    integers, ValueError if it is empty, a size is below `minimum`, or (given `lengths`) it has
+    another number of sizes."""
+    try:
+        items = None if isinstance(value, (str, bytes)) else list(value)
+    except TypeError:
+        items = None
+    if items is None:
+        raise TypeError(f"{name} must be a sequence of integer sizes, got {describe(value)}")
+    result = tuple(integer(size, f"{name}[{axis}]") for axis, size in enumerate(items))
+    if not result or (lengths is not None and len(result) not in lengths):
+        counts = "at least 1" if lengths is None else " or ".join(map(str, lengths))
+        raise ValueError(f"{name} must have {counts} sizes, got {list(result)}")
+    if min(result) < minimum:
+        raise ValueError(f"{name} must be sizes >= {minimum}, got {list(result)}")
+    return result
+
+
 def choice(value: Any, name: str, options: Sequence[Any]) -> Any:
     """`value` itself; ValueError unless it is one of `options` (compared by equality, strings
     only with strings)."""

@@ -124,3 +124,23 @@ def test_latent_at_equals_the_full_map_in_eval_mode(rng, shape):
     for name in ("patch_real", "patch_recon", "z_anchors", "z_positives"):
         torch.testing.assert_close(getattr(windows, name), getattr(full, name),
                                    rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("arguments,error,word", [
+    ({"num_kernels": 2.5}, TypeError, "num_kernels"),
+    ({"patch_size": "5"}, TypeError, "patch_size"),
+    ({"dims": True}, TypeError, "dims"),
+    ({"seed": 1.5}, TypeError, "seed"),
+    ({"num_kernels": 0}, ValueError, "num_kernels"),
+    ({"patch_size": 4}, ValueError, "odd"),
+    ({"dims": 4}, ValueError, "dims")])
+def test_encoder_arguments_of_the_wrong_kind_or_range_are_refused_by_name(arguments, error,
+                                                                          word):
+    with pytest.raises(error, match=word):
+        cuts_ext.CUTSEncoder(3, **arguments)
+
+
+def test_numpy_integers_are_integers_for_the_encoder():
+    model = cuts_ext.CUTSEncoder(np.int64(3), num_kernels=np.int32(2), dims=np.int64(2))
+    assert (model.in_channels, model.num_kernels, model.dims) == (3, 2, 2)
+    assert all(type(value) is int for value in (model.in_channels, model.num_kernels))

@@ -9,6 +9,7 @@ import torch
 import cuts_ext
 from cuts_ext import ops
 from cuts_ext._checks import choice, integer, level_index, real
+from cuts_ext.condensation.coarsen import coarsen
 
 X = np.random.default_rng(3).standard_normal((40, 4))
 IMAGES = np.random.default_rng(4).uniform(-1, 1, (2, 1, 16, 16)).astype(np.float32)
@@ -172,8 +173,8 @@ def test_result_accessors_name_the_level():
         result.label_map(40)
     with pytest.raises(ValueError, match="does not hold 40 points"):
         result.label_map((5, 7))
-    with pytest.raises(ValueError, match="does not hold 40 points"):  # numpy's -1 rule is not
-        result.label_map((-20, -2))                                    # this API's
+    with pytest.raises(ValueError, match="shape must be sizes >= 0"):  # numpy's -1 rule is not
+        result.label_map((-20, -2))                                     # this API's
 
 
 @pytest.mark.parametrize("kwargs,error,words", [
@@ -359,3 +360,40 @@ def test_multiscale_segmentation_checks_its_shape():
     assert segmentation.label_maps.shape == (len(result.levels), 5, 8)
     with pytest.raises(TypeError, match="CondensationResult.*NoneType"):
         cuts_ext.MultiscaleSegmentation.from_condensation(None, (5, 8))
+
+
+@pytest.mark.parametrize("bad,error", [([2.5, "x"], TypeError), ("34", TypeError), (12, TypeError),
+                                       ([], ValueError), ([3, -4], ValueError)])
+def test_every_entry_point_reads_a_shape_by_one_rule(bad, error):
+    # condense, coarsen, label_map and from_condensation once parsed shapes in four ways.
+    X = _two_blobs(12)
+    result = cuts_ext.condense(X, n_pca=None)
+    assert result.levels
+    calls = [lambda: cuts_ext.condense(X, position_weight=1.0, spatial_shape=bad),
+             lambda: coarsen(X, bad, max_points=4),
+             lambda: result.label_map(bad),
+             lambda: cuts_ext.MultiscaleSegmentation.from_condensation(result, bad)]
+    for call in calls:
+        with pytest.raises(error, match="shape"):
+            call()
+
+
+@pytest.mark.parametrize("name", ["channels", "weights", "positions"])
+def test_per_point_arrays_take_booleans_as_numbers_and_refuse_complex_ones(name):
+    X = _two_blobs(12)
+    extra = {"channels": dict(channel_weight=1.0), "positions": dict(position_weight=1.0),
+             "weights": {}}[name]
+    shape = (12, 2) if name == "positions" else (12,)
+    # weights must be > 0, so theirs are all True
+    flags = np.random.default_rng(1).random(shape) > (0.5 if name != "weights" else -1)
+    reference = cuts_ext.condense(X, n_pca=None, **{name: flags.astype(np.float64)}, **extra)
+    result = cuts_ext.condense(X, n_pca=None, **{name: flags}, **extra)
+    np.testing.assert_array_equal(result.hierarchy, reference.hierarchy)
+    with pytest.raises(ValueError, match=f"{name} must be real numbers"):
+        cuts_ext.condense(X, n_pca=None, **{name: flags.astype(np.complex128)}, **extra)
+
+
+def _two_blobs(n):
+    """float64 [n, 2]: two tight groups of points far apart (condensation merges each)."""
+    rng = np.random.default_rng(0)
+    return np.concatenate([rng.normal(0, 0.05, (n // 2, 2)), rng.normal(3, 0.05, (n - n // 2, 2))])

@@ -16,7 +16,7 @@ from typing import Any, Optional, Sequence
 
 from .. import _C
 from .._arrays import FLOAT_DTYPES, Operand, as_operand, like_operand
-from .._checks import INT32_MAX, integer, real
+from .._checks import INT32_MAX, integer, real, sizes
 
 
 @dataclass(frozen=True)
@@ -93,15 +93,7 @@ def coarsen(features: Any, spatial_shape: Sequence[int], max_points: int, *,
 
 
 def _spatial_shape(spatial_shape: Sequence[int]) -> tuple[int, ...]:
-    try:
-        spatial = tuple(integer(s, "spatial_shape") for s in spatial_shape)
-    except TypeError:
-        raise TypeError(f"spatial_shape must be a sequence of 2 or 3 integers, got "
-                        f"{spatial_shape!r}") from None
-    if len(spatial) not in (2, 3) or min(spatial) < 1:
-        raise ValueError(f"spatial_shape must be [H, W] or [D, H, W] of positive integers, got "
-                         f"{list(spatial)}")
-    return spatial
+    return sizes(spatial_shape, "spatial_shape", lengths=(2, 3))
 
 
 def _foreground(foreground: Any, spatial: tuple[int, ...], src: Operand) -> Optional[Operand]:

@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from .._arrays import as_operand, like_operand, to_numpy
-from .._checks import integer, level_index, real
+from .._checks import integer, level_index, real, sizes
 from ..profiling import stage
 from .bounds import iteration_limit, point_radius
 from .device_preparation import device_points, prepare_points_on_device
@@ -84,11 +84,8 @@ class CondensationResult:
         """The labels at a level reshaped to the image or volume `shape` (H x W or D x H x W),
         for X built from the pixels of one image in row-major order."""
         labels = self.labels(level)
-        try:
-            shape = tuple(integer(size, "shape") for size in shape)
-        except TypeError:
-            raise TypeError(f"shape must be a sequence of integer sizes, got {shape!r}") from None
-        if any(size < 0 for size in shape) or int(np.prod(shape)) != labels.shape[0]:
+        shape = sizes(shape, "shape", minimum=0)
+        if int(np.prod(shape)) != labels.shape[0]:
             raise ValueError(f"shape {tuple(shape)} does not hold {labels.shape[0]} points")
         return labels.reshape(tuple(shape))
 
@@ -226,14 +223,14 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
             if weights is not None:
                 engine.set_weights(weights)
         rng = np.random.default_rng(options["seed"])
-        history, counts, bandwidths, times, exact, seconds = [], [], [], [], [], []
+        history, counts, bandwidths, times, t_exact, seconds = [], [], [], [], [], []
 
         def pick_time(curve_length: int) -> int:
             if t != "auto":
-                exact.append(True)
+                t_exact.append(True)
                 return t
             choice = diffusion_time(engine, curve_length, options["exact_spectrum_limit"], rng)
-            exact.append(choice.exact)
+            t_exact.append(choice.exact)
             return choice.t
 
         def record(t_used: int, eps_used: float, started: float) -> None:
@@ -271,7 +268,7 @@ def condense(X: Any, *, knn: int = 30, n_pca: Optional[int] = 50,
                 with phase("merge"):
                     engine.merge(threshold)
                 record(t_i, eps, started)
-    return _result(np.stack(history), counts, bandwidths, times, exact, seconds, threshold,
+    return _result(np.stack(history), counts, bandwidths, times, t_exact, seconds, threshold,
                    points, operand)
 
 
@@ -323,12 +320,12 @@ def levels_from_counts(counts: Sequence[int], n_points: int) -> list:
             if c[plateaus[j]] != c[plateaus[j - 1]]]
 
 
-def _result(hierarchy, counts, bandwidths, times, exact, seconds, threshold, points,
+def _result(hierarchy, counts, bandwidths, times, t_exact, seconds, threshold, points,
             operand) -> CondensationResult:
     return CondensationResult(
         hierarchy=like_operand(hierarchy, operand),
         levels=levels_from_counts(counts, points.shape[0]),
-        cluster_counts=counts, eps=bandwidths, t=times, t_exact=exact, seconds=seconds,
+        cluster_counts=counts, eps=bandwidths, t=times, t_exact=t_exact, seconds=seconds,
         merge_threshold=threshold, _points=points)
 
 

@@ -13,7 +13,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .. import _C
-from .._arrays import Operand, as_operand, host_array
+from .._arrays import Operand, as_operand, real_host_array
 
 # The kernel of the reference method (docs/method.md, "Kernels"): the alpha-decay affinity
 # exp(-(d / b)^KERNEL_DECAY), with entries below KERNEL_THRESHOLD dropped.
@@ -57,10 +57,7 @@ def check_weights(weights: Any, n: int) -> Optional[np.ndarray]:
     numbers > 0 (TypeError unless an array of numbers)."""
     if weights is None:
         return None
-    values = host_array(weights, "weights")
-    if values.dtype.kind not in "fiub":
-        raise ValueError(f"weights must be real numbers, got {values.dtype}")
-    values = np.asarray(values, dtype=np.float64)
+    values = real_host_array(weights, "weights")
     if values.shape != (n,):
         raise ValueError(f"weights must be [N] = [{n}], one value per point (row of X), got "
                          f"shape {list(values.shape)}")

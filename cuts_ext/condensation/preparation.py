@@ -10,8 +10,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .._arrays import host_array
-from .._checks import integer, real
+from .._arrays import real_host_array
+from .._checks import real, sizes
 
 # Octaves of the positional encoding: wavelengths from twice the image's extent down to a
 # quarter of it, coarse enough that position separates regions, not neighbouring pixels.
@@ -24,15 +24,10 @@ def check_weight(weight: Any, name: str) -> float:
     return real(weight, name, minimum=0.0)
 
 
-
-
 def check_channels(channels: Any, n: int) -> np.ndarray:
     """float64 [N, c] copy of `channels` ([N] is taken as one channel); ValueError unless it
     holds N rows of at least one finite real value."""
-    values = host_array(channels, "channels")
-    if values.dtype.kind not in "fiu":
-        raise ValueError(f"channels must be real numbers, got {values.dtype}")
-    values = values.astype(np.float64)
+    values = real_host_array(channels, "channels")
     if values.ndim == 1:
         values = values[:, None]
     if values.ndim != 2 or values.shape[0] != n or values.shape[1] < 1:
@@ -55,14 +50,10 @@ def standardise_channels(channels: np.ndarray, weights: Optional[np.ndarray]) ->
 
 
 def check_spatial_shape(spatial_shape: Any, n: int) -> tuple:
-    """`spatial_shape` as a tuple of ints; ValueError unless its sizes are positive and their
-    product is the number of points `n`."""
-    try:
-        shape = tuple(integer(size, "spatial_shape") for size in spatial_shape)
-    except TypeError as error:
-        raise ValueError(f"spatial_shape must be a sequence of integer sizes, got "
-                         f"{spatial_shape!r}: {error}") from None
-    if not shape or min(shape) < 1 or math.prod(shape) != n:
+    """`spatial_shape` as a tuple of ints; TypeError unless a sequence of integers, ValueError
+    unless its sizes are positive and their product is the number of points `n`."""
+    shape = sizes(spatial_shape, "spatial_shape")
+    if math.prod(shape) != n:
         raise ValueError(f"spatial_shape {shape} must be positive sizes whose product is the "
                          f"number of points, {n}")
     return shape
@@ -71,10 +62,7 @@ def check_spatial_shape(spatial_shape: Any, n: int) -> tuple:
 def check_positions(positions: Any, n: int) -> np.ndarray:
     """float64 [N, d] copy of `positions`; ValueError unless it holds N rows of 1 to 3 finite
     coordinates in [0, 1]."""
-    values = host_array(positions, "positions")
-    if values.dtype.kind not in "fiu":
-        raise ValueError(f"positions must be real coordinates, got {values.dtype}")
-    values = values.astype(np.float64)
+    values = real_host_array(positions, "positions")
     if values.ndim != 2 or values.shape[0] != n or not 1 <= values.shape[1] <= 3:
         raise ValueError(f"positions must be [N, d] = [{n}, 1 to 3], got shape "
                          f"{list(values.shape)}")

@@ -9,6 +9,7 @@ from typing import NamedTuple, Optional
 import torch
 from torch import nn
 
+from .._checks import integer
 from .patches import extract_patches
 
 #: Convolutions in the encoder, and the half-width of each one's 5-wide kernel.
@@ -61,20 +62,23 @@ class CUTSEncoder(nn.Module):
         seed: weights are drawn from a private generator seeded with it (PyTorch's default
             initialisation, uniform in +-1/sqrt(fan_in)); None draws from torch's global
             generator, as any torch module does.
+
+    Raises:
+        TypeError: an argument that is not an integer (numpy integers are).
+        ValueError: one out of range, or an even patch_size.
     """
 
     def __init__(self, in_channels: int, num_kernels: int = 16, patch_size: int = PATCH_SIZE,
                  dims: int = 2, *, seed: Optional[int] = None):
         super().__init__()
-        for name, value, minimum in (("in_channels", in_channels, 1),
-                                     ("num_kernels", num_kernels, 1),
-                                     ("patch_size", patch_size, 3)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        in_channels = integer(in_channels, "in_channels", minimum=1)
+        num_kernels = integer(num_kernels, "num_kernels", minimum=1)
+        patch_size = integer(patch_size, "patch_size", minimum=3)
         if patch_size % 2 == 0:
             raise ValueError(f"patch_size must be odd, got {patch_size}")
-        if dims not in (2, 3):
-            raise ValueError(f"dims must be 2 or 3, got {dims!r}")
+        dims = integer(dims, "dims", minimum=2, maximum=3)
+        if seed is not None:
+            seed = integer(seed, "seed")
         self.in_channels = in_channels
         self.num_kernels = num_kernels
         self.patch_size = patch_size

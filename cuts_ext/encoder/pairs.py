@@ -48,8 +48,9 @@ def sample_pairs(images: Any, n_anchors: int = 8, size: int = 5, radius: int = 5
             number, images not an array of numbers.
         RuntimeError: CUDA input where no CUDA GPU can run (or CUDA was not compiled in).
     """
-    # Ranges the kernels check themselves (size against the image, ssim_min, data_range) are
-    # left to them; here only what the binding's C types could not take.
+    # Each argument's kind and range, so that Python callers get TypeError for the wrong kind
+    # (the C++ checks repeat the ranges for its other callers); what depends on the images
+    # (size against the image, at least one channel) is checked there.
     args = (integer(n_anchors, "n_anchors", minimum=1, maximum=2**62),
             integer(size, "size", minimum=1, maximum=INT32_MAX),
             integer(radius, "radius", minimum=1, maximum=INT32_MAX),

@@ -126,7 +126,9 @@ def auto_level(segmentation: Any, method: str = AUTO_METHOD,
     Returns:
         the chosen position in `segmentation.levels` (0 = finest), None when there is no level.
     Raises:
-        TypeError: `segmentation` lacks one of those attributes (an array of maps, say).
+        TypeError: `segmentation` lacks one of those attributes (an array of maps, say), or
+            `clusters` is not an integer.
+        ValueError: an unknown `method`, or `clusters` < 1.
     """
     missing = [name for name in ("label_maps", "persistent", "levels", "cluster_counts")
                if not hasattr(segmentation, name)]

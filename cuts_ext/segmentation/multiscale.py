@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence, Tuple
 import numpy as np
 
 from .._arrays import to_numpy
-from .._checks import integer
+from .._checks import sizes
 from ..io.errors import InputError
 from .level_choice import AUTO_METHOD, auto_level
 from .persistence import PERSISTENT_METHOD, persistent_map, stable_structures
@@ -87,11 +87,7 @@ class MultiscaleSegmentation:
             TypeError: result is not a condensation result; spatial_shape not integer sizes.
             ValueError: a hierarchy, reconstruction or point_labels that does not fit the shape.
         """
-        try:
-            shape = tuple(integer(size, "spatial_shape", minimum=0) for size in spatial_shape)
-        except TypeError:
-            raise TypeError(f"spatial_shape must be a sequence of integer sizes, got "
-                            f"{spatial_shape!r}") from None
+        shape = sizes(spatial_shape, "spatial_shape", minimum=0)
         if not all(hasattr(result, name) for name in ("hierarchy", "levels", "cluster_counts")):
             raise TypeError("result must be a CondensationResult (with hierarchy, levels and "
                             f"cluster_counts), got {type(result).__name__}")
