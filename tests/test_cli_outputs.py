@@ -201,3 +201,41 @@ def test_inputs_of_two_kinds_are_named_before_training(capsys, tmp_path, monkeyp
     assert status == 1
     assert "volume.npy: a volume of 1 channel(s), unlike" in lines[-1], lines
     assert "image0.npy (a 2-D image of 1 channel(s))" in lines[-1], lines
+
+
+def _model_for(images, path):
+    cuts_ext.train(np.load(images / "image0.npy")[None, None], epochs=1, val_fraction=0.0,
+                   checkpoint=path, progress=False)
+    return path
+
+
+def test_an_input_named_like_one_of_another_source_fails_alone(capsys, tmp_path):
+    # Before, each source was checked on its own: with --overwrite the second image0 replaced
+    # the first one's outputs, and without it failed as "already exists".
+    images = npy_images(tmp_path / "images")
+    other = tmp_path / "other"
+    other.mkdir()
+    np.save(other / "image0.npy", np.load(images / "image1.npy"))
+    model = _model_for(images, tmp_path / "model.pt")
+    out = tmp_path / "out"
+    status, lines = run_cuts(capsys, "segment", images, other / "image0.npy",
+                             images / "image1.npy", "-o", out, "--model", model, "--overwrite",
+                             "--quiet")
+    assert status == 1 and lines[-1] == "cuts segment: error: 1 input(s) failed", lines
+    assert str(other / "image0.npy") in lines[0] and "same name 'image0'" in lines[0]
+    written = cuts_ext.MultiscaleSegmentation.load(out / "image0" / "image0.npz")
+    assert written.source == str(images / "image0.npy")
+    assert sorted(p.name for p in out.iterdir()) == ["image0", "image1"]
+
+
+def test_a_pattern_over_the_output_folder_leaves_its_files_out(capsys, tmp_path):
+    # `cuts segment 'data/**' -o data/out` run twice took its own label images as inputs.
+    images = npy_images(tmp_path / "data")
+    model = _model_for(images, tmp_path / "model.pt")
+    out = images / "out"
+    command = ["segment", f"{images}/**", "-o", out, "--model", model, "--quiet"]
+    assert run_cuts(capsys, *command)[0] == 0
+    status, lines = run_cuts(capsys, *command, "--overwrite")
+    assert status == 0 and len(lines) == 1, lines
+    assert "left out" in lines[0] and str(out) in lines[0]
+    assert sorted(p.name for p in out.iterdir()) == ["image0", "image1"]

@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
-from ..io import (InputError, match_masks, read_image, resolve_inputs, writable_file,
-                  writable_folder)
+from ..io import InputError, match_masks, read_image, writable_file, writable_folder
 from ..io.errors import OutputExistsError
+from ..io.paths import find_inputs, split_name_clashes
 from ..segmentation.defaults import DEFAULT, IMAGE_DEFAULTS, VOLUME_DEFAULTS
 from .options import (add_common_options, add_training_options, given_training_options,
                       max_points_option, training_options, weight_option, worker_count_option)
@@ -153,7 +153,7 @@ def run_segment(args: argparse.Namespace) -> int:
     # On a cluster with a given model, the workers read the inputs; otherwise they are read
     # here (the encoder is trained on them when no model is given).
     read = resolve_sources if on_cluster and args.model else read_inputs
-    images, failures = read("segment", args.inputs)
+    images, failures = read("segment", args.inputs, out)
     if not images:
         return _no_input("segment")
     paths = [getattr(image, "path", image) for image in images]
@@ -242,17 +242,30 @@ def _segment_jobs(args: argparse.Namespace, images: list, jobs: list, out: Path,
     return outcomes
 
 
-def resolve_sources(command: str, sources: list) -> tuple:
+def resolve_sources(command: str, sources: list, outputs: Optional[Path] = None) -> tuple:
     """(input files, number of failures): each source resolved on its own, so one that names
-    nothing readable is reported and skipped."""
-    resolved, failures = _each_input(command, sources, resolve_inputs)
-    return [path for paths in resolved for path in paths], failures
+    nothing readable is reported and skipped; an input with the name of an earlier one (from
+    another source) is reported and skipped too, as its outputs would replace the earlier's.
+    Files inside `outputs`, the run's output folder, are left out (with a warning): a pattern
+    such as scans/** would otherwise take the label images of an earlier run as inputs."""
+    resolved, failures = _each_input(command, sources, find_inputs)
+    found = [path for paths in resolved for path in paths]
+    if outputs is not None:
+        inside = [path for path in found if path.resolve().is_relative_to(outputs.resolve())]
+        if inside:
+            print(f"cuts {command}: warning: left out {len(inside)} file(s) inside the output "
+                  f"folder {outputs} ({_some(inside)})", file=sys.stderr)
+            found = [path for path in found if path not in inside]
+    paths, clashes = split_name_clashes(found)
+    for clash in clashes:
+        _error(command, clash)
+    return paths, failures + len(clashes)
 
 
-def read_inputs(command: str, sources: list) -> tuple:
-    """(images read, number of failures): each source is resolved and each file read on its own,
-    so one bad input is reported and skipped."""
-    paths, failures = resolve_sources(command, sources)
+def read_inputs(command: str, sources: list, outputs: Optional[Path] = None) -> tuple:
+    """(images read, number of failures): each source is resolved (`resolve_sources`) and each
+    file read on its own, so one bad input is reported and skipped."""
+    paths, failures = resolve_sources(command, sources, outputs)
     images, unreadable = _each_input(command, paths, read_image)
     return images, failures + unreadable
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import glob
 import os
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Union
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from .errors import InputError
 
@@ -59,13 +59,20 @@ def resolve_inputs(sources: Union[PathSpec, Iterable[PathSpec]]) -> List[Path]:
         sources = [sources]
     found = set()
     for source in sources:
-        found.update(_resolve_one(source))
-    paths = sorted(found, key=str)
-    _check_unique_names(paths)
+        found.update(find_inputs(source))
+    paths, clashes = split_name_clashes(sorted(found, key=str))
+    if clashes:
+        raise clashes[0]
     return paths
 
 
-def _resolve_one(source: PathSpec) -> List[Path]:
+def find_inputs(source: PathSpec) -> List[Path]:
+    """The input files one file, folder or pattern names (`resolve_inputs`' rules for each),
+    without checking their names against each other's.
+
+    Raises:
+        InputError: as `resolve_inputs`, except for the names.
+    """
     path = Path(source)
     if path.is_dir():
         try:
@@ -93,14 +100,27 @@ def _resolve_one(source: PathSpec) -> List[Path]:
     raise InputError(f"{path}: no such file or folder")
 
 
-def _check_unique_names(paths: List[Path]) -> None:
-    seen: Dict[str, Path] = {}
+def split_name_clashes(paths: Iterable[Path]) -> Tuple[List[Path], List[InputError]]:
+    """(the paths whose names come first, in order; an InputError for each later path with an
+    earlier one's name): outputs are named after their input (`input_name`), so a second input
+    of the same name would replace the first one's. The same file named twice (another
+    spelling, a symbolic link) is kept once, silently."""
+    kept, clashes = [], []
+    names: Dict[str, Path] = {}
+    files = set()
     for path in paths:
+        file = path.resolve()
+        if file in files:
+            continue
         name = input_name(path)
-        if name in seen:
-            raise InputError(f"{path}: same name {name!r} as {seen[name]}; outputs are named "
-                             "after their input, so rename one")
-        seen[name] = path
+        if name in names:
+            clashes.append(InputError(f"{path}: same name {name!r} as {names[name]}; outputs "
+                                      "are named after their input, so rename one"))
+            continue
+        files.add(file)
+        names[name] = path
+        kept.append(path)
+    return kept, clashes
 
 
 def match_masks(images: Iterable[PathSpec], masks: PathSpec) -> Dict[Path, Optional[Path]]:
