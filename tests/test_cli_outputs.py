@@ -239,3 +239,15 @@ def test_a_pattern_over_the_output_folder_leaves_its_files_out(capsys, tmp_path)
     assert status == 0 and len(lines) == 1, lines
     assert "left out" in lines[0] and str(out) in lines[0]
     assert sorted(p.name for p in out.iterdir()) == ["image0", "image1"]
+
+
+def test_an_input_condensed_to_no_level_is_a_warning_not_a_silent_success(capsys, tmp_path):
+    # A handful of points can merge without a cluster count holding for two iterations: the
+    # outputs hold no label image, which the run printed as "0 levels" and nothing else.
+    images = npy_images(tmp_path / "images", count=1)
+    model = _model_for(images, tmp_path / "model.pt")
+    status, lines = run_cuts(capsys, "segment", images, "-o", tmp_path / "out", "--model",
+                             model, "--max-points", 3, "--quiet")
+    written = cuts_ext.MultiscaleSegmentation.load(tmp_path / "out" / "image0" / "image0.npz")
+    assert status == 0 and written.levels == []
+    assert len(lines) == 1 and "image0: no level" in lines[0] and "warning" in lines[0]

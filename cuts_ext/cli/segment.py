@@ -224,6 +224,10 @@ def _segment_jobs(args: argparse.Namespace, images: list, jobs: list, out: Path,
         else:
             _say(args, f"[{number}/{len(jobs)}] {outcome.name}: {outcome.levels} levels, "
                        f"condensed in {outcome.seconds:.1f} s -> {outcome.folder}")
+            if outcome.levels == 0:  # written, but with nothing to look at: say so
+                print(f"cuts segment: warning: {outcome.name}: no level (its points never kept "
+                      "a cluster count for two iterations, as with a few dozen voxels): no "
+                      "label image, and the persistent map is all 0", file=sys.stderr)
 
     if not on_cluster:
         encoder = model()
