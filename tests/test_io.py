@@ -1,6 +1,8 @@
 """Reading every input format from real files, resolving inputs and masks, and their errors."""
 
 import os
+import struct
+import zlib
 
 import nibabel
 import numpy as np
@@ -47,6 +49,55 @@ def test_png_16_bit_and_float_tiff_are_scaled_min_max(tmp_path):
         data = read_image(tmp_path / name).data
         assert data.shape == (1, 5, 8)
         np.testing.assert_allclose(data[0], _min_max(stored), atol=1e-6)
+
+
+def test_16_bit_colour_tiff_keeps_its_16_bits(tmp_path):
+    # Pillow reads 16-bit RGB as 8-bit: before, 6 values became 2 without a word.
+    tifffile = pytest.importorskip("tifffile", reason="scikit-image's TIFF reader")
+    colour = np.stack([_gradient((5, 8), np.uint16, 60000) + shift for shift in (0, 7, 300)],
+                      axis=-1)
+    tifffile.imwrite(tmp_path / "one.tif", colour, photometric="rgb")
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(colour, -1, 0), photometric="rgb",
+                     planarconfig="separate")
+    tifffile.imwrite(tmp_path / "pages.tif", np.stack([colour, colour[::-1]]), photometric="rgb")
+    expected = _min_max(np.moveaxis(colour, -1, 0))
+    for name in ("one.tif", "planar.tif"):
+        image = read_image(tmp_path / name)
+        assert image.data.shape == (3, 5, 8) and image.source_dtype == np.uint16
+        np.testing.assert_allclose(image.data, expected, atol=1e-6)
+    volume = read_image(tmp_path / "pages.tif").data
+    assert volume.shape == (3, 2, 5, 8)
+    np.testing.assert_allclose(volume[:, 0], expected, atol=1e-6)
+
+
+def test_16_bit_colour_png_is_refused_not_cut_to_8_bits(tmp_path):
+    rows = (np.arange(4 * 5 * 3, dtype=">u2") * 1000).reshape(4, 5, 3)
+    raw = b"".join(b"\x00" + row.tobytes() for row in rows)  # filter 0 on every row
+
+    def chunk(kind, data):
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data)))
+    (tmp_path / "deep.png").write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 5, 4, 16, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    with Image.open(tmp_path / "deep.png") as pillow:
+        assert pillow.mode == "RGB"  # what Pillow would have given
+    with pytest.raises(InputError, match="deep.png: a 16-bit PNG with colour"):
+        read_image(tmp_path / "deep.png")
+
+
+def test_a_palette_image_of_grays_is_gray_and_one_of_colours_rgb(tmp_path):
+    indices = (np.arange(6 * 7) % 4).astype(np.uint8).reshape(6, 7)
+    grays = [0, 0, 0, 80, 80, 80, 160, 160, 160, 240, 240, 240]
+    colours = [0, 0, 0, 80, 10, 10, 10, 160, 10, 10, 10, 240]
+    for name, palette in (("gray.png", grays), ("colour.png", colours)):
+        image = Image.fromarray(indices, mode="P")
+        image.putpalette(palette + [255, 0, 0] * 252)  # unused entries are not gray
+        image.save(tmp_path / name)
+    gray = read_image(tmp_path / "gray.png").data
+    assert gray.shape == (1, 6, 7)
+    np.testing.assert_allclose(gray[0], indices * 80 / 127.5 - 1, atol=1e-6)
+    assert read_image(tmp_path / "colour.png").data.shape == (3, 6, 7)
 
 
 def test_jpeg_is_read_as_rgb(tmp_path):

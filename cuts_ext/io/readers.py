@@ -5,8 +5,10 @@ encoder takes them.
 
 - PNG, JPEG, TIFF (Pillow): grayscale, 16-bit and float images give C = 1, RGB gives C = 3;
   alpha is dropped (LA -> 1 channel, RGBA -> 3): transparency is not image content. Palette
-  and other colour modes (P, CMYK, YCbCr, ...) are converted to RGB. A multi-page TIFF is a
-  volume, one page per slice (D = pages).
+  images are gray (1 channel) when every colour they use is a gray, else RGB; other colour
+  modes (CMYK, YCbCr, ...) are converted to RGB. A multi-page TIFF is a
+  volume, one page per slice (D = pages). Pillow reads 16-bit colour only as 8-bit: such TIFFs
+  are read with tifffile instead, and such PNGs are refused rather than cut to 8 bits.
 - .npy, and .npz holding one array (or an array named "image"): [H, W] is a grayscale image;
   [H, W, 3] or [H, W, 4] is a colour image saved channels-last (as numpy arrays of Pillow
   images are; alpha dropped); any other 3-D array is a grayscale volume [D, H, W] (so a volume
@@ -211,6 +213,12 @@ def _read_pillow(path: Path) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         with Image.open(path) as image:
+            if _deeper_than_pillow_reads(image, path):
+                if image.format == "TIFF":
+                    return _read_tiff_samples(path)
+                raise InputError(f"{path}: a 16-bit PNG with colour or alpha, which Pillow can "
+                                 "only read as 8-bit; save it as a TIFF or .npy to keep its "
+                                 "16 bits, or as an 8-bit PNG")
             frames = []
             for index in range(getattr(image, "n_frames", 1)):
                 image.seek(index)
@@ -221,12 +229,41 @@ def _read_pillow(path: Path) -> np.ndarray:
     return frames[0] if len(frames) == 1 else np.stack(frames, axis=1)
 
 
+def _deeper_than_pillow_reads(image: Any, path: Path) -> bool:
+    """Whether Pillow would silently cut this image's samples to 8 bits: it has 16-bit modes
+    for one gray channel only, and reads 16-bit colour (and gray + alpha) as 8-bit."""
+    if image.mode in ("I", "F") or image.mode.startswith("I;16"):
+        return False
+    if image.format == "PNG":  # IHDR: bit depth at byte 24, colour type at 25
+        with open(path, "rb") as file:
+            header = file.read(26)
+        return len(header) == 26 and header[24] == 16 and header[25] in (2, 4, 6)
+    if image.format == "TIFF":
+        return max(image.tag_v2.get(258, (1,))) > 8  # BitsPerSample
+    return False
+
+
+def _read_tiff_samples(path: Path) -> np.ndarray:
+    """[C, H, W] or [C, D, H, W] of a TIFF whose colour samples are deeper than 8 bits, read
+    with tifffile (a dependency of scikit-image): RGB -> 3 channels, gray + alpha -> 1, alpha
+    dropped as for every format; several pages are a volume."""
+    import tifffile
+
+    with tifffile.TiffFile(path) as tiff:
+        series = tiff.series[0]
+        array, axes = series.asarray(), series.axes
+    if "S" not in axes or len(axes) > 4 or not axes.endswith(("YX", "YXS")):
+        raise InputError(f"{path}: a TIFF of axes {axes!r}, not pages of colour images")
+    array = np.moveaxis(array, axes.index("S"), 0)  # samples first: [S, (pages,) H, W]
+    return array[:3] if array.shape[0] >= 3 else array[:1]
+
+
 def _pillow_frame(image: Any) -> np.ndarray:
     """[C, H, W] of one Pillow image: gray / 16-bit / float -> 1 channel, colour -> 3, no alpha."""
     mode = image.mode
     if mode == "1":
         return np.asarray(image, dtype=np.uint8)[None] * np.uint8(255)
-    if mode == "LA":
+    if mode == "LA" or (mode in ("P", "PA") and _gray_palette(image)):
         image = image.convert("L")
     elif mode in ("P", "PA", "RGBA"):
         image = image.convert("RGBA")  # a palette may carry transparency; dropped below
@@ -234,6 +271,15 @@ def _pillow_frame(image: Any) -> np.ndarray:
         image = image.convert("RGB")  # CMYK, YCbCr, LAB, HSV
     array = np.asarray(image)
     return array[None] if array.ndim == 2 else np.moveaxis(array[..., :3], -1, 0)
+
+
+def _gray_palette(image: Any) -> bool:
+    """Whether every palette colour the image uses is a gray (R = G = B): such an image is a
+    grayscale one stored with a palette, and has one channel, not three equal ones."""
+    palette = np.asarray(image.getpalette("RGB") or [], dtype=np.int64).reshape(-1, 3)
+    used = np.unique(np.asarray(image))
+    return bool(used.size) and used.max() < len(palette) and \
+        bool((palette[used] == palette[used, :1]).all())
 
 
 def _read_numpy(path: Path) -> np.ndarray:
