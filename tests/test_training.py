@@ -110,6 +110,18 @@ def test_volumes_train_on_random_crops_from_a_dataset(rng):
     assert cuts_ext.embed(result.model, volumes[0][None]).z.shape == (1, 16, 20, 22, 18)
 
 
+def test_images_of_different_sizes_train_together_on_the_batch_s_smallest_extent(rng):
+    # A folder of photographs of different sizes: before, "different shapes after cropping".
+    images = [smooth_images(rng, (1, 1) + shape)[0] for shape in ((20, 24), (16, 30), (18, 18))]
+    source = training._ImageSource(images, min_extent=5)
+    generator = torch.Generator().manual_seed(0)
+    assert source.batch([0, 1], (256, 256), generator, torch.device("cpu")).shape == \
+        (2, 1, 16, 24)
+    assert source.batch([1, 2], (12, 40), generator, torch.device("cpu")).shape == (2, 1, 12, 18)
+    result = cuts_ext.train(images, epochs=2, val_fraction=0.0, **TINY)
+    assert all(math.isfinite(epoch["reconstruction"]) for epoch in result.history)
+
+
 def test_warm_up_then_cosine():
     assert [lr_factor(e, epochs=200, warmup=10) for e in (0, 9)] == [1 / 11, 10 / 11]
     assert lr_factor(10, epochs=200, warmup=10) == 1.0

@@ -33,7 +33,8 @@ def add_training_options(parser: argparse.ArgumentParser, epochs: int) -> None:
     parser.add_argument("--lr", type=float, default=None, help="AdamW learning rate (1e-3)")
     parser.add_argument("--crop", type=int, default=None,
                         help="train on random crops of this side (default 256 for images, "
-                             "64 for volumes; smaller inputs are used whole)")
+                             "64 for volumes; smaller inputs are used whole, a batch of "
+                             "inputs of different sizes at its smallest)")
 
 
 def given_training_options(args: argparse.Namespace) -> list:

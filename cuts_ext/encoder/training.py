@@ -109,8 +109,9 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
         num_kernels, patch_size: the encoder's k and P.
         n_anchors: anchors per image and step (S).
         crop: spatial crop side (int, or one per axis) for training on random crops; images
-            no larger are used whole. Default: 256 for images, 64 for volumes. All images of a
-            batch must have the same shape after cropping.
+            no larger are used whole. Default: 256 for images, 64 for volumes. A batch that
+            holds smaller images of different sizes is cropped to its smallest extent along
+            each axis.
         warmup_epochs: linear warm-up length; default min(10, epochs // 20), i.e. the
             reference's 10 at 200 epochs and proportionally shorter for short runs.
         step: "full" (the reference): each step computes the latent map of the whole batch and
@@ -367,22 +368,20 @@ class _ImageSource:
 
     def batch(self, indices: list, crop: tuple, generator: torch.Generator,
               device: torch.device) -> torch.Tensor:
-        """[len(indices), C, *crop'] float32 on `device`, crop' = min(crop, extent) per axis,
-        each image cropped at a random offset drawn from `generator`."""
-        items = []
-        for index in indices:
-            item = self.array[index] if self.array is not None else self._item(index)
-            extent = item.shape[1:]
-            window = [min(c, n) for c, n in zip(crop, extent)]
+        """[len(indices), C, *window] float32 on `device`, each image cropped at a random
+        offset drawn from `generator`; window = min(crop, the batch's smallest extent) per
+        axis, so that images of different sizes (smaller than crop) still form one batch."""
+        items = [self.array[index] if self.array is not None else self._item(index)
+                 for index in indices]
+        window = [min([c] + [item.shape[1 + axis] for item in items])
+                  for axis, c in enumerate(crop)]
+        crops = []
+        for item in items:
             starts = [int(torch.randint(n - w + 1, (), generator=generator))
-                      for w, n in zip(window, extent)]
-            items.append(item[(slice(None),) + tuple(slice(s, s + w)
+                      for w, n in zip(window, item.shape[1:])]
+            crops.append(item[(slice(None),) + tuple(slice(s, s + w)
                                                      for s, w in zip(starts, window))])
-        shapes = {tuple(item.shape) for item in items}
-        if len(shapes) > 1:
-            raise ValueError(f"images of one batch have different shapes {sorted(shapes)} after "
-                             "cropping; pass crop= no larger than the smallest image")
-        return torch.stack(items).to(device, non_blocking=True)
+        return torch.stack(crops).to(device, non_blocking=True)
 
     def _item(self, index: int) -> torch.Tensor:
         item = self.dataset[index]
