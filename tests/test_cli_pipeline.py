@@ -111,21 +111,36 @@ def test_a_single_slice_nifti_is_segmented_as_an_image_and_overlays_it(tmp_path)
     assert np.load(tmp_path / "out" / "slice" / "slice.npz")["label_maps"].shape[1:] == (12, 14)
 
 
-def test_training_on_an_image_smaller_than_the_patch_names_it(tmp_path):
-    """cuts train / segment refuse, naming the file, before any training; with a model
-    trained elsewhere the same image segments (embedding pads it)."""
+def test_an_image_smaller_than_the_patch_is_left_out_of_training_not_the_run(tmp_path):
+    """Alone, cuts train / segment refuse it, naming the file, before any training; beside
+    larger inputs it is left out of the training (named) and segmented by the encoder
+    trained on them (embedding pads it), as with a model trained elsewhere."""
     Image.fromarray(np.full((3, 9), 120, np.uint8)).save(tmp_path / "strip.png")
     for command in ("train", "segment"):
         result = _cuts(command, tmp_path / "strip.png", "-o", tmp_path / command, "--epochs", 1,
                        "--quiet")
         assert result.returncode == 1
-        assert "strip.png: spatial shape [3, 9] is under the patch size (5)" in result.stderr
+        assert "every input is under the patch size (5)" in result.stderr
+        assert "strip.png [3, 9]" in result.stderr
     assert not (tmp_path / "train").exists()
     smooth = smooth_images(np.random.default_rng(6), (1, 1, 16, 16))[0, 0]
     Image.fromarray(((smooth - smooth.min()) / np.ptp(smooth) * 255).astype(np.uint8)).save(
         tmp_path / "big.png")
-    assert _cuts("train", tmp_path / "big.png", "-o", tmp_path / "m.pt", "--epochs", 1,
-                 "--quiet").returncode == 0
+    both = [tmp_path / "big.png", tmp_path / "strip.png"]
+    trained = _cuts("train", *both, "-o", tmp_path / "m.pt", "--epochs", 1, "--quiet")
+    assert trained.returncode == 1 and (tmp_path / "m.pt").is_file()  # strip.png: not in it
+    assert trained.stderr.splitlines() == [
+        f"cuts train: error: {tmp_path / 'strip.png'}: spatial shape [3, 9] is under the patch "
+        "size (5) along an axis, too small to train on; left out (the trained encoder "
+        "segments it)"]
+    segmented = _cuts("segment", *both, "-o", tmp_path / "both", "--epochs", 1, "--quiet")
+    assert segmented.returncode == 0, segmented.stderr
+    warnings = segmented.stderr.splitlines()  # then, maybe, that the 27 pixels gave no level
+    assert warnings[0] == ("cuts segment: warning: trained without 1 input(s) under the patch "
+                           f"size: {tmp_path / 'strip.png'} [3, 9]")
+    assert all(line.startswith("cuts segment: warning: strip: ") for line in warnings[1:])
+    for name, shape in (("big", (16, 16)), ("strip", (3, 9))):
+        assert np.load(tmp_path / "both" / name / f"{name}.npz")["label_maps"].shape[1:] == shape
     result = _cuts("segment", tmp_path / "strip.png", "-o", tmp_path / "out", "--model",
                    tmp_path / "m.pt", "--quiet")
     assert result.returncode == 0, result.stderr

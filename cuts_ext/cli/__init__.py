@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
+from typing import Any
 
 from .._missing import missing_dependency
 from . import demo, evaluate, info, segment
@@ -41,8 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     debug = args.debug or os.environ.get("CUTS_DEBUG", "") not in ("", "0")
     try:
-        check_device(args)
-        return args.run(args)
+        with warnings.catch_warnings():  # restores the usual display when the command ends
+            warnings.showwarning = _warning_line(args.command)
+            check_device(args)
+            return args.run(args)
     except KeyboardInterrupt:
         print(f"cuts {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -76,6 +80,14 @@ def check_device(args: argparse.Namespace) -> None:
     if getattr(args, "device", None) is not None:
         from ..encoder.device import torch_device
         torch_device(args.device, "--device")
+
+
+def _warning_line(command: str) -> Any:
+    """A `warnings.showwarning` that prints the library's warnings as the command's own lines,
+    "cuts COMMAND: warning: ...", not as Python's file:line report."""
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"cuts {command}: warning: {one_line(message)}", file=sys.stderr)
+    return show
 
 
 def one_line(error: BaseException) -> str:

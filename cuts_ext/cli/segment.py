@@ -116,7 +116,7 @@ def add_parsers(sub: "argparse._SubParsersAction") -> None:
 def run_train(args: argparse.Namespace) -> int:
     from ..encoder.model import PATCH_SIZE
     from ..encoder.training import train
-    from ..segmentation.pipeline import check_trainable
+    from ..segmentation.pipeline import split_trainable
 
     # The checkpoint's place is checked before minutes of training (resume reads it as is).
     writable_file(args.output, "-o", overwrite=args.overwrite or args.resume,
@@ -124,11 +124,16 @@ def run_train(args: argparse.Namespace) -> int:
     images, failures = read_inputs("train", args.inputs)
     if not images:
         return _no_input("train")
-    check_trainable(images, PATCH_SIZE)
-    train([image.data for image in images], checkpoint=args.output, resume=args.resume,
+    trainable, too_small = split_trainable(images, PATCH_SIZE)
+    for image in too_small:  # a checkpoint without them: they count as failed inputs here
+        _error("train", InputError(f"{image.path}: spatial shape {list(image.spatial_shape)} "
+                                   f"is under the patch size ({PATCH_SIZE}) along an axis, too "
+                                   "small to train on; left out (the trained encoder segments "
+                                   "it)"))
+    train([image.data for image in trainable], checkpoint=args.output, resume=args.resume,
           **training_options(args))
     _say(args, f"wrote {args.output}")
-    return 1 if failures else 0
+    return 1 if failures or too_small else 0
 
 
 def run_segment(args: argparse.Namespace) -> int:

@@ -265,29 +265,43 @@ def prepare_model(model: Any, images: Sequence[LoadedImage], *, device: Any, see
     options = {"seed": seed, "progress": progress, **(train_options or {})}
     if device is not None:
         options.setdefault("device", device)
-    check_trainable(images, options.get("patch_size", PATCH_SIZE))
-    return train([image.data for image in images], **options).model
+    trainable, too_small = split_trainable(images, options.get("patch_size", PATCH_SIZE))
+    if too_small:
+        warnings.warn(f"trained without {_small_note(too_small)}", UserWarning, stacklevel=3)
+    return train([image.data for image in trainable], **options).model
 
 
-def check_trainable(images: Sequence[LoadedImage], patch_size: Any) -> None:
-    """InputError naming the first of `images` that one encoder cannot be trained on with the
-    first: another kind (2-D image beside volumes) or channel count, or under `patch_size`
-    pixels along a spatial axis (training samples whole patches inside each image; an encoder
-    trained on other images segments such an input: embedding pads it)."""
+def split_trainable(images: Sequence[LoadedImage], patch_size: Any) -> tuple:
+    """(the images to train one encoder on, those left out): inputs under `patch_size` pixels
+    along a spatial axis are left out (training samples whole patches inside each image), and
+    the encoder trained on the others segments them too (embedding pads them).
+
+    Raises:
+        InputError: naming the first input of another kind (2-D image beside volumes) or
+            channel count than the first, or when every input is under the patch size.
+    """
     patch_size = integer(patch_size, "patch_size", minimum=1)
     first = _kind(images[0]) if images else None
     for image in images:
-        where = _where(image)
-        kind = _kind(image)
-        if kind != first:
-            raise InputError(f"{where}: {kind}, unlike {_where(images[0])} ({first}): one "
-                             "encoder is trained on inputs of one kind and channel count; "
-                             "train one per kind (cuts train) and segment each with its own")
-        if min(image.spatial_shape) < patch_size:
-            raise InputError(f"{where}: spatial shape {list(image.spatial_shape)} is under the "
-                             f"patch size ({patch_size}) along an axis, too small to train the "
-                             "encoder on; segment it with a model trained on larger images "
-                             "(model= / --model)")
+        if _kind(image) != first:
+            raise InputError(f"{_where(image)}: {_kind(image)}, unlike {_where(images[0])} "
+                             f"({first}): one encoder is trained on inputs of one kind and "
+                             "channel count; train one per kind (cuts train) and segment each "
+                             "with its own")
+    small = [min(image.spatial_shape) < patch_size for image in images]
+    too_small = [image for image, is_small in zip(images, small) if is_small]
+    if images and len(too_small) == len(images):
+        raise InputError(f"every input is under the patch size ({patch_size}) along an axis "
+                         f"({_small_note(too_small)}), too small to train the encoder on; "
+                         "segment them with a model trained on larger images (model= / --model)")
+    return [image for image, is_small in zip(images, small) if not is_small], too_small
+
+
+def _small_note(images: Sequence[LoadedImage]) -> str:
+    """"2 input(s) under the patch size: a.png [3, 4], ...", for messages."""
+    shown = ", ".join(f"{_where(image)} {list(image.spatial_shape)}" for image in images[:3])
+    more = f" and {len(images) - 3} more" if len(images) > 3 else ""
+    return f"{len(images)} input(s) under the patch size: {shown}{more}"
 
 
 def _kind(image: LoadedImage) -> str:
