@@ -33,7 +33,7 @@ def test_the_default_is_the_input_kind_s_setting(shape, defaults):
     image = LoadedImage(data=data, path=None, name="x", source_dtype=np.dtype(np.float32))
     model = cuts_ext.CUTSEncoder(1, num_kernels=2, dims=len(shape) - 1, seed=0).eval()
     by_default = segment_image(model, image, seed=0)
-    explicit = segment_image(model, image, seed=0,
+    explicit = segment_image(model, image, seed=0, condense_options={"n_pca": defaults.n_pca},
                              **{name: getattr(defaults, name) for name in SETTINGS})
     np.testing.assert_array_equal(by_default.segmentation.label_maps,
                                   explicit.segmentation.label_maps)
@@ -55,3 +55,17 @@ def test_bad_values_beside_the_default_are_still_refused():
     with pytest.raises(TypeError, match="channel_weight.*'defaults'"):
         cuts_ext.segment(images, cuts_ext.CUTSEncoder(1, num_kernels=2, seed=0),
                          channel_weight="defaults", progress=False)
+
+
+def test_images_condense_in_20_pca_dimensions_unless_condense_options_say_otherwise():
+    # The 2-D default (cross-validated) differs from condense's reference 50; volumes keep 50.
+    assert (IMAGE_DEFAULTS.n_pca, VOLUME_DEFAULTS.n_pca) == (20, 50)
+    rng = np.random.default_rng(3)
+    image = LoadedImage(data=rng.uniform(-1, 1, (3, 24, 24)).astype(np.float32), path=None,
+                        name="x", source_dtype=np.dtype(np.float32))
+    model = cuts_ext.CUTSEncoder(3, num_kernels=4, seed=0).eval()  # 32 features: PCA applies
+    by_default = segment_image(model, image, seed=0)
+    for n_pca, same in ((20, True), (50, False), (None, False)):
+        asked = segment_image(model, image, seed=0, condense_options={"n_pca": n_pca})
+        assert np.array_equal(asked.segmentation.label_maps,
+                              by_default.segmentation.label_maps) == same, n_pca

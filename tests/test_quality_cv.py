@@ -70,6 +70,9 @@ def test_explicit_settings_are_parsed_and_bad_ones_refused():
 
     assert bench_quality.parse_setting("0.5:4096:2") == CondensationSetting(0.5, 4096, 2.0)
     assert bench_quality.parse_setting("0:all:0") == CondensationSetting(0.0, None, 0.0)
-    for bad in ("0.5:4096", "0.5:many:1", "x:all:1"):
+    pca = bench_quality.parse_setting("0.5:4096:1:20")
+    assert pca == CondensationSetting(0.5, 4096, 1.0, 20) and pca.key() == "w0.5-c1-p4096-pca20"
+    assert CondensationSetting(0.5, 4096, 1.0).key() == "w0.5-c1-p4096"  # earlier caches' keys
+    for bad in ("0.5:4096", "0.5:many:1", "x:all:1", "0.5:4096:1:x", "0.5:4096:1:20:3"):
         with pytest.raises(argparse.ArgumentTypeError, match=re.escape(repr(bad))):
             bench_quality.parse_setting(bad)

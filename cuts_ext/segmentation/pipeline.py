@@ -24,7 +24,7 @@ from ..condensation.preparation import check_weight
 from ..io import InputError, LoadedImage, match_masks, read_image, read_mask, resolve_inputs
 from ..profiling import stage
 from .evaluation import evaluate_segmentation
-from .defaults import DEFAULT, is_default, resolve
+from .defaults import DEFAULT, defaults_for, is_default, resolve
 from .foreground import foreground_mask
 from .metrics import label_hint_mask
 from .multiscale import MultiscaleSegmentation
@@ -82,7 +82,8 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
         train_options: keyword arguments of `train` (epochs, batch_size, crop, ...), only
             without a model (ValueError otherwise: nothing is trained then).
         condense_options: keyword arguments of `condense` (knn, n_pca, t, granularity, ...);
-            the position and channel keywords and `weights` are set by this function.
+            the position and channel keywords and `weights` are set by this function, and
+            n_pca defaults to the input kind's (`defaults.IMAGE_DEFAULTS.n_pca`, ...).
         progress: progress bars for training and for the images.
         foreground: which voxels to segment (the others get label 0 in every level map):
             None (all), "auto" (`foreground.foreground_mask`'s rule: the head or brain
@@ -169,8 +170,9 @@ def segment_image(model: Any, image: LoadedImage, mask: Optional[np.ndarray] = N
         with stage("foreground"):
             inside = foreground_mask(image.data, foreground)
         points = condensation_points(model, image.data, inside, max_points)
-        options = {"seed": seed, **_position_options(image.spatial_shape, position_weight,
-                                                     points.positions, condense_options or {}),
+        options = {"seed": seed, "n_pca": defaults_for(ndim).n_pca,
+                   **_position_options(image.spatial_shape, position_weight, points.positions,
+                                       condense_options or {}),
                    **(condense_options or {})}
         if points.weights is not None:
             options["weights"] = points.weights

@@ -146,14 +146,16 @@ def parse_points(text: str):
 
 
 def parse_setting(text: str):
-    """A --cv-settings value, WEIGHT:POINTS:CHANNELS (POINTS as in --cv-points)."""
-    from quality_runs import CondensationSetting
+    """A --cv-settings value, WEIGHT:POINTS:CHANNELS[:PCA] (POINTS as in --cv-points; PCA the
+    condensation's n_pca, 50 by default)."""
+    from quality_runs import REFERENCE_PCA, CondensationSetting
 
     parts = text.split(":")
-    if len(parts) != 3:
-        raise argparse.ArgumentTypeError(f"expected WEIGHT:POINTS:CHANNELS, got {text!r}")
+    if len(parts) not in (3, 4):
+        raise argparse.ArgumentTypeError(f"expected WEIGHT:POINTS:CHANNELS[:PCA], got {text!r}")
     try:
-        return CondensationSetting(float(parts[0]), parse_points(parts[1]), float(parts[2]))
+        pca = int(parts[3]) if len(parts) == 4 else REFERENCE_PCA
+        return CondensationSetting(float(parts[0]), parse_points(parts[1]), float(parts[2]), pca)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
 
@@ -256,10 +258,11 @@ def main() -> int:
     parser.add_argument("--cv-points", type=parse_points, nargs="+", default=[None, 4096],
                         help="with --cv: every pixel ('all') and/or super-voxel counts")
     parser.add_argument("--cv-settings", type=parse_setting, nargs="+", default=None,
-                        metavar="WEIGHT:POINTS:CHANNELS",
+                        metavar="WEIGHT:POINTS:CHANNELS[:PCA]",
                         help="with --cv: these condensation settings (position weight, 'all' or "
-                             "a super-voxel count, channel weight; e.g. 0.5:4096:1) instead of "
-                             "the product of --cv-weights, --cv-points and --cv-channel-weights")
+                             "a super-voxel count, channel weight, optionally the PCA dimension; "
+                             "e.g. 0.5:4096:1:20) instead of the product of --cv-weights, "
+                             "--cv-points and --cv-channel-weights")
     parser.add_argument("--cached-only", action="store_true",
                         help="with --cv and --cache: leave out the runs whose encoder is not "
                              "in the cache instead of training it")

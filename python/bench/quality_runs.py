@@ -17,24 +17,32 @@ from typing import List, Optional
 import numpy as np
 
 
+#: condense's n_pca default, the reference's.
+REFERENCE_PCA = 50
+
+
 @dataclass(frozen=True)
 class CondensationSetting:
-    """What `segment` condenses: `position_weight`, `max_points` (None: every pixel) and
-    `channel_weight` (0, the reference's, leaves the cache keys of earlier runs as they were)."""
+    """What `segment` condenses: `position_weight`, `max_points` (None: every pixel),
+    `channel_weight` and condensation's PCA dimension `n_pca` (the reference's 0 and 50 leave
+    the cache keys of earlier runs as they were)."""
 
     position_weight: float
     max_points: Optional[int]
     channel_weight: float = 0.0
+    n_pca: int = REFERENCE_PCA
 
     def __str__(self) -> str:
         points = "every pixel" if self.max_points is None else f"{self.max_points:,} super-voxels"
         channels = f", channel weight {self.channel_weight:g}" if self.channel_weight else ""
-        return f"weight {self.position_weight:g}{channels}, {points}"
+        pca = f", PCA {self.n_pca}" if self.n_pca != REFERENCE_PCA else ""
+        return f"weight {self.position_weight:g}{channels}{pca}, {points}"
 
     def key(self) -> str:
         points = "all" if self.max_points is None else str(self.max_points)
         channels = f"-c{self.channel_weight:g}" if self.channel_weight else ""
-        return f"w{self.position_weight:g}{channels}-p{points}"
+        pca = f"-pca{self.n_pca}" if self.n_pca != REFERENCE_PCA else ""
+        return f"w{self.position_weight:g}{channels}-p{points}{pca}"
 
 
 @dataclass
@@ -62,7 +70,8 @@ def segment_images(model, images: np.ndarray, seed: int,
         began = time.perf_counter()
         seg = segment_image(model, loaded, seed=seed, position_weight=setting.position_weight,
                             channel_weight=setting.channel_weight, foreground=None,
-                            max_points=setting.max_points).segmentation
+                            max_points=setting.max_points,
+                            condense_options={"n_pca": setting.n_pca}).segmentation
         segmented.append(ImageSegmentation(seg.label_maps, list(seg.levels),
                                            list(seg.cluster_counts),
                                            time.perf_counter() - began))
