@@ -75,7 +75,8 @@ def test_position_weight_is_the_condensation_s_positional_encoding(rng):
     for weight in (IMAGE_DEFAULTS.position_weight, 0.0, 2.0):
         (result,) = cuts_ext.segment(images, model, position_weight=weight, channel_weight=0,
                                      progress=False)
-        expected = condense(points, position_weight=weight, spatial_shape=(18, 14)).hierarchy
+        expected = condense(points, position_weight=weight, spatial_shape=(18, 14),
+                            n_pca=IMAGE_DEFAULTS.n_pca).hierarchy
         np.testing.assert_array_equal(result.condensation.hierarchy, expected)
         hierarchies[weight] = expected
     # The encoding is not ignored: a heavy weight changes the hierarchy.
@@ -86,6 +87,7 @@ def test_channel_weight_appends_the_image_s_own_values(rng):
     """segment condenses each pixel's embedding beside its own channel values at the given
     channel weight; the super-voxel path gives each super-voxel its voxels' mean values."""
     from cuts_ext.condensation.driver import condense
+    from cuts_ext.segmentation.defaults import IMAGE_DEFAULTS
     from cuts_ext.segmentation.points import condensation_points
     images = smooth_images(rng, (1, 3, 18, 14))
     model = cuts_ext.train(images, **TINY_TRAINING, progress=False).model
@@ -93,7 +95,8 @@ def test_channel_weight_appends_the_image_s_own_values(rng):
     points = latent.reshape(latent.shape[0], -1).T
     (result,) = cuts_ext.segment(images, model, position_weight=0.0, channel_weight=0.7,
                                  progress=False)
-    expected = condense(points, channels=images[0].reshape(3, -1).T, channel_weight=0.7)
+    expected = condense(points, channels=images[0].reshape(3, -1).T, channel_weight=0.7,
+                        n_pca=IMAGE_DEFAULTS.n_pca)
     np.testing.assert_array_equal(result.condensation.hierarchy, expected.hierarchy)
     coarse = condensation_points(model, images[0], None, max_points=40)
     labels = coarse.point_labels.ravel()
