@@ -110,33 +110,35 @@ def test_ctrl_c_exits_130(capsys, monkeypatch, images, tmp_path):
 WITHOUT_TORCH = "import sys; sys.modules['torch'] = None; "
 
 
-def _python(code, *args, **kwargs):
+def _python(code, *args, cwd):
+    # Run elsewhere than the checkout: `python -c` puts its folder first on sys.path, and the
+    # source tree's cuts_ext (no compiled module) would shadow the installed one.
     return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True,
-                          text=True, timeout=120, **kwargs)
+                          text=True, timeout=120, cwd=cwd)
 
 
 def test_a_missing_torch_is_named_with_its_install_line_not_called_a_bug(images, tmp_path):
     result = _python(WITHOUT_TORCH + "from cuts_ext.cli import main; sys.exit(main(sys.argv[1:]))",
-                     "train", images, "-o", tmp_path / "model.pt")
+                     "train", images, "-o", tmp_path / "model.pt", cwd=tmp_path)
     lines = result.stderr.splitlines()
     assert result.returncode == 1 and len(lines) == 1, result.stderr
     assert lines[0].startswith("cuts train: error: ") and "'torch'" in lines[0]
     assert "pip install torch" in lines[0] and "bug" not in lines[0]
 
 
-def test_the_api_names_a_missing_torch_and_condenses_without_it():
+def test_the_api_names_a_missing_torch_and_condenses_without_it(tmp_path):
     result = _python(WITHOUT_TORCH + "import numpy, cuts_ext\n"
                      "print(cuts_ext.condense(numpy.random.default_rng(0).random((40, 3))).n_iterations)\n"
-                     "cuts_ext.train")
+                     "cuts_ext.train", cwd=tmp_path)
     assert result.stdout.strip().isdigit(), result.stderr
     assert "ModuleNotFoundError: cuts_ext.train: this needs the Python package 'torch'" in \
         result.stderr and "pip install torch" in result.stderr
 
 
-def test_a_closed_stdout_ends_the_command_quietly():
+def test_a_closed_stdout_ends_the_command_quietly(tmp_path):
     # `cuts info | head -1`: the reader leaves after one line, while info still writes.
     with subprocess.Popen([sys.executable, "-m", "cuts_ext.cli", "info"], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True) as info:
+                          stderr=subprocess.PIPE, text=True, cwd=tmp_path) as info:
         assert info.stdout.readline()
         info.stdout.close()
         errors = info.stderr.read()
