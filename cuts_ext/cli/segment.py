@@ -260,11 +260,13 @@ def resolve_sources(command: str, sources: list, outputs: Optional[Path] = None)
     resolved, failures = _each_input(command, sources, find_inputs)
     found = [path for paths in resolved for path in paths]
     if outputs is not None:
-        inside = [path for path in found if path.resolve().is_relative_to(outputs.resolve())]
+        root = outputs.resolve()
+        within = [path.resolve().is_relative_to(root) for path in found]
+        inside = [path for path, is_inside in zip(found, within) if is_inside]
         if inside:
             print(f"cuts {command}: warning: left out {len(inside)} file(s) inside the output "
                   f"folder {outputs} ({_some(inside)})", file=sys.stderr)
-            found = [path for path in found if path not in inside]
+            found = [path for path, is_inside in zip(found, within) if not is_inside]
     paths, clashes = split_name_clashes(found)
     for clash in clashes:
         _error(command, clash)

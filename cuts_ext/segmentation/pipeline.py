@@ -285,8 +285,9 @@ def split_trainable(images: Sequence[LoadedImage], patch_size: Any) -> tuple:
     patch_size = integer(patch_size, "patch_size", minimum=1)
     first = _kind(images[0]) if images else None
     for image in images:
-        if _kind(image) != first:
-            raise InputError(f"{_where(image)}: {_kind(image)}, unlike {_where(images[0])} "
+        kind = _kind(image)
+        if kind != first:
+            raise InputError(f"{_where(image)}: {kind}, unlike {_where(images[0])} "
                              f"({first}): one encoder is trained on inputs of one kind and "
                              "channel count; train one per kind (cuts train) and segment each "
                              "with its own")
