@@ -3,6 +3,7 @@ with one line on stderr, an unexpected error says it is a bug, a missing depende
 with its install line, a closed stdout ends the command quietly, and no traceback is printed
 unless asked for (issue #14, family 1)."""
 
+import os
 import subprocess
 import sys
 
@@ -136,10 +137,13 @@ def test_the_api_names_a_missing_torch_and_condenses_without_it(tmp_path):
 
 
 def test_a_closed_stdout_ends_the_command_quietly(tmp_path):
-    # `cuts info | head -1`: the reader leaves after one line, while info still writes.
-    with subprocess.Popen([sys.executable, "-m", "cuts_ext.cli", "info"], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True, cwd=tmp_path) as info:
-        assert info.stdout.readline()
-        info.stdout.close()
-        errors = info.stderr.read()
-        assert info.wait(timeout=120) == 141 and errors == ""
+    # `cuts info | head -0`: the reader has left before info writes its first line. The read
+    # end is closed before the command starts, so every write fails, whatever the timing.
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        info = subprocess.run([sys.executable, "-m", "cuts_ext.cli", "info"], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, cwd=tmp_path, timeout=120)
+    finally:
+        os.close(write_end)
+    assert info.returncode == 141 and info.stderr == ""

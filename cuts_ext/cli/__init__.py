@@ -46,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():  # restores the usual display when the command ends
             warnings.showwarning = _warning_line(args.command)
             check_device(args)
-            return args.run(args)
+            status = args.run(args)
+            sys.stdout.flush()  # a reader that left shows here, not in the interpreter's exit
+            return status
     except KeyboardInterrupt:
         print(f"cuts {args.command}: interrupted", file=sys.stderr)
         return 130
