@@ -13,7 +13,7 @@ Public API:
     MultiscaleSegmentation.from_condensation(result, shape)   label maps at every level, the
                                                     persistent map, the automatic level; .npz
     persistent_map(label_maps)                      persistent-structures map of [L, *spatial]
-    auto_level(segmentation, method="clusters")     a label-free choice of one level
+    auto_level(segmentation, method="default")      a label-free choice of one level
     io.read_image, io.resolve_inputs, io.write_outputs, ...   files in and out
     metrics.dice, metrics.hausdorff_distance, metrics.score_levels   scores against a mask
     figures.save_figure                             the overview figure of one input

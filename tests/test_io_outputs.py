@@ -85,7 +85,7 @@ def test_the_persistent_map_of_points_equals_that_of_their_voxels(outside):
                              ((0, 0), (1, 0), (0, 1), (1, 1), (3, 3))])
     result = cuts_ext.condense(points)
     # The first 120 points (4 clusters) stand for 10 voxels each, the far cluster's 30 for one:
-    # 2.4 % of the voxels, under the map's 4 %, though 20 % of the points.
+    # 2.4 % of the voxels, under the 2-D map's 3 %, though 20 % of the points.
     voxels = np.concatenate([np.repeat(np.arange(120), 10), np.arange(120, 150)])
     voxels = np.concatenate([voxels, np.full(outside, -1)]).astype(np.int32)
     voxels = rng.permutation(voxels).reshape(-1, 41)

@@ -110,6 +110,31 @@ def test_auto_level_dispatches_on_the_method():
         auto_level(Segmentation(), method="clusters", clusters=0)
 
 
+def test_the_label_free_defaults_follow_the_kind_of_input():
+    # 200 pixels, nested levels: R1 (7 pixels, 3.5 %) and R2 (93) live two levels, then merge
+    # for one level; R3 (100) lives three. The 2-D map (3 %, 2 levels) keeps R1 and R2: their
+    # union lives one level, too short. The volume's (4 %, 1 level) drops R1 (too small), so
+    # the union's stability (ln 2) beats R2's alone (ln 3 - ln 2) and the union is kept.
+    first = np.repeat([0, 1, 2], [7, 93, 100])
+    maps = np.stack([first, first, first.clip(1) - 1, np.zeros(200, int)]).reshape(4, 10, 20)
+    image_map = persistent_map(maps)
+    np.testing.assert_array_equal(image_map, persistent_map(maps, 0.03, 2))
+    assert len(np.unique(image_map)) == 3
+    volume_map = persistent_map(maps[:, None])
+    np.testing.assert_array_equal(volume_map, persistent_map(maps[:, None], 0.04, 1))
+    assert len(np.unique(volume_map)) == 2
+
+    class Segmentation:  # the persistent map is level 2 exactly: consensus picks that level
+        label_maps = maps
+        persistent = maps[2]
+        levels = [0, 1, 2, 3]
+        cluster_counts = [3, 3, 2, 1]
+
+    assert auto_level(Segmentation()) == 2  # 2-D: consensus
+    Segmentation.label_maps, Segmentation.persistent = maps[:, None], maps[2][None]
+    assert auto_level(Segmentation()) == 0  # volumes: the level nearest 32 clusters (3)
+
+
 def test_persistent_map_of_a_masked_volume_leaves_the_background_alone():
     """Outside the foreground every level holds 0; it is never painted, and the minimum area
     is a fraction of the foreground, not of the whole image."""

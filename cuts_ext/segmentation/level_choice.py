@@ -11,14 +11,13 @@ Three criteria:
   is a partition that survives a wide range of scales (the "most stable scale" of scale-space).
   Levels under `min_clusters` clusters are not candidates: at the end of a run eps outgrows the
   data and the last two or three clusters persist for many iterations whatever the image holds.
-- "clusters" (default): the level whose cluster count is nearest `clusters` on a log scale
-  (the granularity asked for, in clusters, snapped to the hierarchy's own levels).
+- "clusters": the level whose cluster count is nearest `clusters` on a log scale (the
+  granularity asked for, in clusters, snapped to the hierarchy's own levels).
 
-The default, "clusters" with 32, was chosen by the cross-validation of
-python/bench/bench_quality.py --cv 5 (all three criteria and their parameters were candidates;
-README, "How the defaults were chosen"): on the retina development images the best level has a
-few tens of clusters, and aiming there came closest to it. It is a granularity, so data whose
-structures are much larger or smaller than retinal lesions want another `clusters`.
+The default depends on the kind of input (defaults.py, README "How the defaults were chosen"):
+"consensus" for 2-D images, chosen by the cross-validation of python/bench/bench_quality.py
+--cv 5 on the retina development images (all three criteria and their parameters were
+candidates); "clusters" with 32 for volumes, where consensus does worse on the MNI152 template.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from typing import Any, List, Optional
 import numpy as np
 
 from .._checks import integer
+from .defaults import DEFAULT, resolve
 from .metrics import adjusted_rand_index
 from .persistence import persistent_map
 
@@ -36,12 +36,6 @@ AUTO_LEVEL_METHODS = ("consensus", "lifetime", "clusters")
 
 # Fewer clusters cannot separate a target from both background and the rest of the tissue.
 MIN_CLUSTERS = 8
-
-# The default criterion, and the cluster count "clusters" aims at by default: the choice of the
-# cross-validation on all images (README, "How the defaults were chosen"; its folds chose
-# consensus 11 times, nearest 32 and nearest 40 clusters 7 times each, 24 three times).
-AUTO_METHOD = "clusters"
-TARGET_CLUSTERS = 32
 
 
 def consensus_level(label_maps: np.ndarray, persistent: Optional[np.ndarray] = None,
@@ -114,15 +108,16 @@ def clusters_level(cluster_counts: List[int], levels: List[int], clusters: int) 
     return int(np.argmin(distance))
 
 
-def auto_level(segmentation: Any, method: str = AUTO_METHOD,
-               clusters: int = TARGET_CLUSTERS) -> Optional[int]:
+def auto_level(segmentation: Any, method: str = DEFAULT,
+               clusters: Any = DEFAULT) -> Optional[int]:
     """The automatic granularity of one segmentation.
 
     Args:
-        segmentation: anything with `label_maps` [L, *spatial], `persistent`, `levels` and
-            `cluster_counts` (a `MultiscaleSegmentation`).
-        method: "consensus", "lifetime" or "clusters" (module docstring).
-        clusters: the cluster count that "clusters" aims at (>= 1).
+        segmentation: anything with `label_maps` [L, *spatial], `persistent` [*spatial],
+            `levels` and `cluster_counts` (a `MultiscaleSegmentation`).
+        method: "consensus", "lifetime" or "clusters" (module docstring); "default": the
+            criterion for maps of this dimension ("consensus" for 2-D, "clusters" for volumes).
+        clusters: the cluster count that "clusters" aims at (>= 1); "default": 32.
     Returns:
         the chosen position in `segmentation.levels` (0 = finest), None when there is no level.
     Raises:
@@ -136,12 +131,15 @@ def auto_level(segmentation: Any, method: str = AUTO_METHOD,
         raise TypeError("segmentation must be a MultiscaleSegmentation (or have label_maps, "
                         f"persistent, levels and cluster_counts), got {type(segmentation).__name__}"
                         f" without {', '.join(missing)}")
+    spatial_ndim = np.ndim(segmentation.persistent)
+    method = resolve(method, "auto_method", spatial_ndim)
     if method == "consensus":
         return consensus_level(segmentation.label_maps, segmentation.persistent,
                                getattr(segmentation, "foreground", None))
     if method == "lifetime":
         return lifetime_level(segmentation.cluster_counts, segmentation.levels)
     if method == "clusters":
+        clusters = resolve(clusters, "auto_clusters", spatial_ndim)
         integer(clusters, "clusters", minimum=1)
         return clusters_level(segmentation.cluster_counts, segmentation.levels, clusters)
     raise ValueError(f"method must be one of {', '.join(AUTO_LEVEL_METHODS)}, got {method!r}")

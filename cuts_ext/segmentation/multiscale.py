@@ -11,7 +11,8 @@ import numpy as np
 from .._arrays import to_numpy
 from .._checks import sizes
 from ..io.errors import InputError
-from .level_choice import AUTO_METHOD, auto_level
+from .defaults import DEFAULT, defaults_for
+from .level_choice import auto_level
 from .persistence import PERSISTENT_METHOD, persistent_map, stable_structures
 
 # The .npz keys that every file holds; "reconstruction" is optional.
@@ -68,7 +69,7 @@ class MultiscaleSegmentation:
     @classmethod
     def from_condensation(cls, result: Any, spatial_shape: Sequence[int],
                           reconstruction: Optional[Any] = None, source: str = "",
-                          auto_method: str = AUTO_METHOD,
+                          auto_method: str = DEFAULT,
                           point_labels: Optional[Any] = None,
                           affine: Optional[Any] = None) -> "MultiscaleSegmentation":
         """Label maps, persistent map and automatic level of a condensation of one image's pixels.
@@ -79,7 +80,8 @@ class MultiscaleSegmentation:
             spatial_shape: (H, W) or (D, H, W).
             reconstruction: [C, *spatial_shape] array (numpy or torch), or None.
             source: the input's path, recorded in the file.
-            auto_method: the criterion of `level_choice.auto_level`.
+            auto_method: the criterion of `level_choice.auto_level` ("default": the one for
+                inputs of this dimension, as are the persistent map's thresholds).
             point_labels: int [*spatial_shape], each voxel's point (0..M-1) or -1 outside
                 the foreground; None: the points are the voxels.
             affine: the input's voxel-to-world matrix [4, 4] (a NIfTI input's), or None.
@@ -189,18 +191,20 @@ def _check_point_labels(point_labels: Any, shape: tuple, hierarchy: np.ndarray) 
 
 
 def _persistent(segmentation: "MultiscaleSegmentation") -> np.ndarray:
-    """The default persistent map of `segmentation`. For points that stand for voxels, the
-    "stable" map is found on the points' own maps, weighted by their voxel counts, and painted
-    onto the voxels: the same map as from the voxel maps (the regions, their areas and their
-    order are the same), in a fraction of the time (1 mm MNI brain: 9,771 points for 8.7 M
-    voxels)."""
+    """The default persistent map of `segmentation`, at the thresholds of its kind of input.
+    For points that stand for voxels, the "stable" map is found on the points' own maps,
+    weighted by their voxel counts, and painted onto the voxels: the same map as from the voxel
+    maps (the regions, their areas and their order are the same), in a fraction of the time
+    (1 mm MNI brain: 9,771 points for 8.7 M voxels)."""
     point_labels = segmentation.point_labels
     if point_labels is not None and segmentation.levels and PERSISTENT_METHOD == "stable":
         # Voxels per point, in one pass: the -1 of the background counts in bin 0, dropped.
         counts = np.bincount(point_labels.ravel() + 1,
                              minlength=segmentation.hierarchy.shape[1] + 1)[1:]
         if counts.all():  # every point covers a voxel, as super-voxels do
+            defaults = defaults_for(len(segmentation.spatial_shape))
             painted = stable_structures(segmentation.hierarchy[segmentation.levels],
+                                        defaults.min_area_fraction, defaults.min_persistence,
                                         weights=counts)
             # One gather: the appended 0 is what index -1 (outside the foreground) reads.
             return np.append(painted, 0).astype(np.int32)[point_labels]

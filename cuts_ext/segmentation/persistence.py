@@ -13,26 +13,22 @@ docs/method.md, "Persistent-structures map", two ways:
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from .._checks import describe, integer, real
+from .defaults import DEFAULT, resolve
 
-# The method, and the least area (fraction of the image) and number of levels a structure needs.
-# The authors: "reference", 1 % and 2. All three were chosen with the other label-free rules by
-# the cross-validation of python/bench/bench_quality.py --cv 5 (README, "How the defaults were
-# chosen"): "stable" was chosen in 29 of 30 folds, and on all images with 4 % (among 0.5 to 5 %)
-# and 1 level (among 1 to 4). The area suits structures the size of retinal lesions (1 to 18 %
-# of the image, median 7 %): smaller ones are absorbed into their surroundings.
+# The package's method; the authors' is "reference" (with 1 % and 2 levels). "stable" was chosen
+# by the cross-validation of python/bench/bench_quality.py --cv 5 in 29 of 30 folds (session 8)
+# and in every fold since. Its thresholds depend on the kind of input (defaults.py).
 PERSISTENT_METHODS = ("reference", "stable")
 PERSISTENT_METHOD = "stable"
-MIN_AREA_FRACTION = 0.04
-MIN_PERSISTENCE = 1
 
 
-def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_FRACTION,
-                   min_persistence: int = MIN_PERSISTENCE,
+def persistent_map(label_maps: np.ndarray, min_area_fraction: Any = DEFAULT,
+                   min_persistence: Any = DEFAULT,
                    background: Optional[int] = None,
                    method: str = PERSISTENT_METHOD) -> np.ndarray:
     """Paints the persistent structures of a stack of label maps.
@@ -53,7 +49,8 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_F
     Args:
         label_maps: integer [L, H, W] or [L, D, H, W], ids >= 0 (L levels, any order).
         min_area_fraction: in [0, 1]; min_persistence: an integer >= 1 (TypeError / ValueError
-            otherwise).
+            otherwise). "default": the value for maps of this dimension (`defaults.py`: 3 % and
+            2 levels for 2-D images, 4 % and 1 level for volumes).
         background: the id that marks voxels outside the foreground in every level (0 in the
             maps of a masked volume), or None. It is never painted, and areas are then
             fractions of the foreground rather than of the whole image.
@@ -67,8 +64,6 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_F
     """
     if method not in PERSISTENT_METHODS:
         raise ValueError(f"method must be one of {PERSISTENT_METHODS}, got {method!r}")
-    real(min_area_fraction, "min_area_fraction", minimum=0.0, maximum=1.0)
-    integer(min_persistence, "min_persistence", minimum=1)
     label_maps = np.asarray(label_maps)
     if label_maps.ndim == 0 or label_maps.dtype.kind not in "biufc":  # None, strings, ...
         raise TypeError(f"label_maps must be an integer array [L, *spatial], got "
@@ -76,6 +71,10 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_F
     if label_maps.ndim < 2 or label_maps.dtype.kind not in "iu":
         raise ValueError(f"label_maps must be integer [L, *spatial], got {label_maps.dtype} "
                          f"{list(label_maps.shape)}")
+    min_area_fraction = resolve(min_area_fraction, "min_area_fraction", label_maps.ndim - 1)
+    min_persistence = resolve(min_persistence, "min_persistence", label_maps.ndim - 1)
+    real(min_area_fraction, "min_area_fraction", minimum=0.0, maximum=1.0)
+    integer(min_persistence, "min_persistence", minimum=1)
     spatial = label_maps.shape[1:]
     painted = np.zeros(spatial, dtype=np.int32)
     if label_maps.shape[0] == 0 or painted.size == 0:
@@ -105,8 +104,7 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_F
     return painted
 
 
-def stable_structures(label_maps: np.ndarray, min_area_fraction: float = MIN_AREA_FRACTION,
-                      min_persistence: int = MIN_PERSISTENCE,
+def stable_structures(label_maps: np.ndarray, min_area_fraction: float, min_persistence: int,
                       background: Optional[int] = None,
                       weights: Optional[np.ndarray] = None) -> np.ndarray:
     """The regions of a nested hierarchy that last longest, painted as one partition.
@@ -126,6 +124,8 @@ def stable_structures(label_maps: np.ndarray, min_area_fraction: float = MIN_ARE
     Args:
         label_maps: integer [L, *spatial] ids >= 0, fine to coarse, nested: every region of a
             level lies inside one region of the next (condensation's levels are).
+        min_area_fraction, min_persistence: as in `persistent_map`, given as numbers (maps of
+            points do not tell the kind of input whose default applies).
         background: as in `persistent_map` (its region is never kept; it stays 0).
         weights: int [*spatial], how many pixels each position stands for (> 0 each), or None
             (1 each). Maps of points that stand for voxels (super-voxels: [L, M] and their

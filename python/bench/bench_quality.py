@@ -171,7 +171,7 @@ def run_cross_validation(images, masks, names, args) -> int:
         CondensationSetting(weight, points, channels) for weight in args.cv_weights
         for points in args.cv_points for channels in args.cv_channel_weights]
     rules = cv.all_rules()
-    runs, held_out, chosen, seconds = {}, {}, [], {s: [] for s in settings}
+    runs, seconds = {}, {s: [] for s in settings}
     for step in args.cv_steps:
         for seed in args.seeds:
             if args.cached_only and not encoder_path(images, seed, step, args).exists():
@@ -188,25 +188,26 @@ def run_cross_validation(images, masks, names, args) -> int:
                 for rule, table in cv.score_setting(segmented, masks, rules).items():
                     tables[(setting, rule)] = table
             runs[(step, seed)] = tables
-            held_out[(step, seed)], fold_choices = cv.cross_validate(tables, args.cv)
-            chosen.extend(fold_choices)
             if not args.quiet:
                 print(f"{step} step, seed {seed}: done", flush=True)
+    held_out, chosen = cv.cross_validate(runs, args.cv)
     by_step = {step: {seed: held_out[(step, seed)] for seed in args.seeds
                       if (step, seed) in held_out} for step in args.cv_steps}
     used = ", ".join(f"{step} seeds {list(seeds)}" for step, seeds in by_step.items())
     print(f"\n{len(names)} retina images, {args.cv}-fold cross-validation, runs: {used}; "
           f"{args.epochs} epochs, {len(settings)} condensation settings x {len(rules)} "
           f"label-free rules; selection: mean Dice of the automatic level and the persistent "
-          f"map on the training folds")
+          f"map on the training folds of all runs")
     for setting in settings:
-        print(f"- {setting}: {np.mean(seconds[setting]):.2f} s per image (embedding included; "
-              "as timed when computed, under that run's machine load)")
+        timed = [s for s in seconds[setting] if s > 0]  # 0: cached by a run that did not time
+        print(f"- {setting}: " + (f"{np.mean(timed):.2f} s per image (embedding included; "
+                                   "as timed when computed, under that run's machine load)"
+                                   if timed else "not timed (cached untimed)"))
     for step, by_seed in by_step.items():
         print(f"\nHeld-out folds, {step} training step (mean of the per-seed means +- their "
               "spread):\n")
         print("\n".join(report.summary_table(by_seed)))
-    print("\nChosen on the training folds:\n")
+    print("\nChosen on the training folds (one choice per fold, for every run):\n")
     print("\n".join(report.choices_table(chosen)))
     default = cv.choose_default(list(runs.values()))
     print(f"\nThe protocol's choice on all images of all runs: {default[0]}; {default[1]}")

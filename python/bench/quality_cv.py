@@ -1,21 +1,24 @@
 """Cross-validated choice of `segment`'s tuned settings on the retina development images.
 
-The settings: the condensation's position weight and point budget (quality_runs.py), and the
-label-free rules that turn a hierarchy into the outputs a user without labels gets (the
-persistent map's thresholds, the automatic level's criterion). A candidate is one value of all
-of them. For every run (training step, seed) the images are split into K folds; on the other
-K - 1 folds the candidate with the best mean Dice of the two label-free outputs (automatic
-level and persistent map, equally weighted) is chosen, and the held-out fold is scored with it.
-The held-out scores, pooled over folds, estimate what the chosen defaults do on new images:
-nothing scored on a fold had a say in what was chosen for it. The package's defaults are the
-protocol's choice on all the images of all runs (`choose_default`).
+The settings: the condensation's position weight, point budget, channel weight and PCA
+dimension (quality_runs.py), and the label-free rules that turn a hierarchy into the outputs a
+user without labels gets (the persistent map's thresholds, the automatic level's criterion). A
+candidate is one value of all of them. The package has one default per kind of input, whatever
+the training step or seed, so the protocol chooses as the package does: the images are split
+into K folds (the same split in every run, a run being one training step and seed); for each
+fold, the candidate with the best mean Dice of the two label-free outputs (automatic level and
+persistent map, equally weighted) on the other K - 1 folds, averaged over all runs, is chosen,
+and the held-out fold of every run is scored with it. The held-out scores, pooled over folds,
+estimate what the chosen defaults do on new images: no image scored on a fold had a say in
+what was chosen for it. The package's defaults are the same choice made on all the images
+(`choose_default`).
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -110,9 +113,10 @@ def objective(table: np.ndarray, rows: np.ndarray) -> float:
     return float(table[np.ix_(rows, columns)].mean())
 
 
-def best_candidate(tables: Dict[Candidate, np.ndarray], rows: np.ndarray) -> Candidate:
-    """The candidate with the highest `objective` on `rows` (ties: the first in order)."""
-    return max(tables, key=lambda candidate: objective(tables[candidate], rows))
+def best_candidate(runs: Sequence[Dict[Candidate, np.ndarray]], rows: np.ndarray) -> Candidate:
+    """The candidate with the highest `objective` on `rows`, averaged over `runs` (each a
+    table per candidate, all runs with the same candidates; ties: the first in order)."""
+    return max(runs[0], key=lambda c: float(np.mean([objective(run[c], rows) for run in runs])))
 
 
 def folds(n_images: int, k: int, seed: int = 0) -> List[np.ndarray]:
@@ -123,27 +127,30 @@ def folds(n_images: int, k: int, seed: int = 0) -> List[np.ndarray]:
     return [np.sort(part) for part in np.array_split(order, k)]
 
 
-def cross_validate(tables: Dict[Candidate, np.ndarray], k: int) -> Tuple[np.ndarray, list]:
-    """Held-out scores of one run.
+def cross_validate(runs: Dict[Any, Dict[Candidate, np.ndarray]],
+                   k: int) -> Tuple[Dict[Any, np.ndarray], list]:
+    """Held-out scores of every run, each fold scored with the candidate chosen on the other
+    folds of all runs.
 
+    Args:
+        runs: run key (training step, seed) -> candidate -> score table [n_images, COLUMNS];
+            the same images, in the same order, in every run.
     Returns:
-        (float [n_images, len(COLUMNS)], each image scored with the candidate chosen on the
-         folds that do not hold it; the candidate chosen for each fold).
+        (run key -> float [n_images, len(COLUMNS)], each image scored with the candidate chosen
+         without it; the K candidates chosen, one per fold).
     """
-    n_images = next(iter(tables.values())).shape[0]
-    held_out = np.zeros((n_images, len(COLUMNS)))
+    tables = list(runs.values())
+    n_images = next(iter(tables[0].values())).shape[0]
+    held_out = {key: np.zeros((n_images, len(COLUMNS))) for key in runs}
     chosen = []
     for fold in folds(n_images, k):
-        training = np.setdiff1d(np.arange(n_images), fold)
-        candidate = best_candidate(tables, training)
-        held_out[fold] = tables[candidate][fold]
+        candidate = best_candidate(tables, np.setdiff1d(np.arange(n_images), fold))
+        for key, run in runs.items():
+            held_out[key][fold] = run[candidate][fold]
         chosen.append(candidate)
     return held_out, chosen
 
 
 def choose_default(runs: Sequence[Dict[Candidate, np.ndarray]]) -> Candidate:
-    """The protocol's choice on every image of every run: the candidate with the highest
-    objective averaged over runs."""
-    candidates = list(runs[0])
-    every = np.arange(next(iter(runs[0].values())).shape[0])
-    return max(candidates, key=lambda c: np.mean([objective(run[c], every) for run in runs]))
+    """The protocol's choice on every image of every run."""
+    return best_candidate(runs, np.arange(next(iter(runs[0].values())).shape[0]))

@@ -35,7 +35,7 @@ def summary_table(by_seed: Dict[int, np.ndarray]) -> List[str]:
 
 
 def choices_table(chosen: Sequence) -> List[str]:
-    """Markdown rows: how often each candidate was chosen, over all folds of all runs."""
+    """Markdown rows: how often each candidate was chosen, over the folds."""
     lines = ["| condensation | label-free rules | folds |", "| --- | --- | ---: |"]
     for (setting, rules), count in Counter(chosen).most_common():
         lines.append(f"| {setting} | {rules} | {count} |")
