@@ -29,7 +29,19 @@ def test_a_bad_device_is_a_usage_error_naming_device(capsys, images, tmp_path, c
     assert "--device" in lines[-1] and "cpu, cuda or cuda:N" in lines[-1]
 
 
-@pytest.mark.parametrize("options", [["--epochs", 5], ["--lr", 0.01, "--crop", 8]])
+def test_the_training_step_option_reaches_train():
+    from cuts_ext.cli.options import training_options
+
+    parser = cli.build_parser()
+    for given, expected in (([], "full"), (["--step", "windows"], "windows")):
+        args = parser.parse_args(["train", "images", "-o", "m.pt", *given])
+        assert training_options(args)["step"] == expected
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "images", "-o", "m.pt", "--step", "window"])
+
+
+@pytest.mark.parametrize("options", [["--epochs", 5], ["--lr", 0.01, "--crop", 8],
+                                     ["--step", "windows"]])
 def test_training_options_beside_a_model_are_refused_in_one_line(capsys, images, tmp_path,
                                                                   options):
     # With --model nothing is trained: the options would be silently ignored.

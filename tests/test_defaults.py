@@ -44,6 +44,13 @@ def test_the_default_is_the_input_kind_s_setting(shape, defaults):
     else:
         assert not segmented.flat[0] and segmented[(slice(2, -2),) * segmented.ndim].all()
         assert (by_default.segmentation.label_maps[:, ~segmented] == 0).all()
+    # The label-free outputs follow the kind's rules too.
+    seg = by_default.segmentation
+    painted = cuts_ext.persistent_map(seg.label_maps, defaults.min_area_fraction,
+                                      defaults.min_persistence,
+                                      background=None if segmented is None else 0)
+    np.testing.assert_array_equal(seg.persistent, painted)
+    assert seg.auto_level == cuts_ext.auto_level(seg, defaults.auto_method, defaults.auto_clusters)
 
 
 def test_bad_values_beside_the_default_are_still_refused():

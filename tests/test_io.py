@@ -109,6 +109,15 @@ def test_jpeg_is_read_as_rgb(tmp_path):
                                atol=0.05)  # lossy
 
 
+def test_bmp_is_read_as_the_same_image_as_png(tmp_path):
+    pixels = np.random.default_rng(0).integers(0, 256, size=(7, 9, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "scan.bmp")
+    Image.fromarray(pixels).save(tmp_path / "scan.png")
+    image = read_image(tmp_path / "scan.bmp")
+    assert image.name == "scan" and image.data.shape == (3, 7, 9)
+    np.testing.assert_array_equal(image.data, read_image(tmp_path / "scan.png").data)
+
+
 def test_multipage_tiff_is_a_volume(tmp_path):
     pages = [Image.fromarray(np.full((4, 5), 10 * k, dtype=np.uint8)) for k in range(3)]
     pages[0].save(tmp_path / "stack.tiff", save_all=True, append_images=pages[1:])

@@ -12,7 +12,8 @@ from .errors import InputError
 PathSpec = Union[str, "os.PathLike[str]"]
 
 # Longest first, so that ".nii.gz" wins over ".gz"-less ".nii" when naming a file.
-SUPPORTED_SUFFIXES = (".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".npy", ".npz")
+SUPPORTED_SUFFIXES = (".nii.gz", ".nii", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".npy",
+                      ".npz")
 
 # A mask may carry one of these after its image's name (`case1_mask.png` for `case1.png`).
 MASK_NAME_SUFFIXES = ("_mask", "_seg", "_label", "_labels", "_gt")
