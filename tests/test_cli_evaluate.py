@@ -28,12 +28,13 @@ def _write_case(folder, name, shape):
     inputs, masks = folder / "inputs", folder / "masks"
     inputs.mkdir(exist_ok=True), masks.mkdir(exist_ok=True)
     mask = (np.arange(int(np.prod(shape))) < 4).reshape(shape).astype(np.uint8)
+    ramp = (np.arange(int(np.prod(shape))) % 256).reshape(shape)  # any content will do
     if len(shape) == 2:
-        Image.fromarray(np.zeros(shape, np.uint8)).save(inputs / f"{name}.png")
+        Image.fromarray(ramp.astype(np.uint8)).save(inputs / f"{name}.png")
         image = read_image(inputs / f"{name}.png")
         Image.fromarray(mask * 255).save(masks / f"{name}_mask.png")
     else:
-        nibabel.save(nibabel.Nifti1Image(np.zeros(shape, np.float32), np.eye(4)),
+        nibabel.save(nibabel.Nifti1Image(ramp.astype(np.float32), np.eye(4)),
                      str(inputs / f"{name}.nii.gz"))
         image = read_image(inputs / f"{name}.nii.gz")
         nibabel.save(nibabel.Nifti1Image(mask, np.eye(4)), str(masks / f"{name}.nii.gz"))

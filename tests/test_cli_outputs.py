@@ -160,7 +160,7 @@ def test_an_input_the_model_does_not_fit_fails_alone(capsys, tmp_path):
     # A 2-D model on a volume: that input fails with one line naming it, the image still
     # finishes (before, torch's RuntimeError ended the whole run).
     images = npy_images(tmp_path / "images", count=1)
-    np.save(images / "volume.npy", np.zeros((12, 12, 12), np.float32))
+    np.save(images / "volume.npy", np.random.default_rng(0).random((12, 12, 12), np.float32))
     model = tmp_path / "model.pt"
     cuts_ext.train(np.load(images / "image0.npy")[None, None], epochs=1, val_fraction=0.0,
                    checkpoint=model, progress=False)
@@ -191,7 +191,7 @@ def test_inputs_without_a_foreground_mask_are_named_and_take_the_default(capsys,
 def test_inputs_of_two_kinds_are_named_before_training(capsys, tmp_path, monkeypatch, command):
     # One encoder per kind: before, training failed on "images[1]" without naming a file.
     images = npy_images(tmp_path / "images", count=1)
-    np.save(images / "volume.npy", np.zeros((12, 12, 12), np.float32))
+    np.save(images / "volume.npy", np.random.default_rng(0).random((12, 12, 12), np.float32))
 
     def no_training(*args, **kwargs):
         raise AssertionError("training started")

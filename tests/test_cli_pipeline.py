@@ -115,7 +115,7 @@ def test_an_image_smaller_than_the_patch_is_left_out_of_training_not_the_run(tmp
     """Alone, cuts train / segment refuse it, naming the file, before any training; beside
     larger inputs it is left out of the training (named) and segmented by the encoder
     trained on them (embedding pads it), as with a model trained elsewhere."""
-    Image.fromarray(np.full((3, 9), 120, np.uint8)).save(tmp_path / "strip.png")
+    Image.fromarray(np.arange(100, 127, dtype=np.uint8).reshape(3, 9)).save(tmp_path / "strip.png")
     for command in ("train", "segment"):
         result = _cuts(command, tmp_path / "strip.png", "-o", tmp_path / command, "--epochs", 1,
                        "--quiet")

@@ -2,6 +2,7 @@
 
 import os
 import struct
+import warnings
 import zlib
 
 import nibabel
@@ -143,6 +144,20 @@ def test_numpy_layouts(tmp_path, stored, expected_shape):
         assert data.min() == -1 and data.max() == 1
 
 
+def test_a_channels_first_colour_array_is_read_as_a_volume_with_a_warning(tmp_path):
+    np.save(tmp_path / "rgb.npy", _gradient((3, 8, 9), np.float64, 9.0))
+    with pytest.warns(UserWarning, match=r"rgb\.npy: array \[3, 8, 9\] read as a gray volume "
+                                         r"of 3 slices.*channels-last, \[H, W, 3\]"):
+        assert read_image(tmp_path / "rgb.npy").data.shape == (1, 3, 8, 9)
+    # The same slices saved as the docstring says, or a deeper stack: no warning.
+    np.save(tmp_path / "thin.npy", _gradient((1, 3, 8, 9), np.float64, 9.0))
+    np.save(tmp_path / "deep.npy", _gradient((5, 8, 9), np.float64, 9.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_image(tmp_path / "thin.npy").data.shape == (1, 3, 8, 9)
+        assert read_image(tmp_path / "deep.npy").data.shape == (1, 5, 8, 9)
+
+
 def test_npz_prefers_the_array_named_image_and_refuses_ambiguity(tmp_path):
     np.savez(tmp_path / "named.npz", image=np.eye(4), other=np.zeros((2, 2)))
     assert read_image(tmp_path / "named.npz").data.shape == (1, 4, 4)
@@ -237,9 +252,10 @@ def test_non_finite_and_empty_images_are_refused(tmp_path):
         read_image(tmp_path / "empty.npy")
 
 
-def test_constant_image_becomes_zero(tmp_path):
+def test_constant_image_becomes_zero_with_a_warning(tmp_path):
     np.save(tmp_path / "flat.npy", np.full((3, 3), 7.0))
-    assert not read_image(tmp_path / "flat.npy").data.any()
+    with pytest.warns(UserWarning, match=r"flat\.npy: every pixel holds the same value \(7\)"):
+        assert not read_image(tmp_path / "flat.npy").data.any()
 
 
 def test_resolve_folder_glob_file_and_list(tmp_path):

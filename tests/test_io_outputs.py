@@ -168,7 +168,7 @@ def test_nifti_label_images_keep_the_affine_and_header(tmp_path):
 
 
 def test_volumes_without_nifti_metadata_get_an_identity_affine(tmp_path):
-    np.save(tmp_path / "stack.npy", np.zeros((3, 4, 5)))
+    np.save(tmp_path / "stack.npy", np.arange(60.0).reshape(3, 4, 5))
     labels = np.ones((3, 4, 5), dtype=np.int64)
     path = write_label_image(tmp_path / "stack_labels", labels, read_image(tmp_path / "stack.npy"))
     written = nibabel.load(str(path))

@@ -29,7 +29,7 @@ Intensities (`read_image`) are scaled to [-1, 1] as float32:
 - everything else (16-bit, other integers, floats, a NIfTI with scaling: nibabel applies it
   and gives floats) by the image's own min and max over all channels: 16-bit files rarely use
   their full range (12-bit sensors), and MRI / CT values have no fixed range. A constant image
-  becomes 0.
+  becomes 0 (with a warning: only position can then shape its segmentation).
 NaN or infinite values are refused rather than guessed at.
 """
 
@@ -96,6 +96,9 @@ def read_image(path: PathSpec) -> LoadedImage:
     values = array.astype(np.float64)
     if not np.isfinite(values).all():
         raise InputError(f"{path}: contains NaN or infinite values")
+    if values.min() == values.max():
+        warnings.warn(f"{path}: every pixel holds the same value ({values.flat[0]:g}); its "
+                      "segmentation can follow position only, not content", stacklevel=2)
     if array.dtype in (np.uint8, np.bool_):
         scaled = values / (1.0 if array.dtype == np.bool_ else 255.0) * 2.0 - 1.0
     else:
@@ -304,6 +307,13 @@ def _numpy_layout(array: np.ndarray, path: Path) -> np.ndarray:
     if array.ndim == 3 and array.shape[-1] in (3, 4) and array.shape[0] > 4:
         return np.moveaxis(array[..., :3], -1, 0)
     if array.ndim == 3:
+        if array.shape[0] in (3, 4) and min(array.shape[1:]) > 4:
+            # Most likely a colour image saved channels-first (torch's layout), not 3 slices.
+            warnings.warn(f"{path}: array [{', '.join(map(str, array.shape))}] read as a gray "
+                          f"volume of {array.shape[0]} slices; a colour image must be saved "
+                          "channels-last, [H, W, 3] (numpy.moveaxis(array, 0, -1)); a volume "
+                          "this thin is read without this warning from [1, D, H, W]",
+                          stacklevel=2)
         return array[None]
     if array.ndim == 4:
         return array
