@@ -15,7 +15,7 @@ import math
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -275,13 +275,10 @@ class _Run:
             optimizer.zero_grad(set_to_none=True)
             losses.total.backward()
             optimizer.step()
-            sums += torch.stack([losses.reconstruction.detach() * len(indices),
-                                 losses.contrastive.detach() * len(indices),
-                                 torch.tensor(float(len(indices)), device=self.device)])
+            sums += self._loss_sums(losses, len(indices))
+        reconstruction, contrastive = self._means(sums)
         if self.world > 1:
-            dist.all_reduce(sums)
             _average_buffers(model, self.world)
-        reconstruction, contrastive = (sums[:2] / sums[2]).tolist()
         return dict(epoch=epoch, lr=optimizer.param_groups[0]["lr"],
                     reconstruction=reconstruction, contrastive=contrastive,
                     train=self._mix(reconstruction, contrastive), val=self.validate(model))
@@ -304,13 +301,20 @@ class _Run:
                                               seed=_derive_seed(self.seed, _VAL_PAIRS, first))
             losses = cuts_loss(model(x, anchors, positives, windows=True),
                                self.lambda_contrastive)
-            sums += torch.stack([losses.reconstruction * len(indices),
-                                 losses.contrastive * len(indices),
-                                 torch.tensor(float(len(indices)), device=self.device)])
+            sums += self._loss_sums(losses, len(indices))
+        return self._mix(*self._means(sums))
+
+    def _loss_sums(self, losses: Any, n: int) -> torch.Tensor:
+        """float64 [3]: a batch of n images' share of the epoch's means (each loss times n, n)."""
+        return torch.stack([losses.reconstruction.detach() * n, losses.contrastive.detach() * n,
+                            torch.tensor(float(n), device=self.device)])
+
+    def _means(self, sums: torch.Tensor) -> Tuple[float, float]:
+        """(reconstruction, contrastive) averaged over the images of every process."""
         if self.world > 1:
             dist.all_reduce(sums)
         reconstruction, contrastive = (sums[:2] / sums[2]).tolist()
-        return self._mix(reconstruction, contrastive)
+        return reconstruction, contrastive
 
     def _mix(self, reconstruction: float, contrastive: float) -> float:
         return self.lambda_contrastive * contrastive + (1 - self.lambda_contrastive) * reconstruction
