@@ -86,7 +86,7 @@ def test_a_diverging_training_exits_1_with_one_line_and_no_checkpoint(capsys, im
 def test_documented_errors_are_one_line(capsys, monkeypatch, images, tmp_path, error):
     def fails(args):
         raise error
-    monkeypatch.setattr(cli.segment, "run_train", fails)
+    monkeypatch.setattr(cli.train, "run_train", fails)
     status, lines = run_cuts(capsys, "train", images, "-o", tmp_path / "model.pt")
     assert status == 1 and len(lines) == 1
     assert lines[0].startswith("cuts train: error: ")
@@ -97,7 +97,7 @@ def test_an_unexpected_error_points_to_the_tracker_without_a_traceback(capsys, m
                                                                         images, tmp_path):
     def fails(args):
         raise KeyError("surprise")
-    monkeypatch.setattr(cli.segment, "run_train", fails)
+    monkeypatch.setattr(cli.train, "run_train", fails)
     monkeypatch.delenv("CUTS_DEBUG", raising=False)
     status, lines = run_cuts(capsys, "train", images, "-o", tmp_path / "model.pt")
     assert status == 1 and len(lines) == 1
@@ -113,7 +113,7 @@ def test_an_unexpected_error_points_to_the_tracker_without_a_traceback(capsys, m
 def test_ctrl_c_exits_130(capsys, monkeypatch, images, tmp_path):
     def interrupted(args):
         raise KeyboardInterrupt
-    monkeypatch.setattr(cli.segment, "run_train", interrupted)
+    monkeypatch.setattr(cli.train, "run_train", interrupted)
     status, lines = run_cuts(capsys, "train", images, "-o", tmp_path / "model.pt")
     assert status == 130 and lines == ["cuts train: interrupted"]
 

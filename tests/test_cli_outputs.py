@@ -12,6 +12,7 @@ import pytest
 
 import cuts_ext
 from cuts_ext.cli import segment as segment_command
+from cuts_ext.cli import train as train_command
 from cuts_ext.segmentation.evaluation import CSV_COLUMNS, merge_metrics_csv
 from support.cli import npy_images, run_cuts
 
@@ -28,6 +29,7 @@ def no_work(monkeypatch):
         raise AssertionError("work started before the outputs were checked")
     monkeypatch.setattr(segment_command, "read_inputs", refuse)
     monkeypatch.setattr(segment_command, "resolve_sources", refuse)
+    monkeypatch.setattr(train_command, "read_inputs", refuse)
 
 
 

@@ -1,5 +1,5 @@
-"""The `cuts` command: one module per subcommand (info, segment and train, evaluate, demo),
-options shared between them in options.py.
+"""The `cuts` command: one module per subcommand (info, train, segment, evaluate, demo),
+options shared between them in options.py, the reading of inputs in inputs.py.
 
 Exit status: 0 on success; 2 for a usage error (argparse: an unknown option, a malformed value,
 naming the option); 1 when an input or setting is refused or a run fails in an expected way
@@ -19,7 +19,7 @@ import warnings
 from typing import Any
 
 from .._missing import missing_dependency
-from . import demo, evaluate, info, segment
+from . import demo, evaluate, info, segment, train
 
 #: The errors the library documents for bad inputs and failed runs.
 EXPECTED_ERRORS = (ValueError, TypeError, RuntimeError, MemoryError, OSError)
@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="on an error, print the full traceback too (or set CUTS_DEBUG=1)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     info.add_parser(sub)
-    segment.add_parsers(sub)
+    train.add_parser(sub)
+    segment.add_parser(sub)
     evaluate.add_parser(sub)
     demo.add_parser(sub)
     return parser

@@ -29,7 +29,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                     "the mean +- std printed.")
     parser.add_argument("outputs", metavar="OUTPUTS_DIR", help="the folder `cuts segment` wrote")
     parser.add_argument("--masks", required=True, metavar="MASKS",
-                        help="mask file, folder or glob (PNG, JPEG, TIFF, .npy, .npz, NIfTI)")
+                        help="mask file, folder or glob (PNG, JPEG, TIFF, BMP, .npy, .npz, NIfTI)")
     parser.add_argument("--csv", metavar="FILE",
                         help=f"where to write the table (default OUTPUTS_DIR/{DEFAULT_CSV_NAME})")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing CSV")

@@ -1,6 +1,6 @@
-"""`cuts train` and `cuts segment`: images in, a checkpoint or segmentations out.
+"""`cuts segment`: images in, segmentations out.
 
-Each input is read on its own: one that fails is reported (one line on stderr, "cuts COMMAND:
+Each input is read on its own: one that fails is reported (one line on stderr, "cuts segment:
 error: PATH: reason") and the others still complete; the exit status is then 1. Exit 0 when
 every input succeeded, 2 for a usage error (argparse).
 
@@ -15,35 +15,15 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
-from ..io import InputError, match_masks, read_image, writable_file, writable_folder
+from ..io import match_masks, writable_file, writable_folder
 from ..io.errors import OutputExistsError
-from ..io.paths import find_inputs, split_name_clashes
 from ..segmentation.defaults import DEFAULT, IMAGE_DEFAULTS, VOLUME_DEFAULTS
+from .inputs import no_input, read_inputs, resolve_sources, say, some_paths
 from .options import (add_common_options, add_training_options, given_training_options,
                       max_points_option, training_options, weight_option, worker_count_option)
 
 
-def add_parsers(sub: "argparse._SubParsersAction") -> None:
-    train = sub.add_parser(
-        "train", help="train the CUTS encoder on images (no labels) and save a checkpoint",
-        description="Train the stage-1 encoder on images or volumes without labels "
-                    "(contrastive + patch reconstruction losses) and write a checkpoint that "
-                    "`cuts segment --model` reads.")
-    train.add_argument("inputs", nargs="+", metavar="IMAGES",
-                       help="image / volume files, folders or globs (PNG, JPEG, TIFF, .npy, "
-                            ".npz, .nii, .nii.gz)")
-    train.add_argument("-o", "--output", required=True, metavar="CHECKPOINT",
-                       help="checkpoint file to write (e.g. model.pt)")
-    existing = train.add_mutually_exclusive_group()
-    existing.add_argument("--resume", action="store_true",
-                          help="continue from CHECKPOINT when it exists")
-    existing.add_argument("--overwrite", action="store_true",
-                          help="replace an existing CHECKPOINT (default: refuse, so that a "
-                               "trained model is never lost to a repeated command)")
-    add_training_options(train, epochs=200)
-    add_common_options(train)
-    train.set_defaults(run=run_train)
-
+def add_parser(sub: "argparse._SubParsersAction") -> None:
     segment = sub.add_parser(
         "segment", help="multi-scale segmentations of images or volumes",
         description="Embed every input with the CUTS encoder (a --model checkpoint, or one "
@@ -113,29 +93,6 @@ def add_parsers(sub: "argparse._SubParsersAction") -> None:
     segment.set_defaults(run=run_segment)
 
 
-def run_train(args: argparse.Namespace) -> int:
-    from ..encoder.model import PATCH_SIZE
-    from ..encoder.training import train
-    from ..segmentation.pipeline import split_trainable
-
-    # The checkpoint's place is checked before minutes of training (resume reads it as is).
-    writable_file(args.output, "-o", overwrite=args.overwrite or args.resume,
-                  remedy="--resume to continue it or --overwrite to replace it")
-    images, failures = read_inputs("train", args.inputs)
-    if not images:
-        return _no_input("train")
-    trainable, too_small = split_trainable(images, PATCH_SIZE)
-    for image in too_small:  # a checkpoint without them: they count as failed inputs here
-        _error("train", InputError(f"{image.path}: spatial shape {list(image.spatial_shape)} "
-                                   f"is under the patch size ({PATCH_SIZE}) along an axis, too "
-                                   "small to train on; left out (the trained encoder segments "
-                                   "it)"))
-    train([image.data for image in trainable], checkpoint=args.output, resume=args.resume,
-          **training_options(args))
-    _say(args, f"wrote {args.output}")
-    return 1 if failures or too_small else 0
-
-
 def run_segment(args: argparse.Namespace) -> int:
     from ..segmentation.cohort import InputJob, complete_output
     from ..segmentation.evaluation import (format_summary, merge_metrics_csv,
@@ -160,7 +117,7 @@ def run_segment(args: argparse.Namespace) -> int:
     read = resolve_sources if on_cluster and args.model else read_inputs
     images, failures = read("segment", args.inputs, out)
     if not images:
-        return _no_input("segment")
+        return no_input("segment")
     paths = [getattr(image, "path", image) for image in images]
     masks = match_masks(paths, args.masks) if args.masks else {}
     if args.masks and not any(mask is not None for mask in masks.values()):
@@ -175,7 +132,7 @@ def run_segment(args: argparse.Namespace) -> int:
         complete = [complete_output(job, out) for job in jobs]
         outcomes = [outcome for outcome in complete if outcome is not None]
         jobs = [job for job, outcome in zip(jobs, complete) if outcome is None]
-        _say(args, f"resume: {len(outcomes)} of {len(images)} inputs already complete in "
+        say(args, f"resume: {len(outcomes)} of {len(images)} inputs already complete in "
                    f"{out}; segmenting {len(jobs)}")
     if jobs:
         outcomes += _segment_jobs(args, images, jobs, out, on_cluster)
@@ -192,7 +149,7 @@ def run_segment(args: argparse.Namespace) -> int:
         else:
             # A run started into the same folder since this one checked adds its rows too.
             merge_metrics_csv(rows, csv_path)
-        _say(args, format_summary(rows) + f"\nwrote {csv_path}")
+        say(args, format_summary(rows) + f"\nwrote {csv_path}")
     if failures:
         print(f"cuts segment: error: {failures} input(s) failed", file=sys.stderr)
     return 1 if failures else 0
@@ -225,9 +182,9 @@ def _segment_jobs(args: argparse.Namespace, images: list, jobs: list, out: Path,
         if outcome.error is not None:
             print(f"cuts segment: error: {outcome.error}", file=sys.stderr)
         elif outcome.reused:
-            _say(args, f"[{number}/{len(jobs)}] {outcome.name}: complete -> {outcome.folder}")
+            say(args, f"[{number}/{len(jobs)}] {outcome.name}: complete -> {outcome.folder}")
         else:
-            _say(args, f"[{number}/{len(jobs)}] {outcome.name}: {outcome.levels} levels, "
+            say(args, f"[{number}/{len(jobs)}] {outcome.name}: {outcome.levels} levels, "
                        f"condensed in {outcome.seconds:.1f} s -> {outcome.folder}")
             if outcome.levels == 0:  # written, but with nothing to look at: say so
                 print(f"cuts segment: warning: {outcome.name}: no level (its points never kept "
@@ -251,49 +208,6 @@ def _segment_jobs(args: argparse.Namespace, images: list, jobs: list, out: Path,
     return outcomes
 
 
-def resolve_sources(command: str, sources: list, outputs: Optional[Path] = None) -> tuple:
-    """(input files, number of failures): each source resolved on its own, so one that names
-    nothing readable is reported and skipped; an input with the name of an earlier one (from
-    another source) is reported and skipped too, as its outputs would replace the earlier's.
-    Files inside `outputs`, the run's output folder, are left out (with a warning): a pattern
-    such as scans/** would otherwise take the label images of an earlier run as inputs."""
-    resolved, failures = _each_input(command, sources, find_inputs)
-    found = [path for paths in resolved for path in paths]
-    if outputs is not None:
-        root = outputs.resolve()
-        within = [path.resolve().is_relative_to(root) for path in found]
-        inside = [path for path, is_inside in zip(found, within) if is_inside]
-        if inside:
-            print(f"cuts {command}: warning: left out {len(inside)} file(s) inside the output "
-                  f"folder {outputs} ({_some(inside)})", file=sys.stderr)
-            found = [path for path, is_inside in zip(found, within) if not is_inside]
-    paths, clashes = split_name_clashes(found)
-    for clash in clashes:
-        _error(command, clash)
-    return paths, failures + len(clashes)
-
-
-def read_inputs(command: str, sources: list, outputs: Optional[Path] = None) -> tuple:
-    """(images read, number of failures): each source is resolved (`resolve_sources`) and each
-    file read on its own, so one bad input is reported and skipped."""
-    paths, failures = resolve_sources(command, sources, outputs)
-    images, unreadable = _each_input(command, paths, read_image)
-    return images, failures + unreadable
-
-
-def _each_input(command: str, items: list, action: Any) -> tuple:
-    """([action(item) for the items where it succeeds], number of InputErrors), each error
-    reported on its own line."""
-    results, failures = [], 0
-    for item in items:
-        try:
-            results.append(action(item))
-        except InputError as error:
-            failures += 1
-            _error(command, error)
-    return results, failures
-
-
 def _foregrounds_for(paths: list, foreground: str) -> dict:
     """{input path: its job's foreground}: the keyword itself (None for "none"), or the mask
     file matched like --masks; an input that no mask matches takes its kind's default (said
@@ -306,30 +220,7 @@ def _foregrounds_for(paths: list, foreground: str) -> dict:
     unmatched = [path for path, mask in matched.items() if mask is None]
     if unmatched:
         print(f"cuts segment: warning: --foreground {foreground} has no mask for "
-              f"{len(unmatched)} of {len(paths)} input(s) ({_some(unmatched)}): they take the "
-              "default foreground (auto for volumes, every pixel of 2-D images)",
+              f"{len(unmatched)} of {len(paths)} input(s) ({some_paths(unmatched)}): they take "
+              "the default foreground (auto for volumes, every pixel of 2-D images)",
               file=sys.stderr)
     return {path: DEFAULT if mask is None else mask for path, mask in matched.items()}
-
-
-def _some(paths: list, shown: int = 3) -> str:
-    """The first `shown` of `paths`, and how many more."""
-    names = ", ".join(str(path) for path in paths[:shown])
-    return names + (f" and {len(paths) - shown} more" if len(paths) > shown else "")
-
-
-def _error(command: str, error: Exception) -> None:
-    print(f"cuts {command}: error: {error}", file=sys.stderr)
-
-
-def _no_input(command: str) -> int:
-    print(f"cuts {command}: error: no input could be read", file=sys.stderr)
-    return 1
-
-
-def _say(args: argparse.Namespace, text: str) -> None:
-    # tqdm.write prints the line above a progress bar (as print does without one).
-    if not args.quiet:
-        from tqdm.auto import tqdm
-        tqdm.write(text)
-
