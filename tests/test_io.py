@@ -103,7 +103,8 @@ def test_a_palette_image_of_grays_is_gray_and_one_of_colours_rgb(tmp_path):
 
 def test_jpeg_is_read_as_rgb(tmp_path):
     pixels = np.full((8, 9, 3), (10, 128, 250), dtype=np.uint8)
-    Image.fromarray(pixels).save(tmp_path / "photo.JPG", quality=100)
+    pixels[:, 8] = (250, 128, 10)  # another 8 x 8 block (4:4:4, so no colour bleeds across)
+    Image.fromarray(pixels).save(tmp_path / "photo.JPG", quality=100, subsampling=0)
     image = read_image(tmp_path / "photo.JPG")
     assert image.data.shape == (3, 8, 9) and image.name == "photo"
     np.testing.assert_allclose(image.data[:, 4, 4], np.array([10, 128, 250]) / 127.5 - 1,
@@ -149,13 +150,16 @@ def test_a_channels_first_colour_array_is_read_as_a_volume_with_a_warning(tmp_pa
     with pytest.warns(UserWarning, match=r"rgb\.npy: array \[3, 8, 9\] read as a gray volume "
                                          r"of 3 slices.*channels-last, \[H, W, 3\]"):
         assert read_image(tmp_path / "rgb.npy").data.shape == (1, 3, 8, 9)
-    # The same slices saved as the docstring says, or a deeper stack: no warning.
+    # The same slices saved as the docstring says, a deeper stack, or the mask of a volume of
+    # 3 slices (masks have no colour): no warning.
     np.save(tmp_path / "thin.npy", _gradient((1, 3, 8, 9), np.float64, 9.0))
     np.save(tmp_path / "deep.npy", _gradient((5, 8, 9), np.float64, 9.0))
+    np.save(tmp_path / "thin_mask.npy", np.ones((3, 8, 9), np.uint8))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_image(tmp_path / "thin.npy").data.shape == (1, 3, 8, 9)
         assert read_image(tmp_path / "deep.npy").data.shape == (1, 5, 8, 9)
+        assert read_mask(tmp_path / "thin_mask.npy", (3, 8, 9)).all()
 
 
 def test_npz_prefers_the_array_named_image_and_refuses_ambiguity(tmp_path):
@@ -256,6 +260,15 @@ def test_constant_image_becomes_zero_with_a_warning(tmp_path):
     np.save(tmp_path / "flat.npy", np.full((3, 3), 7.0))
     with pytest.warns(UserWarning, match=r"flat\.npy: every pixel holds the same value \(7\)"):
         assert not read_image(tmp_path / "flat.npy").data.any()
+    # A solid colour is as empty: each channel constant, though the channels differ.
+    Image.fromarray(np.full((6, 7, 3), (200, 0, 40), np.uint8)).save(tmp_path / "red.png")
+    with pytest.warns(UserWarning, match=r"red\.png: every pixel holds the same colour"):
+        read_image(tmp_path / "red.png")
+    # Empty masks are common and never warned about.
+    Image.fromarray(np.zeros((6, 7), np.uint8)).save(tmp_path / "red_mask.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not read_mask(tmp_path / "red_mask.png", (6, 7)).any()
 
 
 def test_resolve_folder_glob_file_and_list(tmp_path):

@@ -95,12 +95,12 @@ def test_consensus_level_is_the_level_closest_to_the_persistent_map(rng):
 
 def test_auto_level_dispatches_on_the_method():
     class Segmentation:
-        label_maps = np.array([[0, 0, 1, 1], [0, 0, 0, 0]])
-        persistent = np.array([5, 5, 6, 6])
+        label_maps = np.array([[[0, 0, 1, 1]], [[0, 0, 0, 0]]])  # [L, 1, 4]: a 2-D image
+        persistent = np.array([[5, 5, 6, 6]])
         levels = [1, 3]
         cluster_counts = [3, 2, 2, 1, 1, 1]
 
-    assert auto_level(Segmentation()) == 0
+    assert auto_level(Segmentation()) == 0  # consensus: level 0 is the persistent map
     assert auto_level(Segmentation(), method="lifetime") == 1  # no level of 8 clusters: 3 > 2
     assert auto_level(Segmentation(), method="clusters", clusters=2) == 0  # counts 2 and 1
     assert auto_level(Segmentation(), method="clusters", clusters=1) == 1
@@ -133,6 +133,18 @@ def test_the_label_free_defaults_follow_the_kind_of_input():
     assert auto_level(Segmentation()) == 2  # 2-D: consensus
     Segmentation.label_maps, Segmentation.persistent = maps[:, None], maps[2][None]
     assert auto_level(Segmentation()) == 0  # volumes: the level nearest 32 clusters (3)
+
+    class WithoutPersistentMap:  # the kind follows the maps; consensus computes the map
+        label_maps = maps
+        levels = [0, 1, 2, 3]
+        cluster_counts = [3, 3, 2, 1]
+
+    assert auto_level(WithoutPersistentMap()) == consensus_level(maps)
+    # Maps of neither kind (points [L, N], 4-D) have no default: the thresholds must be given.
+    for other in (maps.reshape(4, 200), maps[:, None, None]):
+        with pytest.raises(ValueError, match="min_area_fraction.*2-D images and 3-D volumes"):
+            persistent_map(other)
+        assert persistent_map(other, 0.03, 2).shape == other.shape[1:]
 
 
 def test_persistent_map_of_a_masked_volume_leaves_the_background_alone():
@@ -192,7 +204,8 @@ def test_stable_map_on_a_masked_volume_leaves_the_background_and_never_keeps_all
 
 
 def test_stable_map_refuses_maps_that_are_not_nested_and_unknown_methods():
-    split = np.array([[0, 0, 1, 1], [0, 1, 1, 1]])  # level 0's region 0-1 is split at level 1
+    # [L, 1, 4]: level 0's region 0-1 is split at level 1.
+    split = np.array([[[0, 0, 1, 1]], [[0, 1, 1, 1]]])
     with pytest.raises(ValueError, match="not nested"):
         persistent_map(split, method="stable")
     with pytest.raises(ValueError, match="method must be one of"):

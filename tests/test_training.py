@@ -84,6 +84,15 @@ def test_resume_refuses_other_images_or_settings(rng, tmp_path):
         cuts_ext.train(images[:, :1], epochs=2, checkpoint=path, resume=True, **TINY)
     with pytest.raises(ValueError, match="seed"):
         cuts_ext.train(images, epochs=2, checkpoint=path, resume=True, seed=9, **TINY)
+    # A run of the full step does not silently continue with the windowed one.
+    with pytest.raises(ValueError, match=r"training settings differ: step \('full' -> 'windows'\)"):
+        cuts_ext.train(images, epochs=2, checkpoint=path, resume=True, step="windows", **TINY)
+    # A checkpoint written before the step was recorded resumes under either step.
+    state = torch.load(path, weights_only=True)
+    del state["settings"]["step"]
+    torch.save(state, path)
+    assert cuts_ext.train(images, epochs=2, checkpoint=path, resume=True, step="windows",
+                          **TINY).history[-1]["epoch"] == 1
 
 
 def test_same_seed_same_weights_and_embeddings(rng):

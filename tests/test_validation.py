@@ -353,7 +353,7 @@ def test_segment_refuses_to_train_on_an_image_under_the_patch(shape, train_optio
 def test_multiscale_segmentation_checks_its_shape():
     result = cuts_ext.condense(X)
     for shape, error in (((5, 8.0), TypeError), (40, TypeError), ((5, 7), ValueError),
-                         ((4, -10), ValueError)):
+                         ((4, -10), ValueError), ((40,), ValueError), ((1, 5, 8, 1), ValueError)):
         with pytest.raises(error, match="spatial_shape|does not label"):
             cuts_ext.MultiscaleSegmentation.from_condensation(result, shape)
     segmentation = cuts_ext.MultiscaleSegmentation.from_condensation(result, (5, 8))

@@ -105,7 +105,8 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
         checkpoint: file to write after every epoch (atomically): best weights, settings and
             the state to resume from. None keeps everything in memory.
         resume: continue from `checkpoint` when that file exists (it must come from a run with
-            the same data and data settings); otherwise start afresh and overwrite it.
+            the same data and settings: seed, split, batch, anchors, crop, step); otherwise
+            start afresh and overwrite it.
         num_kernels, patch_size: the encoder's k and P.
         n_anchors: anchors per image and step (S).
         crop: spatial crop side (int, or one per axis) for training on random crops; images
@@ -149,7 +150,7 @@ def train(images: Any, *, epochs: int = 200, batch_size: int = 16, lr: float = 1
     warmup = (min(REFERENCE_WARMUP_EPOCHS, epochs // 20) if warmup_epochs is None
               else integer(warmup_epochs, "warmup_epochs", minimum=0))
     settings = dict(seed=int(seed), n_images=len(source), val_fraction=float(val_fraction),
-                    batch_size=batch_size, n_anchors=n_anchors, crop=list(crop_shape))
+                    batch_size=batch_size, n_anchors=n_anchors, crop=list(crop_shape), step=step)
     with _process_group(device) as (rank, world, device), \
             _deterministic_algorithms(deterministic, device):
         run = _Run(source, settings, device, rank, world, lambda_contrastive, step == "windows")
@@ -466,10 +467,12 @@ def _check_resumable(state: dict, model: CUTSEncoder, settings: dict, path: Path
                          f"{asked} this call asks for")
     if "resume" not in state or "settings" not in state:
         raise ValueError(f"checkpoint {str(path)!r} holds no training state to resume from")
-    changed = [f"{key} ({state['settings'].get(key)!r} -> {value!r})"
-               for key, value in settings.items() if state["settings"].get(key) != value]
+    # Keys a checkpoint does not record (its version predates them) are not compared.
+    saved = state["settings"]
+    changed = [f"{key} ({saved[key]!r} -> {value!r})"
+               for key, value in settings.items() if key in saved and saved[key] != value]
     if changed:
-        raise ValueError(f"cannot resume from {str(path)!r}: the data settings differ: "
+        raise ValueError(f"cannot resume from {str(path)!r}: the training settings differ: "
                          f"{', '.join(changed)}")
 
 

@@ -96,9 +96,11 @@ def read_image(path: PathSpec) -> LoadedImage:
     values = array.astype(np.float64)
     if not np.isfinite(values).all():
         raise InputError(f"{path}: contains NaN or infinite values")
-    if values.min() == values.max():
-        warnings.warn(f"{path}: every pixel holds the same value ({values.flat[0]:g}); its "
-                      "segmentation can follow position only, not content", stacklevel=2)
+    per_channel = values.reshape(len(values), -1)
+    if (per_channel.min(axis=1) == per_channel.max(axis=1)).all():  # one value or one colour
+        same = f"value ({values.flat[0]:g})" if len(values) == 1 else "colour"
+        warnings.warn(f"{path}: every pixel holds the same {same}; its segmentation can follow "
+                      "position only, not content", stacklevel=2)
     if array.dtype in (np.uint8, np.bool_):
         scaled = values / (1.0 if array.dtype == np.bool_ else 255.0) * 2.0 - 1.0
     else:
@@ -140,7 +142,7 @@ def read_mask(path: PathSpec, spatial_shape: Optional[Tuple[int, ...]] = None,
             affine places it elsewhere than the image (the messages name both files).
     """
     path = Path(path)
-    array, mask_affine, _ = _read_channels_first(path)
+    array, mask_affine, _ = _read_channels_first(path, is_mask=True)
     if array.dtype.kind not in "biuf":
         raise InputError(f"{path}: values of dtype {array.dtype} do not form a mask")
     mask = (array > 0).any(axis=0)
@@ -180,8 +182,10 @@ def _same_affine(a: np.ndarray, b: np.ndarray, tolerance: float) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=0.0, atol=tolerance))
 
 
-def _read_channels_first(path: Path) -> Tuple[np.ndarray, Optional[np.ndarray], Optional[Any]]:
-    """(array [C, *spatial] in the file's dtype, NIfTI affine or None, NIfTI header or None)."""
+def _read_channels_first(path: Path, is_mask: bool = False
+                         ) -> Tuple[np.ndarray, Optional[np.ndarray], Optional[Any]]:
+    """(array [C, *spatial] in the file's dtype, NIfTI affine or None, NIfTI header or None);
+    `is_mask`: a mask has no colour, so no warning about a colour layout."""
     input_name(path)  # refuses an unsupported suffix
     if not path.is_file():
         raise InputError(f"{path}: {'not a regular file' if path.exists() else 'no such file'}")
@@ -190,7 +194,7 @@ def _read_channels_first(path: Path) -> Tuple[np.ndarray, Optional[np.ndarray], 
         if suffix.endswith((".nii", ".nii.gz")):
             array, affine, header = _read_nifti(path)
         elif suffix.endswith((".npy", ".npz")):
-            array, affine, header = _numpy_layout(_read_numpy(path), path), None, None
+            array, affine, header = _numpy_layout(_read_numpy(path), path, is_mask), None, None
         else:  # the remaining supported suffixes are Pillow's
             array, affine, header = _read_pillow(path), None, None
     except InputError:
@@ -300,14 +304,14 @@ def _read_numpy(path: Path) -> np.ndarray:
             return archive[keys[0]]
 
 
-def _numpy_layout(array: np.ndarray, path: Path) -> np.ndarray:
+def _numpy_layout(array: np.ndarray, path: Path, is_mask: bool) -> np.ndarray:
     """[C, *spatial] of a .npy / .npz array (layout rules in the module docstring)."""
     if array.ndim == 2:
         return array[None]
     if array.ndim == 3 and array.shape[-1] in (3, 4) and array.shape[0] > 4:
         return np.moveaxis(array[..., :3], -1, 0)
     if array.ndim == 3:
-        if array.shape[0] in (3, 4) and min(array.shape[1:]) > 4:
+        if array.shape[0] in (3, 4) and min(array.shape[1:]) > 4 and not is_mask:
             # Most likely a colour image saved channels-first (torch's layout), not 3 slices.
             warnings.warn(f"{path}: array [{', '.join(map(str, array.shape))}] read as a gray "
                           f"volume of {array.shape[0]} slices; a colour image must be saved "

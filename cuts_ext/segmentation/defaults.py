@@ -72,7 +72,14 @@ VOLUME_DEFAULTS = InputDefaults(position_weight=0.0, channel_weight=1.0, max_poi
 
 
 def defaults_for(spatial_ndim: int) -> InputDefaults:
-    """The defaults of an input with this many spatial axes (2 or 3)."""
+    """The defaults of an input with this many spatial axes.
+
+    Raises:
+        ValueError: `spatial_ndim` is neither 2 (images) nor 3 (volumes).
+    """
+    if spatial_ndim not in (2, 3):
+        raise ValueError(f"there are defaults for 2-D images and 3-D volumes, not for "
+                         f"{spatial_ndim}-D data: give the value instead of \"{DEFAULT}\"")
     return IMAGE_DEFAULTS if spatial_ndim == 2 else VOLUME_DEFAULTS
 
 
@@ -82,5 +89,14 @@ def is_default(value: Any) -> bool:
 
 
 def resolve(value: Any, name: str, spatial_ndim: int) -> Any:
-    """`value`, or the default `name` of an input with `spatial_ndim` axes when it is DEFAULT."""
-    return getattr(defaults_for(spatial_ndim), name) if is_default(value) else value
+    """`value`, or the default `name` of an input with `spatial_ndim` axes when it is DEFAULT.
+
+    Raises:
+        ValueError: DEFAULT for data that is neither 2-D nor 3-D (the message names `name`).
+    """
+    if not is_default(value):
+        return value
+    try:
+        return getattr(defaults_for(spatial_ndim), name)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None

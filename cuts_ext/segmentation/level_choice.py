@@ -113,28 +113,30 @@ def auto_level(segmentation: Any, method: str = DEFAULT,
     """The automatic granularity of one segmentation.
 
     Args:
-        segmentation: anything with `label_maps` [L, *spatial], `persistent` [*spatial],
-            `levels` and `cluster_counts` (a `MultiscaleSegmentation`).
+        segmentation: anything with `label_maps` [L, *spatial], `levels` and `cluster_counts`,
+            and for "consensus" optionally `persistent` [*spatial] (a `MultiscaleSegmentation`).
         method: "consensus", "lifetime" or "clusters" (module docstring); "default": the
-            criterion for maps of this dimension ("consensus" for 2-D, "clusters" for volumes).
+            criterion for maps of this dimension ("consensus" for 2-D, "clusters" for 3-D;
+            other dimensions have no default: ValueError).
         clusters: the cluster count that "clusters" aims at (>= 1); "default": 32.
     Returns:
         the chosen position in `segmentation.levels` (0 = finest), None when there is no level.
     Raises:
         TypeError: `segmentation` lacks one of those attributes (an array of maps, say), or
             `clusters` is not an integer.
-        ValueError: an unknown `method`, or `clusters` < 1.
+        ValueError: an unknown `method`, `clusters` < 1, or "default" for maps that are
+            neither 2-D nor 3-D.
     """
-    missing = [name for name in ("label_maps", "persistent", "levels", "cluster_counts")
+    missing = [name for name in ("label_maps", "levels", "cluster_counts")
                if not hasattr(segmentation, name)]
     if missing:
         raise TypeError("segmentation must be a MultiscaleSegmentation (or have label_maps, "
-                        f"persistent, levels and cluster_counts), got {type(segmentation).__name__}"
+                        f"levels and cluster_counts), got {type(segmentation).__name__}"
                         f" without {', '.join(missing)}")
-    spatial_ndim = np.ndim(segmentation.persistent)
+    spatial_ndim = np.ndim(segmentation.label_maps) - 1
     method = resolve(method, "auto_method", spatial_ndim)
-    if method == "consensus":
-        return consensus_level(segmentation.label_maps, segmentation.persistent,
+    if method == "consensus":  # the persistent map is computed when there is none
+        return consensus_level(segmentation.label_maps, getattr(segmentation, "persistent", None),
                                getattr(segmentation, "foreground", None))
     if method == "lifetime":
         return lifetime_level(segmentation.cluster_counts, segmentation.levels)
