@@ -16,6 +16,7 @@ import pytest
 
 import cuts_ext
 from support import cohort as hooks
+from support.cohort import IMAGE_SIDE
 
 distributed = pytest.importorskip("dask.distributed", reason="needs cuts_ext[dask]")
 
@@ -104,6 +105,26 @@ def test_the_command_on_a_scheduler_writes_what_the_serial_run_writes(cohort, cl
     assert sorted(os.listdir(tmp_path / "spread")) == sorted(os.listdir(tmp_path / "serial"))
     assert (tmp_path / "spread" / "metrics.csv").read_text() == \
         (tmp_path / "serial" / "metrics.csv").read_text()
+
+
+def test_a_warning_on_a_worker_reaches_the_command_s_stderr(cohort, client, tmp_path):
+    # Workers read their inputs: a reader's warning there went to the worker's log only.
+    from PIL import Image
+
+    root, images, _ = cohort
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    shutil.copy(images[0], folder)
+    Image.new("RGB", (IMAGE_SIDE, IMAGE_SIDE), (90, 20, 200)).save(folder / "flat.png")
+    warned = []
+    for name, cluster in (("serial", []), ("spread", ["--scheduler", client.scheduler.address])):
+        run = _cuts("segment", folder, "--model", root / "images.pt", "-o", tmp_path / name,
+                    "--quiet", *cluster)
+        assert run.returncode == 0, run.stderr
+        warned.append([line for line in run.stderr.splitlines() if "warning" in line])
+    assert warned[0] == warned[1] == [f"cuts segment: warning: {folder / 'flat.png'}: every "
+                                      "pixel holds the same colour; its segmentation can "
+                                      "follow position only, not content"]
 
 
 def test_relative_paths_on_a_scheduler_mean_the_command_s_folder(cohort, client):

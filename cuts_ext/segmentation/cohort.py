@@ -20,12 +20,14 @@ finds its output complete and reports it instead of failing.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence, Tuple, Union
 
 from .._progress import progress_bar
 from ..io import (InputError, LoadedImage, OutputExistsError, input_name, read_image, read_mask,
@@ -84,6 +86,8 @@ class Outcome:
         error: why it failed, one line starting with the input's path; None on success.
         reused: the outputs were complete before this job ran (`--resume`, or a task rerun
             after its worker died having written them).
+        warnings: the warnings the job gave on a Dask worker, whose own log would otherwise
+            be the only place they appear; `run_on_cluster` gives them again on the client.
     """
 
     path: Path
@@ -94,6 +98,7 @@ class Outcome:
     metrics: Optional[dict] = None
     error: Optional[str] = None
     reused: bool = False
+    warnings: Tuple[str, ...] = ()
 
 
 def describe_failure(error: BaseException, path: Optional[Any] = None) -> str:
@@ -178,7 +183,12 @@ def _job_task(digest: str, payload: bytes, job: InputJob, out: Any, overwrite: b
         if earlier is not None:
             return earlier
     model = worker_encoder(digest, payload, settings.get("device"))
-    return run_job(model, job, out, overwrite=overwrite, **settings)
+    # Recording swaps the process's warning filters: with several threads per worker, a
+    # warning of a job running beside this one may be recorded here instead (never lost).
+    with warnings.catch_warnings(record=True) as given:
+        warnings.simplefilter("always")
+        outcome = run_job(model, job, out, overwrite=overwrite, **settings)
+    return dataclasses.replace(outcome, warnings=tuple(str(w.message) for w in given))
 
 
 def _segment_task(digest: str, payload: bytes, image: LoadedImage, mask: Any, foreground: Any,
@@ -232,6 +242,8 @@ def run_on_cluster(client: Any, model: Any, jobs: Sequence[InputJob], out: Any, 
                 outcome = Outcome(job.path, job.name,
                                   error=f"{job.path}: {type(error).__name__}: {error}")
             future.release()
+            for message in outcome.warnings:
+                warnings.warn(message, UserWarning, stacklevel=2)
             bar.update()
             yield outcome
     finally:
