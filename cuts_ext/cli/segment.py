@@ -34,7 +34,8 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                     "NAME_figure.png. With --masks, also "
                     "OUT/metrics.csv and a summary.")
     segment.add_argument("inputs", nargs="+", metavar="IMAGES",
-                         help="image / volume files, folders or globs")
+                         help="image / volume files, folders or globs (PNG, JPEG, TIFF, BMP, "
+                              ".npy, .npz, .nii, .nii.gz)")
     segment.add_argument("-o", "--output", required=True, metavar="OUT",
                          help="output folder (one subfolder per input)")
     # With --model nothing is trained, so there would be nothing for --save-model to keep.
@@ -100,7 +101,8 @@ def run_segment(args: argparse.Namespace) -> int:
 
     ignored = given_training_options(args) if args.model else []
     if ignored:
-        raise ValueError(f"{', '.join(ignored)} set how the encoder is trained, but --model "
+        verb = "sets" if len(ignored) == 1 else "set"
+        raise ValueError(f"{', '.join(ignored)} {verb} how the encoder is trained, but --model "
                          "gives one: nothing is trained; drop one of them")
     # Every output's place is checked before any reading, training or condensation.
     out = writable_folder(args.output, "-o")

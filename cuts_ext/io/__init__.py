@@ -1,4 +1,4 @@
-"""Files in and out: inputs (PNG, JPEG, TIFF, .npy / .npz, NIfTI), masks, label images, results.
+"""Files in and out: inputs (PNG, JPEG, TIFF, BMP, .npy / .npz, NIfTI), masks, label images, results.
 
     resolve_inputs(sources) -> [Path]               a file, folder, glob or list of them
     match_masks(images, masks) -> {image: mask}     masks matched by name, optional

@@ -3,7 +3,7 @@
 Layout: every reader returns [C, H, W] (2-D) or [C, D, H, W] (3-D), channels first as the
 encoder takes them.
 
-- PNG, JPEG, TIFF (Pillow): grayscale, 16-bit and float images give C = 1, RGB gives C = 3;
+- PNG, JPEG, TIFF, BMP (Pillow): grayscale, 16-bit and float images give C = 1, RGB gives C = 3;
   alpha is dropped (LA -> 1 channel, RGBA -> 3): transparency is not image content. Palette
   images are gray (1 channel) when every colour they use is a gray, else RGB; other colour
   modes (CMYK, YCbCr, ...) are converted to RGB. A multi-page TIFF is a

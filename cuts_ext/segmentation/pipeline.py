@@ -60,8 +60,8 @@ def segment(images: Any, model: Any = None, *, masks: Any = None, device: Any = 
     """Multi-scale segmentations of images or volumes, with CUTS.
 
     Args:
-        images: a file, folder or glob (or a list of them) of PNG / JPEG / TIFF / .npy / .npz /
-            NIfTI files (read and scaled by `io.read_image`); or an array [B, C, H, W] /
+        images: a file, folder or glob (or a list of them) of PNG / JPEG / TIFF / BMP / .npy /
+            .npz / NIfTI files (read and scaled by `io.read_image`); or an array [B, C, H, W] /
             [B, C, D, H, W], or a list of [C, *spatial] arrays, scaled to [-1, 1].
         model: a `CUTSEncoder`, the path of a `train` checkpoint, or None to train one on
             `images` first (`train_options` are passed to `train`).

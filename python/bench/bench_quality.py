@@ -190,6 +190,9 @@ def run_cross_validation(images, masks, names, args) -> int:
             runs[(step, seed)] = tables
             if not args.quiet:
                 print(f"{step} step, seed {seed}: done", flush=True)
+    if not runs:
+        raise SystemExit(f"--cv: no run to cross-validate (--cached-only found no encoder in "
+                         f"{args.cache})")
     held_out, chosen = cv.cross_validate(runs, args.cv)
     by_step = {step: {seed: held_out[(step, seed)] for seed in args.seeds
                       if (step, seed) in held_out} for step in args.cv_steps}
