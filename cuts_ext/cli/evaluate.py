@@ -15,6 +15,7 @@ from ..io import InputError, match_masks, written_segmentations
 from ..io.errors import OutputExistsError
 from ..segmentation.evaluation import (format_row, format_summary, score_written,
                                        write_metrics_csv)
+from .options import FORMATS
 
 DEFAULT_CSV_NAME = "metrics.csv"
 
@@ -29,7 +30,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                     "the mean +- std printed.")
     parser.add_argument("outputs", metavar="OUTPUTS_DIR", help="the folder `cuts segment` wrote")
     parser.add_argument("--masks", required=True, metavar="MASKS",
-                        help="mask file, folder or glob (PNG, JPEG, TIFF, BMP, .npy, .npz, NIfTI)")
+                        help=f"mask file, folder or glob ({FORMATS})")
     parser.add_argument("--csv", metavar="FILE",
                         help=f"where to write the table (default OUTPUTS_DIR/{DEFAULT_CSV_NAME})")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing CSV")

@@ -6,7 +6,17 @@ import argparse
 from typing import Union
 
 from ..condensation.preparation import check_weight
+from ..io.paths import SUPPORTED_SUFFIXES
 from ..segmentation.defaults import DEFAULT
+
+#: The readable formats, as the help texts list them.
+FORMATS = ", ".join(SUPPORTED_SUFFIXES)
+
+
+def add_inputs_argument(parser: argparse.ArgumentParser) -> None:
+    """The IMAGES positional of the commands that read inputs, with the readable formats."""
+    parser.add_argument("inputs", nargs="+", metavar="IMAGES",
+                        help=f"image / volume files, folders or globs ({FORMATS})")
 
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:

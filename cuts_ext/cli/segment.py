@@ -19,8 +19,9 @@ from ..io import match_masks, writable_file, writable_folder
 from ..io.errors import OutputExistsError
 from ..segmentation.defaults import DEFAULT, IMAGE_DEFAULTS, VOLUME_DEFAULTS
 from .inputs import no_input, read_inputs, resolve_sources, say, some_paths
-from .options import (add_common_options, add_training_options, given_training_options,
-                      max_points_option, training_options, weight_option, worker_count_option)
+from .options import (add_common_options, add_inputs_argument, add_training_options,
+                      given_training_options, max_points_option, training_options,
+                      weight_option, worker_count_option)
 
 
 def add_parser(sub: "argparse._SubParsersAction") -> None:
@@ -33,9 +34,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
                     "input's affine and header for volumes and NIfTI inputs) and "
                     "NAME_figure.png. With --masks, also "
                     "OUT/metrics.csv and a summary.")
-    segment.add_argument("inputs", nargs="+", metavar="IMAGES",
-                         help="image / volume files, folders or globs (PNG, JPEG, TIFF, BMP, "
-                              ".npy, .npz, .nii, .nii.gz)")
+    add_inputs_argument(segment)
     segment.add_argument("-o", "--output", required=True, metavar="OUT",
                          help="output folder (one subfolder per input)")
     # With --model nothing is trained, so there would be nothing for --save-model to keep.

@@ -10,7 +10,8 @@ import argparse
 
 from ..io import InputError, writable_file
 from .inputs import no_input, read_inputs, report_error, say
-from .options import add_common_options, add_training_options, training_options
+from .options import (add_common_options, add_inputs_argument, add_training_options,
+                      training_options)
 
 
 def add_parser(sub: "argparse._SubParsersAction") -> None:
@@ -19,9 +20,7 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
         description="Train the stage-1 encoder on images or volumes without labels "
                     "(contrastive + patch reconstruction losses) and write a checkpoint that "
                     "`cuts segment --model` reads.")
-    train.add_argument("inputs", nargs="+", metavar="IMAGES",
-                       help="image / volume files, folders or globs (PNG, JPEG, TIFF, BMP, "
-                            ".npy, .npz, .nii, .nii.gz)")
+    add_inputs_argument(train)
     train.add_argument("-o", "--output", required=True, metavar="CHECKPOINT",
                        help="checkpoint file to write (e.g. model.pt)")
     existing = train.add_mutually_exclusive_group()
