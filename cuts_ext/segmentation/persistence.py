@@ -60,7 +60,7 @@ def persistent_map(label_maps: np.ndarray, min_area_fraction: Any = DEFAULT,
     Raises:
         TypeError: label_maps is not an array of numbers (None, strings).
         ValueError: label_maps not integer [L, *spatial] with ids >= 0; maps that are not
-            nested ("stable").
+            nested ("stable"); "default" thresholds for maps neither 2-D nor 3-D.
     """
     if method not in PERSISTENT_METHODS:
         raise ValueError(f"method must be one of {PERSISTENT_METHODS}, got {method!r}")
