@@ -90,9 +90,7 @@ class MultiscaleSegmentation:
             ValueError: a shape that is neither 2-D nor 3-D; a hierarchy, reconstruction or
                 point_labels that does not fit the shape.
         """
-        shape = sizes(spatial_shape, "spatial_shape", minimum=0)
-        if len(shape) not in (2, 3):
-            raise ValueError(f"spatial_shape must be (H, W) or (D, H, W), got {list(shape)}")
+        shape = sizes(spatial_shape, "spatial_shape", minimum=0, lengths=(2, 3))
         if not all(hasattr(result, name) for name in ("hierarchy", "levels", "cluster_counts")):
             raise TypeError("result must be a CondensationResult (with hierarchy, levels and "
                             f"cluster_counts), got {type(result).__name__}")
